@@ -1,0 +1,70 @@
+"""realtime_kit: the GPT Realtime API (GA) from a notebook.
+
+    import realtime_kit as rk
+    session = await rk.connect()                 # Azure, OpenAI, or the embedded local server
+    reply = await session.send_text("How are you?")
+    reply.transcript, reply.audio.samples, reply.timings
+
+Heavy modules (matplotlib, scipy, widgets, the server's engines) load only when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import (
+    ConfigError,
+    ConnectionLost,
+    InvalidState,
+    RealtimeError,
+    RealtimeKitError,
+    TargetError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; loaded on first attribute access to keep `import` fast
+_LAZY = {
+    "Audio": "realtime_kit.audio",
+    "connect": "realtime_kit.session",
+    "Session": "realtime_kit.session",
+    "Response": "realtime_kit.conversation",
+    "run": "realtime_kit.session",
+    "LocalServer": "realtime_kit.server",
+    "Playground": "realtime_kit.widgets",
+    "Microphone": "realtime_kit.widgets",
+    "StreamingPlayer": "realtime_kit.widgets",
+}
+
+__all__ = [
+    "Audio",
+    "ConfigError",
+    "ConnectionLost",
+    "InvalidState",
+    "LocalServer",
+    "Microphone",
+    "Playground",
+    "RealtimeError",
+    "RealtimeKitError",
+    "Response",
+    "Session",
+    "StreamingPlayer",
+    "TargetError",
+    "__version__",
+    "connect",
+    "run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'realtime_kit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
