@@ -1,0 +1,246 @@
+"""Strict validation of GA Realtime events against the installed openai SDK, as the real service does.
+
+The SDK's pydantic models accept unknown keys and its unions carry no discriminator that pydantic
+understands, so a bare ``TypeAdapter`` both lets typos through and reports errors for every union
+member. This module dispatches on ``type`` itself, validates with ``TypeAdapter`` (strict mode),
+reports unknown keys, and turns pydantic errors into the real service's error shape::
+
+    >>> validate_client_event({"type": "input_audio_buffer.clear"}).type
+    'input_audio_buffer.clear'
+    >>> try:
+    ...     validate_client_event({"type": "session.update", "session": {"type": "realtime", "tracin": "auto"}})
+    ... except SpecViolation as err:
+    ...     print(err.code, err.param)
+    unknown_parameter session.tracin
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+# One path element of a dotted parameter name: a key or a list index.
+PathPart = str | int
+
+# Fields whose literal value picks the member of a union (an item's role, a config's type).
+_DISCRIMINATORS = ("type", "role")
+
+
+class SpecViolation(ValueError):
+    """An event the GA Realtime API would refuse, shaped like the service's `error` event."""
+
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+
+    def as_error(self, event_id: str | None = None) -> dict[str, Any]:
+        """The `error` object of a server `error` event for this violation."""
+        return {
+            "type": "invalid_request_error",
+            "code": self.code,
+            "message": self.message,
+            "param": self.param,
+            "event_id": event_id,
+        }
+
+
+def validate_client_event(event: Any) -> BaseModel:
+    """Validate one client event strictly; raise SpecViolation naming the offending parameter."""
+    return _validate_event(event, _client_event_models())
+
+
+def validate_server_event(event: Any) -> BaseModel:
+    """Validate one server event strictly (our server's self-check, and the tests' oracle)."""
+    return _validate_event(event, _server_event_models())
+
+
+def validate_session(session: Any, path: str = "session") -> BaseModel:
+    """Validate a GA session config (``type: "realtime"``), with parameter names under ``path``."""
+    from openai.types.realtime import RealtimeSessionCreateRequest
+
+    if not isinstance(session, Mapping):
+        raise SpecViolation("invalid_type", f"Invalid type for '{path}': expected an object.", path)
+    if "type" not in session:
+        raise SpecViolation("missing_required_parameter", f"Missing required parameter: '{path}.type'.",
+                            f"{path}.type")
+    return _validate_model(RealtimeSessionCreateRequest, session, (path,))
+
+
+def unknown_keys(model: Any, prefix: Sequence[PathPart] = ()) -> list[str]:
+    """Dotted paths of keys that the SDK's models do not define, anywhere inside ``model``."""
+    found: list[str] = []
+    _collect_unknown(model, tuple(prefix), found)
+    return found
+
+
+def client_event_types() -> list[str]:
+    """Every GA client event type, in the SDK's order."""
+    return list(_client_event_models())
+
+
+def server_event_types() -> list[str]:
+    """Every GA server event type, in the SDK's order."""
+    return list(_server_event_models())
+
+
+# -- dispatch -------------------------------------------------------------------------------------
+
+
+def _validate_event(event: Any, models: Mapping[str, type[BaseModel]]) -> BaseModel:
+    if not isinstance(event, Mapping):
+        raise SpecViolation("invalid_type", "Invalid event: expected a JSON object with a 'type'.", None)
+    event_type = event.get("type")
+    if event_type is None:
+        raise SpecViolation("missing_required_parameter", "Missing required parameter: 'type'.", "type")
+    model = models.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        supported = ", ".join(f"'{name}'" for name in models)
+        raise SpecViolation(
+            "invalid_value", f"Invalid value: '{event_type}'. Supported values are: {supported}.", "type"
+        )
+    return _validate_model(model, event, ())
+
+
+def _validate_model(model: type[BaseModel], data: Mapping[str, Any], prefix: tuple[PathPart, ...]) -> BaseModel:
+    try:
+        instance = _adapter(model).validate_python(dict(data), strict=True)
+    except ValidationError as err:
+        raise _violation_from(err, data, prefix) from None
+    extras = unknown_keys(instance, prefix)
+    if extras:
+        raise SpecViolation("unknown_parameter", f"Unknown parameter: '{extras[0]}'.", extras[0])
+    return instance
+
+
+@functools.cache
+def _adapter(model: type[BaseModel]) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+@functools.cache
+def _client_event_models() -> dict[str, type[BaseModel]]:
+    from openai.types.realtime import RealtimeClientEvent
+
+    return _models_by_type(RealtimeClientEvent)
+
+
+@functools.cache
+def _server_event_models() -> dict[str, type[BaseModel]]:
+    from openai.types.realtime import RealtimeServerEvent
+
+    return _models_by_type(RealtimeServerEvent)
+
+
+def _models_by_type(union: Any) -> dict[str, type[BaseModel]]:
+    """Map each event type literal to its model, unwrapping Annotated[Union[...], ...]."""
+    members = typing.get_args(typing.get_args(union)[0]) if typing.get_origin(union) is typing.Annotated \
+        else typing.get_args(union)
+    by_type: dict[str, type[BaseModel]] = {}
+    for member in members:
+        for literal in typing.get_args(member.model_fields["type"].annotation):
+            by_type[literal] = member
+    return by_type
+
+
+# -- unknown keys ---------------------------------------------------------------------------------
+
+
+def _collect_unknown(value: Any, path: tuple[PathPart, ...], found: list[str]) -> None:
+    if isinstance(value, BaseModel):
+        for key in value.model_extra or {}:
+            found.append(_dotted((*path, key)))
+        for name, field in type(value).model_fields.items():
+            _collect_unknown(getattr(value, name, None), (*path, field.alias or name), found)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _collect_unknown(item, (*path, index), found)
+
+
+# -- pydantic errors -> the service's error shape -------------------------------------------------
+
+
+def _violation_from(err: ValidationError, data: Any, prefix: tuple[PathPart, ...]) -> SpecViolation:
+    located = [(_locate(e["loc"], data), e) for e in err.errors()]
+    wrong_members = {
+        tags for (path, tags), e in located
+        if e["type"] == "literal_error" and tags and path and path[-1] in _DISCRIMINATORS
+    }
+    relevant = [
+        (path, e) for (path, tags), e in located
+        if not any(tags[: len(wrong)] == wrong for wrong in wrong_members)
+    ]
+    if not relevant:
+        # Every union member refused the discriminator itself: report that value with all the options.
+        return _invalid_discriminator(located, prefix)
+    path, error = relevant[0]
+    return _violation(error, (*prefix, *path))
+
+
+def _locate(loc: tuple[Any, ...], data: Any) -> tuple[tuple[PathPart, ...], tuple[str, ...]]:
+    """Split a pydantic loc into the path through the input and the union-member tags along it."""
+    path: list[PathPart] = []
+    tags: list[str] = []
+    node = data
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        if isinstance(node, Mapping) and isinstance(part, str) and (part in node or last):
+            path.append(part)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        else:
+            tags.append(f"{len(path)}:{part}")
+    return tuple(path), tuple(tags)
+
+
+def _invalid_discriminator(
+    located: list[tuple[tuple[tuple[PathPart, ...], tuple[str, ...]], Any]], prefix: tuple[PathPart, ...]
+) -> SpecViolation:
+    literal_errors = [(path, e) for (path, _), e in located if e["type"] == "literal_error"]
+    path, first = literal_errors[0]
+    options: list[str] = []
+    for other_path, e in literal_errors:
+        expected = str(e.get("ctx", {}).get("expected", ""))
+        if other_path == path and expected and expected not in options:
+            options.append(expected)
+    param = _dotted((*prefix, *path))
+    return SpecViolation(
+        "invalid_value",
+        f"Invalid value: '{first['input']}'. Supported values are: {' or '.join(options)}.",
+        param,
+    )
+
+
+def _violation(error: Any, path: tuple[PathPart, ...]) -> SpecViolation:
+    param = _dotted(path)
+    kind = error["type"]
+    if kind == "missing":
+        return SpecViolation("missing_required_parameter", f"Missing required parameter: '{param}'.", param)
+    if kind in ("literal_error", "enum"):
+        expected = error.get("ctx", {}).get("expected", "")
+        return SpecViolation(
+            "invalid_value", f"Invalid value: '{error['input']}'. Supported values are: {expected}.", param
+        )
+    if kind.endswith(("_too_long", "_too_short", "less_than", "greater_than", "less_than_equal",
+                      "greater_than_equal")):
+        return SpecViolation("invalid_value", f"Invalid value for '{param}': {error['msg']}.", param)
+    got = type(error.get("input")).__name__
+    return SpecViolation(
+        "invalid_type",
+        f"Invalid type for '{param}': {error['msg'][0].lower()}{error['msg'][1:]}, but got {got} instead.",
+        param,
+    )
+
+
+def _dotted(path: Sequence[PathPart]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
