@@ -29,6 +29,9 @@ PathPart = str | int
 # Fields whose literal value picks the member of a union (an item's role, a config's type).
 _DISCRIMINATORS = ("type", "role")
 
+# Session fields the service reports in session.created/updated beyond the SDK's request model.
+_SERVER_SESSION_FIELDS = ("id", "object", "expires_at")
+
 
 class SpecViolation(ValueError):
     """An event the GA Realtime API would refuse, shaped like the service's `error` event."""
@@ -104,7 +107,45 @@ def _validate_event(event: Any, models: Mapping[str, type[BaseModel]]) -> BaseMo
         raise SpecViolation(
             "invalid_value", f"Invalid value: '{event_type}'. Supported values are: {supported}.", "type"
         )
+    if event_type == "response.create":
+        event = _without_item_references(event)
+    if event_type in ("session.created", "session.updated"):
+        event = _without_server_session_fields(event)
     return _validate_model(model, event, ())
+
+
+def _without_item_references(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Check `response.input` item references (a Param-only type in the SDK) and leave the rest to the model."""
+    from openai.types.realtime import ResponseItemReference
+
+    response = event.get("response")
+    if not isinstance(response, Mapping) or not isinstance(response.get("input"), list):
+        return dict(event)
+    kept = []
+    for index, item in enumerate(response["input"]):
+        if isinstance(item, Mapping) and item.get("type") == "item_reference":
+            _validate_model(ResponseItemReference, item, ("response", "input", index))
+        else:
+            kept.append(item)
+    return {**event, "response": {**response, "input": kept}}
+
+
+def _without_server_session_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The service adds id, object and expires_at to the session it reports; the SDK's event model omits them."""
+    from openai.types.realtime.realtime_session_create_response import RealtimeSessionCreateResponse
+
+    session = event.get("session")
+    if not isinstance(session, Mapping):
+        return dict(event)
+    for key in _SERVER_SESSION_FIELDS:
+        if key in session:
+            annotation = RealtimeSessionCreateResponse.model_fields[key].annotation
+            try:
+                TypeAdapter(annotation).validate_python(session[key], strict=True)
+            except ValidationError as err:
+                raise _violation(err.errors()[0], ("session", key)) from None
+    rest = {key: value for key, value in session.items() if key not in _SERVER_SESSION_FIELDS}
+    return {**event, "session": rest}
 
 
 def _validate_model(model: type[BaseModel], data: Mapping[str, Any], prefix: tuple[PathPart, ...]) -> BaseModel:
@@ -166,7 +207,7 @@ def _collect_unknown(value: Any, path: tuple[PathPart, ...], found: list[str]) -
 
 
 def _violation_from(err: ValidationError, data: Any, prefix: tuple[PathPart, ...]) -> SpecViolation:
-    located = [(_locate(e["loc"], data), e) for e in err.errors()]
+    located = [(_locate(e["loc"], data, e["type"] == "missing"), e) for e in err.errors()]
     wrong_members = {
         tags for (path, tags), e in located
         if e["type"] == "literal_error" and tags and path and path[-1] in _DISCRIMINATORS
@@ -178,18 +219,20 @@ def _violation_from(err: ValidationError, data: Any, prefix: tuple[PathPart, ...
     if not relevant:
         # Every union member refused the discriminator itself: report that value with all the options.
         return _invalid_discriminator(located, prefix)
-    path, error = relevant[0]
+    # the union member that got furthest into the input is the one the sender meant
+    path, error = max(relevant, key=lambda pair: len(pair[0]))
     return _violation(error, (*prefix, *path))
 
 
-def _locate(loc: tuple[Any, ...], data: Any) -> tuple[tuple[PathPart, ...], tuple[str, ...]]:
+def _locate(loc: tuple[Any, ...], data: Any, missing: bool) -> tuple[tuple[PathPart, ...], tuple[str, ...]]:
     """Split a pydantic loc into the path through the input and the union-member tags along it."""
     path: list[PathPart] = []
     tags: list[str] = []
     node = data
     for position, part in enumerate(loc):
-        last = position == len(loc) - 1
-        if isinstance(node, Mapping) and isinstance(part, str) and (part in node or last):
+        # only a "missing" error names a key that is absent from the input; other absent names are union tags
+        absent_key = missing and position == len(loc) - 1
+        if isinstance(node, Mapping) and isinstance(part, str) and (part in node or absent_key):
             path.append(part)
             node = node.get(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):

@@ -124,3 +124,26 @@ def test_event_type_lists_are_ga_names():
     assert "response.output_audio.delta" in server_event_types()
     assert "response.audio.delta" not in server_event_types()
     assert "input_audio_buffer.append" in client_event_types()
+
+
+def test_item_references_in_response_input_are_checked():
+    """`response.input` may reference items by id (as the SDK sends); a malformed reference is named."""
+    validate_client_event({"type": "response.create", "response": {"input": [{"type": "item_reference", "id": "i"}]}})
+    err = violation({"type": "response.create", "response": {"input": [{"type": "item_reference", "idx": "i"}]}})
+    assert (err.code, err.param) == ("missing_required_parameter", "response.input[0].id")
+
+
+def test_union_of_literal_and_object_reports_the_missing_field():
+    """A truncation object missing its ratio is reported as that missing field, not as a union tag."""
+    session = {"type": "realtime", "truncation": {"type": "retention_ratio"}}
+    err = violation({"type": "session.update", "session": session})
+    assert (err.code, err.param) == ("missing_required_parameter", "session.truncation.retention_ratio")
+
+
+def test_server_session_may_carry_id_object_and_expiry():
+    """session.created reports id, object and expires_at like the service; a wrong object value is refused."""
+    session = {"type": "realtime", "id": "sess_1", "object": "realtime.session", "expires_at": 1700000000}
+    assert validate_server_event({"type": "session.created", "event_id": "e", "session": session})
+    with pytest.raises(SpecViolation) as caught:
+        validate_server_event({"type": "session.updated", "event_id": "e", "session": {**session, "object": "x"}})
+    assert caught.value.param == "session.object"
