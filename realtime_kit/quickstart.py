@@ -61,7 +61,7 @@ async def run_quickstart(args: argparse.Namespace) -> None:
         print(f"Audio: {reply.audio.duration:.2f} s ({audio_bytes} bytes PCM16 at {reply.audio.rate} Hz), "
               f"saved to {args.save}")
         print(f"Timings: {timings}")
-        print(f"Status: {reply.status}; usage: {reply.usage.total_tokens if reply.usage else '?'} tokens")
+        print(f"Status: {reply.status}; usage: {reply.usage["total_tokens"] if reply.usage else '?'} tokens")
 
 
 def main(argv: list[str] | None = None) -> int:
