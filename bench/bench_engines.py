@@ -1,0 +1,100 @@
+"""How fast the local server's engines run, as multiples of real time, and how well STT hears the voice.
+
+    python3 bench/bench_engines.py            # prints one line per measurement
+
+Speeds use CPU time of this process (time.process_time), so other work on a shared machine skews
+them less than wall-clock time would; "x real time" = seconds of audio per CPU second.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from realtime_kit.server.stt import transcribe
+from realtime_kit.server.vad import SileroVad
+from realtime_kit.server.voice import GA_VOICES, synthesize
+
+T = TypeVar("T")
+PHRASES = (
+    "hello how are you today",
+    "what is the weather like in london",
+    "please turn on the lights",
+    "i would like a cup of coffee",
+    "tell me a joke",
+    "the quick brown fox jumps over the lazy dog",
+    "good morning everyone",
+    "can you hear me now",
+    "thank you very much",
+    "what time is it",
+    "open the door please",
+    "i want to book a table for two",
+    "where is the nearest train station",
+    "my name is john",
+    "play some music",
+)
+PARAGRAPH = (
+    "Hello! I am the local assistant. I heard you ask about the weather. "
+    "The session uses the alloy voice, server voice activity detection, and a threshold of one half."
+)
+
+
+def cpu_seconds(work: Callable[[], T]) -> tuple[float, T]:
+    start = time.process_time()
+    result = work()
+    return time.process_time() - start, result
+
+
+def bench_synthesis() -> None:
+    synthesize("warm up", "alloy")
+    for voice in ("alloy", "cedar", "verse"):
+        spent, samples = cpu_seconds(partial(synthesize, PARAGRAPH, voice, 24000))
+        seconds = len(samples) / 24000
+        print(f"synthesis {voice:7s}: {seconds:5.1f} s of audio, {seconds / spent:6.0f} x real time")
+
+
+def bench_vad() -> None:
+    audio = np.concatenate([synthesize(PARAGRAPH, "alloy", 24000), np.zeros(24000 * 2, np.int16)])
+    vad = SileroVad(rate=24000)
+    chunk = 2400  # 100 ms appends, like a microphone stream
+    spent, _ = cpu_seconds(lambda: [vad.feed(audio[i : i + chunk]) for i in range(0, audio.size, chunk)])
+    seconds = audio.size / 24000
+    print(f"vad 24 kHz in 100 ms chunks: {seconds / spent:6.0f} x real time")
+
+
+def overlap(reference: str, heard: str) -> float:
+    wanted, got = Counter(reference.split()), Counter(heard.split())
+    return sum((wanted & got).values()) / sum(wanted.values())
+
+
+def bench_stt(voices: tuple[str, ...], rate: int = 24000) -> None:
+    transcribe(synthesize("warm up", "alloy", rate), rate)  # builds a decoder
+    for voice in voices:
+        total_spent, total_audio, scores, exact = 0.0, 0.0, [], 0
+        for text in PHRASES:
+            clip = synthesize(text, voice, rate)
+            spent, heard = cpu_seconds(partial(transcribe, clip, rate))
+            total_spent += spent
+            total_audio += clip.size / rate
+            scores.append(overlap(text, heard))
+            exact += heard == text
+        print(
+            f"stt {voice:7s} at {rate} Hz: words {np.mean(scores):4.0%}, phrases exact {exact}/{len(PHRASES)}, "
+            f"{total_audio / total_spent:4.1f} x real time"
+        )
+
+
+if __name__ == "__main__":
+    bench_synthesis()
+    bench_vad()
+    bench_stt(GA_VOICES if "--all-voices" in sys.argv else ("alloy",))
+    bench_stt(("alloy",), rate=8000)

