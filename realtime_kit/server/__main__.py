@@ -1,0 +1,85 @@
+"""``python -m realtime_kit.server``: serve the GA Realtime protocol until Ctrl-C or SIGTERM.
+
+    $ python -m realtime_kit.server --port 8765 --api-key workshop
+    realtime_kit local server: ws://127.0.0.1:8765/openai/v1/realtime (pace realtime, API key required)
+      Azure-style  websocket_base_url: ws://127.0.0.1:8765/openai/v1
+      OpenAI-style websocket_base_url: ws://127.0.0.1:8765/v1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from ..errors import ConfigError
+from .app import PATHS, LocalServer
+
+API_KEY_VARIABLE = "REALTIME_KIT_SERVER_API_KEY"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m realtime_kit.server",
+        description="Serve the GPT Realtime API (GA) offline: a real voice, VAD and transcription, on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 shares it with a room)")
+    parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0 picks a free one)")
+    parser.add_argument("--api-key", default=os.environ.get(API_KEY_VARIABLE) or None,
+                        help="refuse clients that do not send this key (Bearer or api-key header); "
+                             f"{API_KEY_VARIABLE} sets it without showing it in the process list")
+    parser.add_argument("--certfile", default=None, help="PEM certificate: serve wss:// (needs --keyfile)")
+    parser.add_argument("--keyfile", default=None, help="PEM private key of --certfile")
+    parser.add_argument("--pace", choices=("realtime", "fast"), default="realtime",
+                        help="stream audio at playback speed (default) or as fast as it is made")
+    parser.add_argument("--max-session-s", type=float, default=3600.0,
+                        help="close sessions after this many seconds, like the service (default 3600)")
+    return parser.parse_args(argv)
+
+
+def banner(server: LocalServer) -> str:
+    """What the CLI prints once listening: the endpoint and the two base URLs clients need."""
+    auth = "API key required" if server.requires_key else "any credential accepted"
+    lines = [
+        f"realtime_kit local server: {server.url}{PATHS[0]} (pace {server.pace}, {auth})",
+        f"  Azure-style  websocket_base_url: {server.azure_base_url}",
+        f"  OpenAI-style websocket_base_url: {server.openai_base_url}",
+    ]
+    if server.host not in ("127.0.0.1", "localhost", "::1"):
+        lines.append(f"  Listening on {server.host}: other machines reach it by this machine's address"
+                     + ("." if server.requires_key else "; consider --api-key."))
+    lines.append("Stop with Ctrl-C.")
+    return "\n".join(lines)
+
+
+async def serve(server: LocalServer) -> None:
+    """Serve until SIGINT or SIGTERM, then close every session cleanly."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.stop)
+    await server.serve_forever(on_ready=lambda s: print(banner(s), flush=True))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
+                             certfile=args.certfile, keyfile=args.keyfile, max_session_s=args.max_session_s)
+        asyncio.run(serve(server))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+              "pick another --port, or 0 for a free one.", file=sys.stderr)
+        return 1
+    print("realtime_kit local server stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
