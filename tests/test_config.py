@@ -364,7 +364,7 @@ def test_numbers_out_of_range_are_refused(kwargs, fragment):
     ({"audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 200.5}}}},
      "silence_duration_ms should be an integer, not float 200.5."),
     ({"audio": {"output": {"voice": 5}}}, "audio.output.voice should be a string such as 'alloy' or an object"),
-    ({"truncation": {"type": "retention_ratio"}}, "truncation is {'type': 'retention_ratio'}, which is not valid"),
+    ({"truncation": {"type": "retention_ratio"}}, "truncation.retention_ratio is required here; add it."),
 ])
 def test_wrong_types_say_what_was_expected(config, fragment):
     """Type errors name the path, the expected type (from the annotation) and what was given."""

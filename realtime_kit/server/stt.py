@@ -7,7 +7,8 @@ Audio is resampled to 16 kHz and decoded as one utterance with the default en-us
 language model and dictionary. Cepstral mean normalisation runs per utterance ("batch"), so the
 result depends only on the audio, not on what a decoder heard before. Decoders take about half a
 second to build, so they are kept in a small pool and reused; each call borrows one, which makes
-`transcribe` safe to call from several threads at once.
+`transcribe` safe to call from several threads at once. Decoding itself is serialised by a lock:
+two decoders running at once in threads were seen to change each other's hypotheses.
 
 Accuracy is that of a 2015-era small-vocabulary recogniser: good on clear, simple sentences, weak on
 names and long words. Of voice.py's voices, `alloy` comes back best (92% of words), then echo and
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -68,6 +70,8 @@ def _new_decoder() -> Any:
 
 
 _POOL = DecoderPool()
+# pocketsphinx decoders running at once in threads change each other's results: decode one at a time
+_DECODE_LOCK = threading.Lock()
 
 
 def words_of(hypothesis: str) -> str:
@@ -91,7 +95,7 @@ def transcribe(samples: np.ndarray, rate: int) -> str:
         return ""
     padding = np.zeros(int(PADDING_S * DECODER_RATE), np.int16)
     pcm = np.concatenate([padding, resample(audio, rate, DECODER_RATE), padding]).tobytes()
-    with _POOL.borrow() as decoder:
+    with _DECODE_LOCK, _POOL.borrow() as decoder:
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
