@@ -61,7 +61,8 @@ async def run_quickstart(args: argparse.Namespace) -> None:
         print(f"Audio: {reply.audio.duration:.2f} s ({audio_bytes} bytes PCM16 at {reply.audio.rate} Hz), "
               f"saved to {args.save}")
         print(f"Timings: {timings}")
-        print(f"Status: {reply.status}; usage: {reply.usage["total_tokens"] if reply.usage else '?'} tokens")
+        tokens = reply.usage["total_tokens"] if reply.usage else "?"
+        print(f"Status: {reply.status}; usage: {tokens} tokens")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -329,6 +329,8 @@ class LocalServer:
             logger=_redacting_logger(),
         )
         self._port = _listening_port(self._server)
+        # load espeak-ng now, off the loop, so the first reply is not ~0.7 s late
+        self._executor.submit(_warm_up_engines)
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 
     async def _close(self) -> None:
@@ -557,6 +559,15 @@ def _unauthorized_text(scheme: str | None) -> str:
 def _is_session_expired(event: dict[str, Any]) -> bool:
     error = event.get("error") if event.get("type") == "error" else None
     return isinstance(error, dict) and error.get("code") == "session_expired"
+
+
+def _warm_up_engines() -> None:
+    from .protocol import Engines
+
+    try:
+        Engines.default().warm_up()
+    except Exception:  # a missing engine shows up, with its own message, on the first reply
+        logger.debug("engine warm-up failed", exc_info=True)
 
 
 def _url_host(host: str) -> str:
