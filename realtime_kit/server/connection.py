@@ -1,0 +1,185 @@
+"""One WebSocket session of the embedded server: a receiver feeding the protocol, a sender pacing its events.
+
+    session = ServerSession(connection, RealtimeProtocol(model="gpt-realtime"), executor,
+                            Pacer.for_pace("realtime"), max_session_s=3600.0)
+    await session.run()          # returns once the client left, the session expired, or the server failed
+
+Everything the GA protocol means lives in ``protocol.RealtimeProtocol`` (dicts in, dicts out); this
+module only moves frames and decides *when* each one leaves. The receiver task feeds every client frame
+to the protocol at once (so ``response.cancel`` is seen mid-response) and the sender task pulls server
+events and paces audio. Protocol calls may be CPU-heavy (synthesis, VAD, transcription), so they run in
+a thread pool, serialised per session by a lock, and never stall other sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from .pacing import Pacer
+
+if TYPE_CHECKING:
+    from .protocol import Outgoing
+
+__all__ = ["ServerSession", "SessionProtocol"]
+
+logger = logging.getLogger("realtime_kit.server")
+
+# Pull events up to (and including) one audio delta per thread hop: cheap, yet cancel stays prompt.
+_MAX_BATCH = 64
+# How often a busy-but-quiet protocol is polled (e.g. a response waiting on a slow engine).
+_BUSY_POLL_S = 0.02
+_EXPIRY_SLACK_S = 0.05
+
+
+class SessionProtocol(Protocol):
+    """What the shell needs from a session's protocol (``protocol.RealtimeProtocol``; fakes in tests)."""
+
+    @property
+    def busy(self) -> bool: ...
+    def start(self) -> None: ...
+    def receive(self, frame: str | bytes) -> None: ...
+    def next_event(self) -> Outgoing | None: ...
+
+
+class ServerSession:
+    """One WebSocket session: a receiver feeding the protocol and a sender pacing what it makes."""
+
+    def __init__(
+        self,
+        connection: ServerConnection,
+        protocol: SessionProtocol,
+        executor: concurrent.futures.Executor,
+        pacer: Pacer,
+        max_session_s: float,
+    ) -> None:
+        self.connection, self.protocol, self.pacer = connection, protocol, pacer
+        self._executor = executor
+        self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
+        self._wake = asyncio.Event()
+        self._max_session_s = max_session_s
+        self._deadline = math.inf
+        self._busy = False  # the protocol's `busy`, read on its worker thread at the last pull
+        self._expired = False
+
+    async def run(self) -> None:
+        """Serve the session until the client leaves, it expires, or the protocol fails."""
+        try:
+            await self._call(self.protocol.start)
+        except Exception as exc:
+            await self._finish(exc)
+            return
+        # The protocol owns the clock; this only wakes an idle session just after its cap to let it expire.
+        self._deadline = time.monotonic() + self._max_session_s + _EXPIRY_SLACK_S
+        sender = asyncio.create_task(self._send_loop())
+        receiver = asyncio.create_task(self._receive_loop())
+        failure: BaseException | None = None
+        try:
+            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
+        finally:
+            for task in (sender, receiver):
+                task.cancel()
+            await asyncio.gather(sender, receiver, return_exceptions=True)
+        await self._finish(failure)
+
+    async def _finish(self, failure: BaseException | None) -> None:
+        """Close after expiry (1000), or tell the client about a server failure (error event, 1011)."""
+        if self._expired:
+            await self.connection.close(1000, "session expired")
+        elif failure is not None:
+            logger.error("session failed", exc_info=failure)
+            with contextlib.suppress(ConnectionClosed):
+                await self.connection.send(json.dumps(server_error_event(failure)))
+            await self.connection.close(1011, "internal server error")
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run one protocol call off the event loop, one at a time for this session."""
+        async with self._turn:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _receive_loop(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for frame in self.connection:
+                await self._call(self.protocol.receive, frame)
+                self._wake.set()
+
+    async def _send_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake.clear()  # cleared before pulling, so a frame received meanwhile is not missed
+            batch = await self._call(self._pull)
+            if batch:
+                if await self._send_batch(batch, loop):
+                    return
+                await asyncio.sleep(0)  # let the other sessions on this loop have a turn
+                continue
+            await self._idle()
+
+    def _pull(self) -> list[Outgoing]:
+        """Events up to and including the next audio delta (runs on a worker thread)."""
+        batch: list[Outgoing] = []
+        while len(batch) < _MAX_BATCH:
+            out = self.protocol.next_event()
+            if out is None:
+                break
+            batch.append(out)
+            if out.audio_ms > 0:
+                break
+        self._busy = self.protocol.busy
+        return batch
+
+    async def _send_batch(self, batch: list[Outgoing], loop: asyncio.AbstractEventLoop) -> bool:
+        """Send in order, pacing audio; True once the session has expired and must close."""
+        for out in batch:
+            delay = self.pacer.delay_s(out.response_id, out.audio_ms, loop.time())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.connection.send(json.dumps(out.event))
+            self.pacer.sent(out.response_id, out.audio_ms, loop.time())
+            if is_session_expired(out.event):
+                self._expired = True
+                return True
+        return False
+
+    async def _idle(self) -> None:
+        """Wait for a client frame, polling while the protocol is busy and waking at the session cap."""
+        until_cap = self._deadline - time.monotonic()
+        timeout = until_cap if until_cap > 0 else 1.0  # past the cap: the next pull expires the session
+        if self._busy:
+            timeout = min(timeout, _BUSY_POLL_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+
+def is_session_expired(event: dict[str, Any]) -> bool:
+    """True for the protocol's ``session_expired`` error: the session must close after it.
+
+        >>> is_session_expired({"type": "error", "error": {"code": "session_expired"}})
+        True
+    """
+    error = event.get("error") if event.get("type") == "error" else None
+    return isinstance(error, dict) and error.get("code") == "session_expired"
+
+
+def server_error_event(failure: BaseException) -> dict[str, Any]:
+    """The service's shape for its own failures: an `error` event of type server_error.
+
+        >>> server_error_event(RuntimeError("boom"))["error"]["type"]
+        'server_error'
+    """
+    return {"type": "error", "event_id": f"event_server_error_{id(failure):x}", "error": {
+        "type": "server_error", "code": None, "param": None, "event_id": None,
+        "message": f"The local realtime server failed ({type(failure).__name__}: {failure}); "
+                   "see the server's log, and reconnect to start a new session.",
+    }}
