@@ -1,0 +1,87 @@
+"""The session config's vocabulary: flat keywords and the GA paths they set, preview-era names, ranges.
+
+Only what the installed SDK cannot tell us is written down here (config_schema reads the rest)::
+
+    >>> FLAT_PATHS["vad_threshold"]
+    ('audio', 'input', 'turn_detection', 'threshold')
+    >>> PREVIEW_KEYS["modalities"]
+    ('output_modalities', 'output_modalities')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .config_tree import Path
+
+CONTEXT = "session.update"
+
+# Preview-era format strings and their GA objects (the flat input_format=/output_format= accept both).
+FORMATS: dict[str, dict[str, Any]] = {
+    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+    "audio/pcm": {"type": "audio/pcm", "rate": 24000},
+    "audio/pcmu": {"type": "audio/pcmu"},
+    "audio/pcma": {"type": "audio/pcma"},
+}
+
+# Preview-era top-level session keys -> (where GA puts it, the flat keyword that sets it).
+PREVIEW_KEYS: dict[str, tuple[str | None, str | None]] = {
+    "modalities": ("output_modalities", "output_modalities"),
+    "input_audio_format": ("audio.input.format", "input_format"),
+    "output_audio_format": ("audio.output.format", "output_format"),
+    "voice": ("audio.output.voice", "voice"),
+    "speed": ("audio.output.speed", "speed"),
+    "turn_detection": ("audio.input.turn_detection", "turn_detection"),
+    "input_audio_transcription": ("audio.input.transcription", "transcription"),
+    "input_audio_noise_reduction": ("audio.input.noise_reduction", "noise_reduction"),
+    "max_response_output_tokens": ("max_output_tokens", "max_output_tokens"),
+    "temperature": (None, None),
+}
+
+TURN_DETECTION: Path = ("audio", "input", "turn_detection")
+TRANSCRIPTION: Path = ("audio", "input", "transcription")
+
+# Flat keyword -> the GA path it sets (turn detection and transcription keys are merged specially).
+FLAT_PATHS: dict[str, Path] = {
+    "instructions": ("instructions",),
+    "voice": ("audio", "output", "voice"),
+    "speed": ("audio", "output", "speed"),
+    "output_modalities": ("output_modalities",),
+    "max_output_tokens": ("max_output_tokens",),
+    "tools": ("tools",),
+    "tool_choice": ("tool_choice",),
+    "tracing": ("tracing",),
+    "truncation": ("truncation",),
+    "input_format": ("audio", "input", "format"),
+    "output_format": ("audio", "output", "format"),
+    "noise_reduction": ("audio", "input", "noise_reduction"),
+    "transcription": TRANSCRIPTION,
+    "transcription_language": (*TRANSCRIPTION, "language"),
+    "turn_detection": TURN_DETECTION,
+    "vad_threshold": (*TURN_DETECTION, "threshold"),
+    "prefix_padding_ms": (*TURN_DETECTION, "prefix_padding_ms"),
+    "silence_duration_ms": (*TURN_DETECTION, "silence_duration_ms"),
+    "idle_timeout_ms": (*TURN_DETECTION, "idle_timeout_ms"),
+    "create_response": (*TURN_DETECTION, "create_response"),
+    "interrupt_response": (*TURN_DETECTION, "interrupt_response"),
+    "eagerness": (*TURN_DETECTION, "eagerness"),
+}
+FLAT_KEYWORDS = tuple(FLAT_PATHS)
+TURN_DETECTION_KEYWORDS = ("vad_threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms",
+                           "create_response", "interrupt_response", "eagerness")
+# For these, None or False means "turn it off" (an explicit null); for every other keyword None means "leave it".
+SWITCHES = ("turn_detection", "transcription", "noise_reduction", "tracing")
+
+# Ranges the SDK documents in prose only: path -> (low, high).
+RANGES: dict[Path, tuple[float, float]] = {
+    ("audio", "output", "speed"): (0.25, 1.5),
+    (*TURN_DETECTION, "threshold"): (0.0, 1.0),
+    (*TURN_DETECTION, "prefix_padding_ms"): (0, math.inf),
+    (*TURN_DETECTION, "silence_duration_ms"): (0, math.inf),
+    (*TURN_DETECTION, "idle_timeout_ms"): (0, math.inf),
+    ("max_output_tokens",): (1, 4096),
+    ("truncation", "retention_ratio"): (0.0, 1.0),
+}

@@ -1,0 +1,300 @@
+"""The machinery under Session: send client events, run the one event pump, resolve what callers await.
+
+One task per session reads the connection and folds every server event into a `Conversation`
+(`_handle`). A call that waits registers a `Waiter` before it sends; the pump resolves it when its
+condition holds, fails it with the server `error` that answers an event it sent, or with
+`ConnectionLost` (carrying the partial response) when the connection drops. This is what
+`_exchange` does::
+
+    waiter = self._expect(ready, owns=sent.__contains__)  # first, so a fast answer is not missed
+    sent.append(await self._send(event))
+    await self._until(waiter)                              # the server's error for `event` is raised here
+
+Session (session.py) adds the public methods on top, through the tool loop (session_tools.py)
+and audio input (session_audio.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .conversation import REQUEST_TAG, Conversation, Delta, Response
+from .errors import ConfigError, ConnectionLost, InvalidState, RealtimeError, TargetError
+from .eventlog import EventLog
+
+# Seconds to wait for session.created after the WebSocket opens.
+CREATED_TIMEOUT = 30.0
+
+
+
+@dataclass(eq=False)
+class Waiter:
+    """An awaiting call: done when `ready()` holds; errors for the events it `owns` are raised in it."""
+
+    ready: Callable[[], bool]
+    owns: Callable[[str], bool]
+    partial: Callable[[], Any]
+    future: asyncio.Future[None]
+
+
+class SessionPump:
+    """A session's connection half: sending, waiting and the event pump. Session builds on it."""
+
+    def __init__(self, connection: Any, target: Any, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.target = target
+        self.conversation = Conversation()
+        self._connection = connection
+        self._clock = clock
+        self.started_at = clock()
+        self.events = EventLog(start=self.started_at)
+        self.errors: list[RealtimeError] = []      # errors no awaiting call claimed
+        self._sent: dict[str, Any] = {}            # event_id -> scrubbed client event, for error reports
+        self._waiters: list[Waiter] = []
+        self._listeners: dict[str, list[Callable[[Any], Any]]] = {}
+        self._streams: dict[Response, asyncio.Queue[Any]] = {}
+        self._counts: Counter[Any] = Counter()     # non-delta server events seen, by type and (type, item)
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pump: asyncio.Task[None] | None = None
+        self._closing = False
+        self._lost: str | None = None
+        self._last_committed: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self._pump = asyncio.get_running_loop().create_task(self._run_pump(), name="realtime-kit-pump")
+        try:
+            await self._wait(lambda: self.conversation.session_created, timeout=CREATED_TIMEOUT)
+        except TimeoutError:
+            await self.close()
+            raise TargetError(f"{self.target.description} opened the WebSocket but sent no session.created "
+                              f"within {CREATED_TIMEOUT:.0f} s; is it a GA Realtime endpoint?") from None
+
+    async def close(self) -> None:
+        """Close the connection; pending calls raise ConnectionLost. Safe to call twice."""
+        if self._closing:
+            return
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):  # already gone: nothing left to close
+            await self._connection.close()
+        if self._pump is not None and self._pump is not asyncio.current_task():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._pump), timeout=5.0)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                self._pump.cancel()
+        self._connection_gone("the session was closed")
+
+    @property
+    def closed(self) -> bool:
+        """True once closed by us or by the server."""
+        return self._closing or self._lost is not None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The effective session config (from the latest session.created / session.updated)."""
+        return self.conversation.session
+
+    @property
+    def responses(self) -> list[Response]:
+        """Every response the server created in this session, in order."""
+        return self.conversation.responses
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def _send(self, event: dict[str, Any]) -> str:
+        """Validate, log and send one client event; returns its event_id."""
+        event = self._prepare(event)
+        row = self.events.record("out", event, self._clock())
+        self._sent[event["event_id"]] = row.source
+        try:
+            await self._connection.send(event)
+        except Exception as err:
+            self._connection_gone(f"sending {event['type']} failed: {err}")
+            raise ConnectionLost(f"The connection closed while sending {event['type']}; connect again with "
+                                 f"rk.connect().") from err
+        return str(event["event_id"])
+
+    def _prepare(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event with its event_id, checked against the SDK's client event types."""
+        from .spec import SpecViolation, validate_client_event
+
+        self._check_open()
+        event = {**event, "event_id": event.get("event_id") or f"rk_{next(self._ids)}"}
+        try:
+            validate_client_event(event)
+        except SpecViolation as err:
+            raise ConfigError(f"{event['type']}: {err.message} Nothing was sent.", path=err.param) from None
+        return event
+
+    def _check_open(self) -> None:
+        if self._lost is not None:
+            raise ConnectionLost(f"This session is no longer connected ({self._lost}); open a new one with "
+                                 f"`session = await rk.connect()`.")
+        if self._closing:
+            raise InvalidState("This session is closed; open a new one with `session = await rk.connect()`.")
+
+    # -- waiting ---------------------------------------------------------------------------------
+
+    def _expect(self, ready: Callable[[], bool], *, owns: Callable[[str], bool] = lambda _: False,
+                partial: Callable[[], Any] = lambda: None) -> Waiter:
+        """Register interest before sending, so an answer (or error) arriving meanwhile is not missed."""
+        self._check_open()
+        waiter = Waiter(ready, owns, partial, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        return waiter
+
+    async def _until(self, waiter: Waiter, timeout: float | None = None) -> None:
+        """Wait until the waiter's condition holds (checked after every non-delta server event)."""
+        if waiter.ready() and not waiter.future.done():
+            waiter.future.set_result(None)
+        await asyncio.wait_for(waiter.future, timeout)
+
+    def _forget(self, waiter: Waiter) -> None:
+        if waiter in self._waiters:
+            self._waiters.remove(waiter)
+        if waiter.future.done() and not waiter.future.cancelled():
+            waiter.future.exception()  # mark retrieved: the caller already raised something else
+
+    async def _wait(self, ready: Callable[[], bool], *, owns: Callable[[str], bool] = lambda _: False,
+                    partial: Callable[[], Any] = lambda: None, timeout: float | None = None) -> None:
+        """Return when `ready()` holds; raise what the pump routes to this wait."""
+        if ready():
+            return
+        waiter = self._expect(ready, owns=owns, partial=partial)
+        try:
+            await self._until(waiter, timeout)
+        finally:
+            self._forget(waiter)
+
+    async def _exchange(self, ready: Callable[[], bool], event: dict[str, Any], *,
+                        partial: Callable[[], Any] = lambda: None) -> None:
+        """Send one client event and wait for `ready()`; a server error for that event is raised here."""
+        sent: list[str] = []
+        waiter = self._expect(ready, owns=sent.__contains__, partial=partial)
+        try:
+            sent.append(await self._send(event))
+            await self._until(waiter)
+        finally:
+            self._forget(waiter)
+
+    def _notify(self) -> None:
+        for waiter in list(self._waiters):
+            if not waiter.future.done() and waiter.ready():
+                waiter.future.set_result(None)
+
+    # -- the pump --------------------------------------------------------------------------------
+
+    async def _run_pump(self) -> None:
+        reason = "the server closed the connection"
+        try:
+            async for event in self._connection:
+                self._handle(event)
+        except asyncio.CancelledError:
+            reason = "the session was closed"
+            raise
+        except Exception as err:  # websockets / SDK errors all mean the same here: the connection is gone
+            reason = f"{type(err).__name__}: {err}"
+        finally:
+            self._connection_gone(reason)
+
+    def _handle(self, event: Any) -> None:
+        now = self._clock()
+        kind = getattr(event, "type", "?")
+        self.events.record("in", event, now)
+        try:
+            touched = self.conversation.apply(event, now)
+        except Exception as err:  # a malformed event must not stop the pump
+            warnings.warn(f"realtime_kit could not fold a {kind} event: {err}", RuntimeWarning, stacklevel=2)
+            touched = None
+        if touched is not None and self._streams:
+            self._stream(kind, event, touched)
+        if not kind.endswith(".delta"):
+            self._counts[kind] += 1
+            item_id = getattr(event, "item_id", None)
+            if item_id:
+                self._counts[(kind, item_id)] += 1
+            if kind == "input_audio_buffer.committed":
+                self._last_committed = item_id
+            elif kind == "error":
+                self._route_error(event)
+            elif kind == "response.done" and touched is not None:
+                self._after_response(touched, now)
+            self._notify()
+        self._dispatch(kind, event)
+
+    def _dispatch(self, kind: str, event: Any) -> None:
+        for callback in [*self._listeners.get(kind, ()), *self._listeners.get("*", ())]:
+            try:
+                result = callback(event)
+                if asyncio.iscoroutine(result):
+                    self._spawn(result)
+            except Exception as err:
+                warnings.warn(f"session.on callback {getattr(callback, '__name__', callback)!r} raised "
+                              f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=2)
+
+    def _stream(self, kind: str, event: Any, response: Response) -> None:
+        queue = self._streams.get(response)
+        if queue is None:
+            return
+        if kind == "response.output_audio_transcript.delta":
+            queue.put_nowait(Delta("transcript", event.delta, response))
+        elif kind == "response.output_text.delta":
+            queue.put_nowait(Delta("text", event.delta, response))
+        elif kind == "response.output_audio.delta":
+            from .audio import Audio
+
+            fmt, rate = self.conversation.output_format
+            queue.put_nowait(Delta("audio", Audio.from_bytes(base64.b64decode(event.delta), fmt, rate), response))
+
+    def _route_error(self, event: Any) -> None:
+        error = event.error
+        event_id = getattr(error, "event_id", None)
+        client_event = self._sent.get(event_id) if event_id else None
+        exc = RealtimeError(getattr(error, "message", None) or "The server reported an error.",
+                            code=getattr(error, "code", None), param=getattr(error, "param", None),
+                            error_type=getattr(error, "type", None), event_id=event_id, client_event=client_event)
+        if client_event is not None and client_event.get("type") == "response.create":
+            tag = ((client_event.get("response") or {}).get("metadata") or {}).get(REQUEST_TAG)
+            for pending in [r for r in self.conversation.pending if r.tag == tag]:
+                self.conversation.withdraw(pending)
+        waiting = [w for w in self._waiters if not w.future.done()]
+        owners = [w for w in waiting if event_id and w.owns(event_id)]
+        if not owners and client_event is None and waiting:
+            owners = waiting[:1]  # an error about nothing we sent concerns the call in progress
+        for owner in owners:
+            owner.future.set_exception(exc)
+        if not owners:
+            self.errors.append(exc)
+            warnings.warn(f"Realtime server error: {exc}", RuntimeWarning, stacklevel=2)
+
+    def _connection_gone(self, reason: str) -> None:
+        if self._lost is None and not self._closing:
+            self._lost = reason
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                partial = waiter.partial()
+                waiter.future.set_exception(ConnectionLost(
+                    f"The connection closed before the turn finished ({reason}); `.partial` keeps what "
+                    f"arrived. Connect again with rk.connect().", partial=partial))
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _after_response(self, response: Response, now: float) -> None:
+        """Called at each response.done; the tool loop (session_tools.py) answers function calls here."""
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

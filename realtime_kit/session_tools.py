@@ -1,0 +1,137 @@
+"""Python functions the model can call: the session's tool registry and the loop that answers calls.
+
+At response.done, each function call the model made is run here (async or not), its output sent back as a
+`function_call_output` item, and a follow-up response requested; the caller's turn ends with the last
+response of that chain. A tool that raises tells the model the error and the session goes on::
+
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    await session.add_tool(add)
+    reply = await session.send_text("What is 2 plus 3?")   # the final response of the chain
+    reply.tool_calls[0].result                             # 5
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .conversation import REQUEST_TAG, Response, ToolCall
+from .errors import ConnectionLost, InvalidState
+from .session_pump import SessionPump, Waiter
+from .tools import Tool, error_text, function_tool, output_text
+
+
+class ToolCalling(SessionPump):
+    """SessionPump plus the tool registry, response requests that carry tools, and the tool loop."""
+
+    def __init__(self, connection: Any, target: Any, *, clock: Callable[[], float] = time.perf_counter) -> None:
+        super().__init__(connection, target, clock=clock)
+        self._tools: dict[str, Tool] = {}
+
+    # -- the registry ----------------------------------------------------------------------------
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        """The Python functions this session runs when the model calls them, by name."""
+        return dict(self._tools)
+
+    def _tools_to_schemas(self, config: Mapping[str, Any] | None, flat: dict[str, Any]
+                          ) -> tuple[Mapping[str, Any] | None, dict[str, Any]]:
+        if "tools" in flat and flat["tools"] is not None:
+            flat = {**flat, "tools": self._register_tools(flat["tools"])}
+        if config is not None and config.get("tools") is not None:
+            config = {**config, "tools": self._register_tools(config["tools"])}
+        return config, flat
+
+    def _register_tools(self, tools: Iterable[Any]) -> list[Any]:
+        schemas = []
+        for entry in tools:
+            if isinstance(entry, Mapping):
+                schemas.append(entry)
+                continue
+            tool = entry if isinstance(entry, Tool) else function_tool(entry)
+            self._tools[tool.name] = tool
+            schemas.append(tool.schema)
+        return schemas
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def _response_create(self, tag: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        params = dict(overrides)
+        if "voice" in params:
+            voice = params.pop("voice")
+            params["audio"] = {**params.get("audio", {}), "output": {"voice": voice}}
+        if "tools" in params and params["tools"] is not None:
+            params["tools"] = self._register_tools(params["tools"])
+        params["metadata"] = {**(params.get("metadata") or {}), REQUEST_TAG: tag}
+        return {"type": "response.create", "response": params}
+
+    def _new_tag(self) -> str:
+        return f"r{next(self._ids)}"
+
+    def _expect_turn(self, reply: Response) -> Waiter:
+        return self._expect(lambda: turn_done(reply), owns=lambda eid: turn_owns(reply, eid),
+                            partial=lambda: reply.final)
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def _after_response(self, response: Response, now: float) -> None:
+        calls = [c for c in response.tool_calls if c.response_id == response.id and not c.finished]
+        if response.status != "completed" or not any(c.name in self._tools for c in calls):
+            return
+        follow_up = self.conversation.request(now, tag=self._new_tag())
+        follow_up.tool_calls = list(response.tool_calls)
+        response.follow_up = follow_up
+        if response in self._streams:
+            self._streams[follow_up] = self._streams[response]
+        self._spawn(self._answer_tools(calls, response, follow_up))
+
+    async def _answer_tools(self, calls: list[ToolCall], response: Response, follow_up: Response) -> None:
+        try:
+            for call in calls:
+                output = await self._run_tool(call, follow_up)
+                follow_up.request_event_ids.append(await self._send({"type": "conversation.item.create", "item": {
+                    "type": "function_call_output", "call_id": call.call_id, "output": output}}))
+            follow_up.request_event_ids.append(await self._send(self._response_create(follow_up.tag, {})))
+        except (ConnectionLost, InvalidState):
+            self.conversation.withdraw(follow_up)  # the pump already told whoever waits
+
+    async def _run_tool(self, call: ToolCall, follow_up: Response) -> str:
+        tool = self._tools.get(call.name)
+        try:
+            if tool is None:
+                raise LookupError(f"no Python function is registered for the tool {call.name!r}")
+            call.result = await tool.call(call.arguments)
+            return output_text(call.result)
+        except Exception as err:
+            call.error = f"{type(err).__name__}: {err}"
+            note = f"Tool {call.name!r} raised {call.error}; the model was told and the session goes on."
+            follow_up.notes.append(note)
+            warnings.warn(note, RuntimeWarning, stacklevel=2)
+            return error_text(err)
+        finally:
+            call.finished = True
+
+
+def response_chain(reply: Response) -> list[Response]:
+    """The reply and the follow-up responses its tool calls asked for, in order."""
+    chain = [reply]
+    step = reply.follow_up
+    while step is not None:
+        chain.append(step)
+        step = step.follow_up
+    return chain
+
+
+def turn_done(reply: Response) -> bool:
+    """The turn is over when the last response of its tool chain is done and asks for nothing more."""
+    return reply.final.done and reply.final.follow_up is None
+
+
+def turn_owns(reply: Response, event_id: str) -> bool:
+    """True when `event_id` is a client event sent for this turn (so its server error belongs here)."""
+    return any(event_id in response.request_event_ids for response in response_chain(reply))
