@@ -1,0 +1,80 @@
+"""The engines the protocol speaks, listens and transcribes with, injected so pure tests can pass fakes.
+
+`Engines.default()` loads espeak-ng, Silero and pocketsphinx on first use; `Engines.silent()` needs
+nothing installed.
+
+    >>> engines = Engines.silent()
+    >>> len(engines.synthesize("two words", "alloy", 24000, 1.0)), engines.transcribe(np.zeros(10, np.int16), 24000)
+    (2880, '')
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio_format import PCM_RATE
+from .input_audio import VadEventLike, VadLike
+
+__all__ = ["Engines"]
+
+
+@dataclass(frozen=True)
+class Engines:
+    """Speech synthesis, VAD and transcription, injected so pure tests can pass fakes.
+
+        engines = Engines.default()          # espeak-ng, Silero, pocketsphinx (loaded on first use)
+        engines = Engines.silent()           # silence of plausible length, no VAD events, no words
+    """
+
+    synthesize: Callable[[str, str, int, float], np.ndarray]   # (text, voice, rate, speed) -> int16
+    make_vad: Callable[[float, int, int, int], VadLike]         # (threshold, prefix_ms, silence_ms, rate)
+    transcribe: Callable[[np.ndarray, int], str]                # (int16 samples, rate) -> words
+
+    @classmethod
+    def default(cls) -> Engines:
+        """The real engines; each is imported on its first call, so building this is cheap."""
+        return cls(synthesize=_default_synthesize, make_vad=_default_vad, transcribe=_default_transcribe)
+
+    def warm_up(self) -> None:
+        """Load the speech engine now (espeak-ng takes ~0.7 s on its first call), e.g. at server start."""
+        self.synthesize("Hello.", "alloy", PCM_RATE, 1.0)
+
+    @classmethod
+    def silent(cls) -> Engines:
+        """Engines that need nothing installed: 60 ms of silence per word, a deaf VAD, no words."""
+        return cls(synthesize=_silent_synthesize, make_vad=lambda *_: _DeafVad(), transcribe=lambda *_: "")
+
+
+def _default_synthesize(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
+    from .voice import synthesize
+
+    return synthesize(text, voice=voice, rate=rate, speed=speed)
+
+
+def _default_vad(threshold: float, prefix_ms: int, silence_ms: int, rate: int) -> VadLike:
+    from .vad import SileroVad
+
+    return typing.cast(VadLike, SileroVad(threshold=threshold, prefix_padding_ms=prefix_ms,
+                                          silence_duration_ms=silence_ms, rate=rate))
+
+
+def _default_transcribe(samples: np.ndarray, rate: int) -> str:
+    from .stt import transcribe
+
+    return transcribe(samples, rate)
+
+
+def _silent_synthesize(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
+    return np.zeros(int(rate * 0.06 * max(1, len(text.split())) / speed), dtype=np.int16)
+
+
+class _DeafVad:
+    def feed(self, samples: np.ndarray) -> list[VadEventLike]:
+        return []
+
+    def reset(self) -> None:
+        pass

@@ -1,0 +1,192 @@
+"""The responses of one session: what each one answers (by `responder`), how it ends, what it used.
+
+`Responses.start` makes a response whose events are a lazily advanced generator; `RealtimeProtocol`
+queues the generator and pulls from it, and cancels by setting ``cancel_reason`` and draining it.
+
+    >>> from realtime_kit.server.session_config import default_session
+    >>> ids = Ids(seed=1)
+    >>> responses = Responses(ids, Conversation(ids), synthesize=None, transcribe=None)  # text needs no engine
+    >>> events = [out.event for out in responses.start({"output_modalities": ["text"]},
+    ...                                                default_session("m", "sess_1", 0), input_items=None)]
+    >>> events[0]["type"], events[-2]["response"]["status"], events[-1]["type"]
+    ('response.created', 'completed', 'rate_limits.updated')
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import responder
+from .input_audio import heard
+from .items import Conversation, Item
+from .session_config import response_settings
+from .streaming import OutputWriter, Response, Synthesize
+from .tool_calls import ToolCall, choose_tool
+from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, usage
+from .wire import Ids, Outgoing
+
+__all__ = ["Responses"]
+
+class Responses:
+    """The responses in flight, their shared counters, and the events of each one."""
+
+    def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize,
+                 transcribe: Callable[[np.ndarray, int], str]) -> None:
+        self._ids = ids
+        self._conversation = conversation
+        self._transcribe = transcribe
+        self._writer = OutputWriter(ids, conversation, synthesize)
+        self.conversation_id = ids.new("conv_")
+        self.active: list[Response] = []       # accepted, until their response.done goes out
+        self.done_count = 0
+        self.tokens_used = 0
+
+    @property
+    def audio_was_produced(self) -> bool:
+        """The assistant has sent audio in this session (so the voice is locked)."""
+        return self._writer.audio_was_produced
+
+    @property
+    def busy(self) -> bool:
+        return any(not response.done for response in self.active)
+
+    def start(self, params: Mapping[str, Any], session: Mapping[str, Any], input_items: list[Item] | None,
+              ) -> Iterator[Outgoing]:
+        """A new response to ``params`` (a ``response.create``'s ``response``): its events, to pull."""
+        settings = response_settings(session, params)
+        response = Response(self._ids.new("resp_"), settings, params.get("conversation", "auto") != "none",
+                            input_items, metadata=params.get("metadata"))
+        response.events = events = self._events(response)
+        self.active.append(response)
+        return events
+
+    def default_writer(self) -> Response | None:
+        """The in-flight response that writes to the default conversation, if any."""
+        return next((r for r in self.active if r.in_conversation and not r.done), None)
+
+    def in_flight(self, response_id: str | None) -> Response | None:
+        return next((r for r in self.active if r.id == response_id and not r.done), None)
+
+    def owner_of(self, events: Iterator[Outgoing]) -> Response | None:
+        return next((r for r in self.active if r.events is events), None)
+
+    def end_all(self) -> None:
+        """The session ended: no response produces anything more."""
+        for response in self.active:
+            response.done = True
+
+    def failed(self, response: Response, message: str) -> dict[str, Any]:
+        """End ``response`` after a server bug; the ``response.done`` body that says so."""
+        response.done = True
+        self.active.remove(response)
+        details = {"type": "failed", "error": {"type": "server_error", "code": "internal_error", "message": message}}
+        return {"type": "response.done", "response": self.response_object(response, "failed", details)}
+
+    def response_object(self, response: Response, status: str, details: dict[str, Any] | None = None,
+                        usage: dict[str, Any] | None = None) -> dict[str, Any]:
+        settings = response.settings
+        return {
+            "object": "realtime.response",
+            "id": response.id,
+            "status": status,
+            "status_details": details,
+            "output": [copy.deepcopy(item.wire) for item in response.output] if status != "in_progress" else [],
+            "conversation_id": self.conversation_id if response.in_conversation else None,
+            "output_modalities": list(settings["output_modalities"]),
+            "max_output_tokens": settings["max_output_tokens"],
+            "audio": {"output": {"format": dict(settings["format"]), "voice": settings["voice"]}},
+            "usage": usage,
+            "metadata": copy.deepcopy(response.metadata),
+        }
+
+    # -- one response ------------------------------------------------------------------------------
+
+    def _events(self, response: Response) -> Iterator[Outgoing]:
+        """Every event of one response, produced only as they are pulled."""
+        yield self._ids.event({"type": "response.created", "response": self.response_object(response, "in_progress")},
+                              response_id=response.id)
+        if response.cancel_reason is None:
+            context, call = self._plan(response)
+            if call is not None:
+                yield from self._writer.function_call(response, call)
+            else:
+                text = responder.reply(context)
+                text, response.incomplete = cut_to_tokens(text, response.settings["max_output_tokens"])
+                yield from self._writer.message(response, text)
+        yield from self._finish(response)
+
+    def _plan(self, response: Response) -> tuple[responder.TurnContext, ToolCall | None]:
+        """What the assistant answers to: the latest user message or function output, and a tool call if any."""
+        items = response.input_items if response.input_items is not None else list(self._conversation.items)
+        response.usage_in = context_tokens(items, response.settings["instructions"])
+        settings = response.settings
+        relevant = [i for i in items if i.wire.get("type") in ("message", "function_call_output")
+                    and i.wire.get("role") != "system"]
+        users = [i for i in items if i.wire.get("type") == "message" and i.wire.get("role") == "user"]
+        user_texts = [self._text_of(i) for i in users]
+        last = relevant[-1] if relevant else None
+        context = responder.TurnContext(
+            user_text=user_texts[-1] if users else None,
+            from_audio=bool(users) and any(p.get("type") == "input_audio" for p in users[-1].wire["content"]),
+            earlier_user_texts=tuple(user_texts[-6:-1]),
+            instructions=settings["instructions"],
+            session=settings["session_view"],
+            user_messages=len(users),
+            responses_so_far=self.done_count,
+            tool_result=self._tool_result(last, items),
+        )
+        call = None
+        # A tool is only called in answer to a user message, so answering a call's output cannot loop.
+        if last is not None and last.wire.get("type") == "message" and last.wire.get("role") == "user":
+            call = choose_tool(context.user_text, settings["tools"], settings["tool_choice"])
+        return context, call
+
+    def _text_of(self, item: Item) -> str:
+        parts = []
+        for part in item.wire.get("content", []):
+            if part.get("type") == "input_text":
+                parts.append(part.get("text") or "")
+            elif part.get("type") == "input_audio":
+                parts.append(heard(item, self._transcribe))
+        return " ".join(p for p in parts if p)
+
+    def _tool_result(self, last: Item | None, items: Sequence[Item]) -> tuple[str, str] | None:
+        if last is None or last.wire.get("type") != "function_call_output":
+            return None
+        call_id = last.wire.get("call_id")
+        call = next((i for i in items if i.wire.get("type") == "function_call" and i.wire.get("call_id") == call_id),
+                    None) or next((i for i in self._conversation.items if i.wire.get("call_id") == call_id
+                                   and i.wire.get("type") == "function_call"), None)
+        name = str(call.wire.get("name")) if call is not None else "function"
+        return name, str(last.wire.get("output", ""))
+
+    def _finish(self, response: Response) -> Iterator[Outgoing]:
+        status, details = _ending(response)
+        used = usage(response.usage_in, output_tokens(response.output))
+        response.done = True
+        self.done_count += 1
+        self.tokens_used += used["total_tokens"]
+        for item in response.output:
+            item.response_id = None
+        yield self._ids.event({"type": "response.done",
+                               "response": self.response_object(response, status, details, used)},
+                              response_id=response.id)
+        self.active.remove(response)
+        yield self._ids.event({"type": "rate_limits.updated",
+                               "rate_limits": rate_limits(self.done_count, self.tokens_used)})
+
+
+def _ending(response: Response) -> tuple[str, dict[str, Any] | None]:
+    """The status of a finished response and its ``status_details``."""
+    if response.cancel_reason is not None:
+        return "cancelled", {"type": "cancelled", "reason": response.cancel_reason}
+    if response.failure is not None:
+        return "failed", {"type": "failed", "error": {"type": "server_error", "code": "engine_failed",
+                                                      "message": response.failure}}
+    if response.incomplete:
+        return "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
+    return "completed", None

@@ -1,0 +1,241 @@
+"""The session's configuration: GA defaults, session.update merging, value checks and the voice lock.
+
+Pure functions of dicts; `RealtimeProtocol` keeps the current session and calls these.
+
+    >>> session = default_session("gpt-realtime", "sess_1", expires_at=0)
+    >>> update = {"type": "realtime", "audio": {"output": {"voice": "ash"}}}
+    >>> updated_session(session, update, voice_locked=False)["audio"]["output"]["voice"]
+    'ash'
+    >>> updated_session(session, update, voice_locked=True)
+    Traceback (most recent call last):
+    ...
+    realtime_kit.server.wire.ClientError: Cannot update a conversation's voice if assistant audio is present.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from .audio_format import PCM_RATE
+from .wire import ClientError, dig
+
+__all__ = [
+    "DEFAULT_INSTRUCTIONS", "GA_VOICES", "check_session_values", "default_session", "format_filled", "format_kind",
+    "merge_session", "response_settings", "updated_session",
+]
+
+SPEED_RANGE = (0.25, 1.5)
+MAX_OUTPUT_TOKENS_RANGE = (1, 4096)
+DEFAULT_INSTRUCTIONS = (
+    "You are the realtime-kit local assistant, an offline stand-in for gpt-realtime. You follow simple "
+    "documented rules: you say what you heard and describe how this session is set up when asked."
+)
+
+
+def _ga_voices() -> tuple[str, ...]:
+    """The built-in voice names, read from the SDK's Voice literal (the spec)."""
+    from openai.types.realtime import realtime_audio_config_output
+
+    for member in typing.get_args(realtime_audio_config_output.Voice):
+        if typing.get_origin(member) is typing.Literal:
+            return tuple(typing.get_args(member))
+    raise RuntimeError("openai.types.realtime no longer lists the built-in voices; update realtime_kit")
+
+
+GA_VOICES = _ga_voices()
+
+
+# -- defaults and merging --------------------------------------------------------------------------
+
+
+def default_session(model: str, session_id: str, expires_at: int) -> dict[str, Any]:
+    """The effective session of a new connection, with the real service's defaults filled in."""
+    return {
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": session_id,
+        "model": model,
+        "output_modalities": ["audio"],
+        "instructions": DEFAULT_INSTRUCTIONS,
+        "tools": [],
+        "tool_choice": "auto",
+        "max_output_tokens": "inf",
+        "tracing": None,
+        "truncation": "auto",
+        "prompt": None,
+        "expires_at": expires_at,
+        "include": None,
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": PCM_RATE},
+                "transcription": None,
+                "noise_reduction": None,
+                "turn_detection": _turn_detection_defaults("server_vad"),
+            },
+            "output": {"format": {"type": "audio/pcm", "rate": PCM_RATE}, "voice": "alloy", "speed": 1.0},
+        },
+    }
+
+
+def merge_session(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``current`` with a session.update's ``session`` deep-merged in, defaults filled.
+
+    Top-level keys replace; ``audio.input``/``audio.output`` merge key by key; a format or a
+    turn detection of a new type is replaced whole and filled with that type's defaults.
+
+        >>> s = merge_session(default_session("m", "sess_1", 0), {"type": "realtime",
+        ...     "audio": {"input": {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}}})
+        >>> s["audio"]["input"]["turn_detection"]["create_response"]
+        True
+    """
+    merged = copy.deepcopy(dict(current))
+    for key, value in update.items():
+        if key == "audio" and isinstance(value, Mapping):
+            _merge_audio(merged.setdefault("audio", {}), value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _merge_audio(audio: dict[str, Any], update: Mapping[str, Any]) -> None:
+    for direction in ("input", "output"):
+        changes = update.get(direction)
+        if not isinstance(changes, Mapping):
+            continue
+        target = audio.setdefault(direction, {})
+        for key, value in changes.items():
+            if key == "format":
+                target[key] = format_filled(value)
+            elif key == "turn_detection":
+                target[key] = _turn_detection_merged(target.get(key), value)
+            else:
+                target[key] = copy.deepcopy(value)
+
+
+def format_filled(fmt: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A GA audio format with its rate filled in (PCM only carries one)."""
+    kind = (fmt or {}).get("type") or "audio/pcm"
+    return {"type": kind, "rate": PCM_RATE} if kind == "audio/pcm" else {"type": kind}
+
+
+def format_kind(session: Mapping[str, Any], direction: str) -> str:
+    """The session's audio format type for "input" or "output"."""
+    return str(dig(session, "audio", direction, "format", "type") or "audio/pcm")
+
+
+def _turn_detection_defaults(kind: str) -> dict[str, Any]:
+    if kind == "semantic_vad":
+        return {"type": kind, "eagerness": "auto", "create_response": True, "interrupt_response": True}
+    return {"type": kind, "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 200,
+            "idle_timeout_ms": None, "create_response": True, "interrupt_response": True}
+
+
+def _turn_detection_merged(current: Mapping[str, Any] | None, update: Mapping[str, Any] | None) -> Any:
+    if update is None:
+        return None
+    base = dict(current) if current and current.get("type") == update.get("type") \
+        else _turn_detection_defaults(str(update.get("type")))
+    return {**base, **copy.deepcopy(dict(update))}
+
+
+# -- session.update and per-response settings ------------------------------------------------------
+
+
+def updated_session(current: Mapping[str, Any], update: Mapping[str, Any], *, voice_locked: bool) -> dict[str, Any]:
+    """The session after a ``session.update``; a `ClientError` the service would send instead.
+
+    ``voice_locked``: the assistant has produced audio, so the voice can no longer change.
+    """
+    if update.get("type") != "realtime":
+        raise ClientError("invalid_value", "This is a realtime session, so session.type must be 'realtime'; "
+                          "open a separate transcription session for 'transcription'.", "session.type")
+    merged = merge_session(current, update)
+    check_session_values(merged, "session")
+    voice = dig(update, "audio", "output", "voice")
+    if voice is not None and voice != dig(current, "audio", "output", "voice") and voice_locked:
+        raise ClientError("cannot_update_voice", "Cannot update a conversation's voice if assistant audio is "
+                          "present.", "session.audio.output.voice")
+    return merged
+
+
+def response_settings(session: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The session's settings with one ``response.create``'s overrides applied.
+
+        >>> settings = response_settings(default_session("m", "sess_1", 0), {"instructions": "Be brief."})
+        >>> settings["instructions"], settings["voice"], settings["format"]
+        ('Be brief.', 'alloy', {'type': 'audio/pcm', 'rate': 24000})
+    """
+    output = dig(params, "audio", "output") or {}
+
+    def pick(override: Any, *path: str, default: Any) -> Any:
+        value = override if override is not None else dig(session, *path)
+        return default if value is None else value
+
+    settings = {
+        "instructions": pick(params.get("instructions"), "instructions", default=""),
+        "output_modalities": pick(params.get("output_modalities"), "output_modalities", default=["audio"]),
+        "voice": pick(output.get("voice"), "audio", "output", "voice", default="alloy"),
+        "format": format_filled(pick(output.get("format"), "audio", "output", "format", default=None)),
+        "speed": float(pick(None, "audio", "output", "speed", default=1.0)),
+        "tools": pick(params.get("tools"), "tools", default=[]),
+        "tool_choice": pick(params.get("tool_choice"), "tool_choice", default="auto"),
+        "max_output_tokens": pick(params.get("max_output_tokens"), "max_output_tokens", default="inf"),
+    }
+    # What the responder describes when asked about its settings: the session as this response sees it.
+    settings["session_view"] = merge_session(session, {
+        "output_modalities": settings["output_modalities"], "tools": settings["tools"],
+        "instructions": settings["instructions"], "audio": {"output": {"voice": settings["voice"]}}})
+    return settings
+
+
+# -- value checks ----------------------------------------------------------------------------------
+
+
+def check_session_values(config: Mapping[str, Any], path: str) -> None:
+    """Refuse values the SDK types allow but the service does not (``path``: "session" or "response")."""
+    _check_modalities(config.get("output_modalities"), f"{path}.output_modalities")
+    _check_max_tokens(config.get("max_output_tokens"), f"{path}.max_output_tokens")
+    output = dig(config, "audio", "output") or {}
+    _check_voice(output.get("voice"), f"{path}.audio.output.voice")
+    _check_range(output.get("speed"), SPEED_RANGE, f"{path}.audio.output.speed", "decimal")
+    turn = dig(config, "audio", "input", "turn_detection") or {}
+    _check_range(turn.get("threshold"), (0.0, 1.0), f"{path}.audio.input.turn_detection.threshold", "decimal")
+    for key in ("prefix_padding_ms", "silence_duration_ms"):
+        _check_range(turn.get(key), (0, 10_000), f"{path}.audio.input.turn_detection.{key}", "integer")
+
+
+def _check_modalities(modalities: Any, param: str) -> None:
+    if isinstance(modalities, list) and len(set(modalities)) > 1:
+        raise ClientError("invalid_value", "It is not possible to request both 'text' and 'audio' at the same "
+                          "time; use ['audio'] (speech with a transcript) or ['text'].", param)
+
+
+def _check_max_tokens(value: Any, param: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        _check_range(value, MAX_OUTPUT_TOKENS_RANGE, param, "integer")
+
+
+def _check_voice(voice: Any, param: str) -> None:
+    if voice is None:
+        return
+    if not isinstance(voice, str):
+        raise ClientError("invalid_value", "Custom voices are not available on the local server; use one of: "
+                          f"{', '.join(GA_VOICES)}.", param)
+    if voice not in GA_VOICES:
+        supported = ", ".join(f"'{name}'" for name in GA_VOICES)
+        raise ClientError("invalid_value", f"Invalid value: '{voice}'. Supported values are: {supported}.", param)
+
+
+def _check_range(value: Any, bounds: tuple[float, float], param: str, kind: str) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return
+    low, high = bounds
+    if value < low:
+        raise ClientError(f"{kind}_below_min_value", f"Invalid '{param}': {kind} below minimum value. Expected a "
+                          f"value >= {low}, but got {value} instead.", param)
+    if value > high:
+        raise ClientError(f"{kind}_above_max_value", f"Invalid '{param}': {kind} above maximum value. Expected a "
+                          f"value <= {high}, but got {value} instead.", param)

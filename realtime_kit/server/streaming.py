@@ -1,0 +1,262 @@
+"""How one response's output streams: transcript pieces, audio in the seed's rhythm, function calls.
+
+Audio deltas are 100 ms, 150 ms, then at most 250 ms (4800, 7200, 12000 bytes of PCM16 at 24 kHz;
+the same durations in G.711 at 8 kHz), the transcript running about `TEXT_LEAD_MS` ahead of the
+audio. Every stream checks ``response.cancel_reason`` before each delta, so a cancel received
+mid-response cuts it short and only the audio actually pulled counts as the item's audio.
+
+    >>> sentences(transcript_pieces("Hi there. Bye!"))
+    [['Hi', ' there', '.'], [' Bye', '!']]
+    >>> [chunk_ms(index) for index in range(4)]
+    [100, 150, 250, 250]
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .audio_format import bytes_per_ms, encode, ms_of, rate_of
+from .items import Conversation, Item
+from .tool_calls import ToolCall
+from .wire import Ids, Outgoing
+
+__all__ = ["CHUNK_MS", "FIRST_CHUNKS_MS", "TEXT_LEAD_MS", "OutputWriter", "Response", "chunk_ms", "transcript_pieces"]
+
+FIRST_CHUNKS_MS = (100, 150)          # the seed's first deltas: 4800 then 7200 bytes of PCM16
+CHUNK_MS = 250                        # then at most 12000 bytes of PCM16 (250 ms at 24 kHz)
+TEXT_LEAD_MS = 400                    # how far the transcript runs ahead of the audio
+FIRST_TEXT_PIECES = 3                 # transcript pieces sent before any audio is synthesised
+ARGUMENT_DELTA_CHARS = 12             # function call arguments stream in pieces this long
+
+Synthesize = Callable[[str, str, int, float], np.ndarray]   # (text, voice, rate, speed) -> int16
+
+
+@dataclass(eq=False)
+class Response:
+    """One response: its effective settings, its output so far, and how it ended."""
+
+    id: str
+    settings: dict[str, Any]
+    in_conversation: bool
+    input_items: list[Item] | None
+    metadata: Any = None
+    output: list[Item] = field(default_factory=list)
+    cancel_reason: str | None = None
+    incomplete: bool = False
+    failure: str | None = None
+    done: bool = False
+    usage_in: tuple[int, int] = (0, 0)     # (text tokens, audio tokens) of the context
+    events: Iterator[Outgoing] | None = None
+
+
+# -- text and rhythm -------------------------------------------------------------------------------
+
+_PIECE = re.compile(r"\s*(?:\w+(?:['’]\w+)*|[^\w\s])|\s+$")
+
+
+def transcript_pieces(text: str) -> list[str]:
+    """Transcript deltas: words with their leading space, punctuation on its own.
+
+        >>> transcript_pieces("Sure, I'm here.")
+        ['Sure', ',', " I'm", ' here', '.']
+    """
+    return _PIECE.findall(text)
+
+
+def sentences(pieces: list[str]) -> list[list[str]]:
+    """Group pieces into sentences (end punctuation followed by a space or the end)."""
+    groups: list[list[str]] = [[]]
+    for index, piece in enumerate(pieces):
+        groups[-1].append(piece)
+        following = pieces[index + 1] if index + 1 < len(pieces) else " "
+        if piece.strip() in (".", "!", "?") and following[:1].isspace():
+            groups.append([])
+    return [group for group in groups if group]
+
+
+def chunk_ms(index: int) -> int:
+    """The duration of audio delta number ``index`` (from 0)."""
+    return FIRST_CHUNKS_MS[index] if index < len(FIRST_CHUNKS_MS) else CHUNK_MS
+
+
+def place_pieces(starts: list[float], sentence: list[str], offset: int, begin_ms: float, duration_ms: float) -> None:
+    """Estimated start time of each piece of a synthesised sentence: proportional to characters."""
+    total = max(1, sum(len(piece) for piece in sentence))
+    position = 0
+    for index, piece in enumerate(sentence):
+        at = begin_ms + duration_ms * position / total
+        if offset + index < len(starts):
+            starts[offset + index] = min(starts[offset + index], at)
+        else:
+            starts.append(at)
+        position += len(piece)
+
+
+# -- output items ----------------------------------------------------------------------------------
+
+
+class OutputWriter:
+    """Streams a response's output items into the conversation: a message, or a function call."""
+
+    def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize) -> None:
+        self._ids = ids
+        self._conversation = conversation
+        self._synthesize = synthesize
+        self.audio_was_produced = False     # once true, the session's voice is locked
+
+    def message(self, response: Response, text: str) -> Iterator[Outgoing]:
+        """An assistant message saying ``text``: audio with its transcript, or text only."""
+        rid, with_audio = response.id, "audio" in response.settings["output_modalities"]
+        wire: dict[str, Any] = {"id": self._ids.new("item_"), "object": "realtime.item", "type": "message",
+                                "role": "assistant", "status": "in_progress", "content": []}
+        yield from self._open_item(response, wire)
+        item = response.output[-1]
+        where = {"response_id": rid, "item_id": item.id, "output_index": response.output.index(item),
+                 "content_index": 0}
+        part: dict[str, Any] = {"type": "audio", "transcript": ""} if with_audio else {"type": "text", "text": ""}
+        wire["content"].append({"type": "output_audio", "transcript": ""} if with_audio
+                               else {"type": "output_text", "text": ""})
+        yield self._ids.event({"type": "response.content_part.added", **where, "part": dict(part)}, response_id=rid)
+        spoken: list[str] = []
+        if with_audio:
+            yield from self._audio_stream(response, item, text, spoken, where)
+        else:
+            yield from self._text_stream(response, text, spoken, where)
+        said = "".join(spoken)
+        key = "transcript" if with_audio else "text"
+        wire["content"][0][key] = said
+        part[key] = said
+        if with_audio:
+            yield self._ids.event({"type": "response.output_audio.done", **where}, response_id=rid)
+            yield self._ids.event({"type": "response.output_audio_transcript.done", **where, "transcript": said},
+                                  response_id=rid)
+        else:
+            yield self._ids.event({"type": "response.output_text.done", **where, "text": said}, response_id=rid)
+        yield self._ids.event({"type": "response.content_part.done", **where, "part": part}, response_id=rid)
+        yield from self._close_item(response, item)
+
+    def function_call(self, response: Response, call: ToolCall) -> Iterator[Outgoing]:
+        """A function call item whose arguments stream in short deltas."""
+        rid = response.id
+        arguments = json.dumps(call.arguments)
+        wire: dict[str, Any] = {"id": self._ids.new("item_"), "object": "realtime.item", "type": "function_call",
+                                "status": "in_progress", "name": call.name, "call_id": self._ids.new("call_", 16),
+                                "arguments": ""}
+        yield from self._open_item(response, wire)
+        item = response.output[-1]
+        where = {"response_id": rid, "item_id": item.id, "output_index": response.output.index(item),
+                 "call_id": wire["call_id"]}
+        for start in range(0, len(arguments), ARGUMENT_DELTA_CHARS):
+            if response.cancel_reason is not None:
+                break
+            delta = arguments[start:start + ARGUMENT_DELTA_CHARS]
+            wire["arguments"] += delta
+            yield self._ids.event({"type": "response.function_call_arguments.delta", **where, "delta": delta},
+                                  response_id=rid)
+        yield self._ids.event({"type": "response.function_call_arguments.done", **where, "name": call.name,
+                               "arguments": wire["arguments"]}, response_id=rid)
+        yield from self._close_item(response, item)
+
+    def _open_item(self, response: Response, wire: dict[str, Any]) -> Iterator[Outgoing]:
+        """A new output item: output_item.added, and conversation.item.added unless out of band."""
+        item = Item(wire, audio_format=response.settings["format"]["type"], response_id=response.id)
+        response.output.append(item)
+        output_index = len(response.output) - 1
+        yield self._ids.event({"type": "response.output_item.added", "response_id": response.id,
+                               "output_index": output_index, "item": copy.deepcopy(wire)}, response_id=response.id)
+        if response.in_conversation:
+            before = self._conversation.add(item)
+            yield self._ids.event({"type": "conversation.item.added", "previous_item_id": before,
+                                   "item": copy.deepcopy(wire)}, response_id=response.id)
+
+    def _close_item(self, response: Response, item: Item) -> Iterator[Outgoing]:
+        cut_short = response.cancel_reason is not None or response.incomplete or response.failure is not None
+        item.wire["status"] = "incomplete" if cut_short else "completed"
+        item.response_id = None
+        yield self._ids.event({"type": "response.output_item.done", "response_id": response.id,
+                               "output_index": response.output.index(item), "item": copy.deepcopy(item.wire)},
+                              response_id=response.id)
+        if response.in_conversation and item in self._conversation:
+            yield self._ids.event({"type": "conversation.item.done",
+                                   "previous_item_id": self._conversation.previous_id(item),
+                                   "item": copy.deepcopy(item.wire)}, response_id=response.id)
+
+    def _text_stream(self, response: Response, text: str, spoken: list[str],
+                     where: dict[str, Any]) -> Iterator[Outgoing]:
+        for piece in transcript_pieces(text):
+            if response.cancel_reason is not None:
+                return
+            spoken.append(piece)
+            yield self._ids.event({"type": "response.output_text.delta", **where, "delta": piece},
+                                  response_id=response.id)
+
+    def _audio_stream(self, response: Response, item: Item, text: str, spoken: list[str],
+                      where: dict[str, Any]) -> Iterator[Outgoing]:
+        """Transcript deltas running ahead of audio deltas of 100, 150, then 250 ms."""
+        settings, rid = response.settings, response.id
+        kind = settings["format"]["type"]
+        per_ms = bytes_per_ms(kind)
+        pieces = transcript_pieces(text)
+        starts: list[float] = []          # estimated start (ms) of each piece whose sentence is synthesised
+        pending = bytearray()
+        chunks_sent, sent_ms, synthesized_ms = 0, 0.0, 0.0
+        item.audio[0] = bytearray()
+
+        def transcript_until(ms: float) -> Iterator[Outgoing]:
+            while len(spoken) < len(starts) and starts[len(spoken)] <= ms and response.cancel_reason is None:
+                spoken.append(pieces[len(spoken)])
+                yield self._ids.event({"type": "response.output_audio_transcript.delta", **where,
+                                       "delta": spoken[-1]}, response_id=rid)
+
+        def audio_chunk(size: int) -> Outgoing:
+            nonlocal chunks_sent, sent_ms
+            data = bytes(pending[:size])
+            del pending[:size]
+            item.audio[0].extend(data)
+            chunks_sent, sent_ms = chunks_sent + 1, sent_ms + ms_of(len(data), kind)
+            self.audio_was_produced = True
+            return self._ids.event({"type": "response.output_audio.delta", **where,
+                                    "delta": base64.b64encode(data).decode("ascii")},
+                                   audio_ms=ms_of(len(data), kind), response_id=rid)
+
+        starts.extend([0.0] * min(FIRST_TEXT_PIECES, len(pieces)))  # text first: a few words before audio
+        yield from transcript_until(0.0)
+        offset = 0
+        for sentence in sentences(pieces):
+            if response.cancel_reason is not None:
+                return
+            audio = self._speak("".join(sentence).strip(), settings, kind, response)
+            if audio is None:
+                return
+            duration = ms_of(len(audio), kind)
+            place_pieces(starts, sentence, offset, synthesized_ms, duration)
+            offset += len(sentence)
+            synthesized_ms += duration
+            pending.extend(audio)
+            while len(pending) >= int(chunk_ms(chunks_sent) * per_ms) and response.cancel_reason is None:
+                yield from transcript_until(sent_ms + chunk_ms(chunks_sent) + TEXT_LEAD_MS)
+                if response.cancel_reason is None:
+                    yield audio_chunk(int(chunk_ms(chunks_sent) * per_ms))
+        while pending and response.cancel_reason is None:
+            yield from transcript_until(sent_ms + chunk_ms(chunks_sent) + TEXT_LEAD_MS)
+            if response.cancel_reason is None:
+                yield audio_chunk(int(chunk_ms(chunks_sent) * per_ms))
+        yield from transcript_until(math.inf)
+
+    def _speak(self, sentence: str, settings: Mapping[str, Any], kind: str, response: Response) -> bytes | None:
+        try:
+            samples = self._synthesize(sentence, settings["voice"], rate_of(kind), settings["speed"])
+        except Exception as err:  # an engine failure fails the response, as a server error would
+            response.failure = f"Speech synthesis failed: {err}"
+            return None
+        data = encode(samples, kind)
+        return data[: len(data) // 2 * 2] if kind == "audio/pcm" else data

@@ -1,0 +1,103 @@
+"""Token estimates and rate limits: deterministic stand-ins for the service's counts.
+
+Text is ~0.75 words per token; audio is `AUDIO_TOKENS_PER_SECOND` tokens per second, input and
+output. Cached tokens are always 0.
+
+    >>> text_tokens("one two three"), audio_tokens(1500)
+    (4, 15)
+    >>> cut_to_tokens("one two three four five", 2)
+    ('one', True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .items import Item
+
+__all__ = [
+    "AUDIO_TOKENS_PER_SECOND", "audio_tokens", "context_tokens", "cut_to_tokens", "output_tokens", "rate_limits",
+    "text_tokens", "transcription_usage", "usage",
+]
+
+WORDS_PER_TOKEN = 0.75
+AUDIO_TOKENS_PER_SECOND = 10
+RATE_LIMIT_REQUESTS, RATE_LIMIT_TOKENS = 5000, 400_000
+
+
+def text_tokens(text: str | None) -> int:
+    """Approximate text tokens: ~0.75 words per token."""
+    words = len((text or "").split())
+    return math.ceil(words / WORDS_PER_TOKEN) if words else 0
+
+
+def audio_tokens(ms: float) -> int:
+    return math.ceil(ms / 1000 * AUDIO_TOKENS_PER_SECOND)
+
+
+def cut_to_tokens(text: str, max_tokens: Any) -> tuple[str, bool]:
+    """``text`` cut to ``max_tokens``' worth of words (at least one), and whether it was cut."""
+    if not isinstance(max_tokens, int):
+        return text, False
+    words = text.split()
+    keep = max(1, math.floor(max_tokens * WORDS_PER_TOKEN))
+    return (" ".join(words[:keep]), True) if len(words) > keep else (text, False)
+
+
+def context_tokens(items: Sequence[Item], instructions: str) -> tuple[int, int]:
+    """(text tokens, audio tokens) a response reads: its instructions and its input items."""
+    text = text_tokens(instructions)
+    audio = 0
+    for item in items:
+        for index, part in enumerate(item.wire.get("content", []) or []):
+            text += text_tokens(part.get("text") or (part.get("transcript") if index not in item.audio else ""))
+            if index in item.audio:
+                audio += audio_tokens(item.audio_ms(index))
+        text += text_tokens(item.wire.get("arguments")) + text_tokens(item.wire.get("output"))
+    return text, audio
+
+
+def output_tokens(items: Sequence[Item]) -> tuple[int, int]:
+    """(text tokens, audio tokens) a response wrote: transcripts, texts, arguments and audio."""
+    text = sum(text_tokens(part.get("transcript") or part.get("text"))
+               for item in items for part in item.wire.get("content", []))
+    text += sum(text_tokens(item.wire.get("arguments")) for item in items)
+    audio = sum(audio_tokens(item.audio_ms(0)) for item in items if item.audio)
+    return text, audio
+
+
+def usage(context: tuple[int, int], output: tuple[int, int]) -> dict[str, Any]:
+    """A ``response.done`` usage object from (text, audio) tokens in and out."""
+    in_text, in_audio = context
+    out_text, out_audio = output
+    return {
+        "total_tokens": in_text + in_audio + out_text + out_audio,
+        "input_tokens": in_text + in_audio,
+        "output_tokens": out_text + out_audio,
+        "input_token_details": {"text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": 0,
+                                "cached_tokens": 0,
+                                "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}},
+        "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
+    }
+
+
+def transcription_usage(model: str, audio_ms: float, transcript: str) -> dict[str, Any]:
+    """Usage of one input transcription: seconds for whisper-1, tokens for the others."""
+    if model == "whisper-1":
+        return {"type": "duration", "seconds": round(audio_ms / 1000, 3)}
+    audio, text = audio_tokens(audio_ms), text_tokens(transcript)
+    return {"type": "tokens", "input_tokens": audio, "output_tokens": text, "total_tokens": audio + text,
+            "input_token_details": {"audio_tokens": audio, "text_tokens": 0}}
+
+
+def rate_limits(responses_done: int, tokens_used: int) -> list[dict[str, Any]]:
+    """The ``rate_limits.updated`` list after ``responses_done`` responses that used ``tokens_used``."""
+    tokens_left = max(0, RATE_LIMIT_TOKENS - tokens_used)
+    return [
+        {"name": "requests", "limit": RATE_LIMIT_REQUESTS,
+         "remaining": max(0, RATE_LIMIT_REQUESTS - responses_done), "reset_seconds": 60.0},
+        {"name": "tokens", "limit": RATE_LIMIT_TOKENS, "remaining": tokens_left,
+         "reset_seconds": round(60.0 * tokens_used / RATE_LIMIT_TOKENS, 3)},
+    ]

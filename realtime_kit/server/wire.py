@@ -1,0 +1,123 @@
+"""What every part of the protocol shares: outgoing events, client errors, server ids, frame parsing.
+
+    >>> ids = Ids(seed=1)
+    >>> out = ids.event({"type": "input_audio_buffer.cleared"})
+    >>> list(out.event), out.event["event_id"].startswith("event_")
+    (['type', 'event_id'], True)
+    >>> parse_frame('{"type": "response.cancel"}')
+    {'type': 'response.cancel'}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..spec import SpecViolation, validate_client_event
+
+__all__ = ["ClientError", "Ids", "Outgoing", "b64decode", "dig", "parse_frame", "validated"]
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One server event to send, with the playback time it carries (for the shell's pacing)."""
+
+    event: dict[str, Any]            # JSON-ready, valid against RealtimeServerEvent
+    audio_ms: float = 0.0
+    response_id: str | None = None
+
+
+class ClientError(Exception):
+    """A client event the real service would refuse for a state reason (not a schema reason)."""
+
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.param = code, message, param
+
+
+class Ids:
+    """Server ids like the real ones (``event_`` + 21 letters/digits); seeded for reproducible tests."""
+
+    def __init__(self, seed: int | None) -> None:
+        self._rng = random.Random(seed)
+
+    def new(self, prefix: str, length: int = 21) -> str:
+        return prefix + "".join(self._rng.choice(_ID_ALPHABET) for _ in range(length))
+
+    def event(self, body: dict[str, Any], *, audio_ms: float = 0.0, response_id: str | None = None) -> Outgoing:
+        """``body`` ready to send: a fresh ``event_id`` right after its ``type``, as the service orders them."""
+        event = {"type": body["type"], "event_id": self.new("event_"),
+                 **{k: v for k, v in body.items() if k != "type"}}
+        return Outgoing(event, audio_ms, response_id)
+
+
+def parse_frame(frame: str | bytes) -> dict[str, Any]:
+    """The JSON object in one client text frame; a `ClientError` when it is not one."""
+    try:
+        text = frame.decode("utf-8") if isinstance(frame, bytes | bytearray) else frame
+        event = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ClientError("invalid_json", f"The server could not parse the JSON of your event ({err}); send one "
+                          "JSON object per WebSocket text frame.") from None
+    if not isinstance(event, dict):
+        raise ClientError("invalid_type", "Invalid event: expected a JSON object with a 'type'.")
+    return event
+
+
+def validated(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` after strict validation; item references in ``response.input`` are checked here.
+
+    The SDK sends them (ResponseCreateEventWithReferencesParam) but its ResponseCreateEvent model
+    does not list them, so they are checked by hand and stood in for while the rest is validated.
+    """
+    inputs = dig(event, "response", "input")
+    if event.get("type") != "response.create" or not isinstance(inputs, list):
+        validate_client_event(event)
+        return event
+    standin = {"type": "message", "role": "system", "content": []}
+    for index, entry in enumerate(inputs):
+        if isinstance(entry, Mapping) and entry.get("type") == "item_reference":
+            _check_reference(entry, f"response.input[{index}]")
+    replaced = [standin if isinstance(e, Mapping) and e.get("type") == "item_reference" else e for e in inputs]
+    validate_client_event({**event, "response": {**event["response"], "input": replaced}})
+    return event
+
+
+def _check_reference(entry: Mapping[str, Any], path: str) -> None:
+    extra = [key for key in entry if key not in ("type", "id")]
+    if extra:
+        raise SpecViolation("unknown_parameter", f"Unknown parameter: '{path}.{extra[0]}'.", f"{path}.{extra[0]}")
+    if not isinstance(entry.get("id"), str):
+        raise SpecViolation("missing_required_parameter" if "id" not in entry else "invalid_type",
+                            f"An item reference needs a string 'id': '{path}.id'.", f"{path}.id")
+
+
+def b64decode(encoded: str, param: str) -> bytes:
+    """Audio bytes from base64; a `ClientError` naming ``param`` when it is not base64."""
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ClientError("invalid_value", f"Invalid '{param}': expected base64-encoded audio bytes in the "
+                          "session's audio format.", param) from None
+
+
+def dig(mapping: Any, *keys: str) -> Any:
+    """``mapping[k1][k2]...``, or None as soon as a level is missing or not a mapping.
+
+        >>> dig({"audio": {"output": {"voice": "ash"}}}, "audio", "output", "voice"), dig({}, "audio", "input")
+        ('ash', None)
+    """
+    node = mapping
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
