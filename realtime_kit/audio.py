@@ -395,7 +395,7 @@ class Audio:
     def from_wav(cls, path_or_file: str | os.PathLike[str] | bytes | Any) -> Audio:
         """Read a WAV file: 8/16/24/32-bit PCM or 32/64-bit float, any rate, mono or multi-channel.
 
-            >>> Audio.from_wav("question.wav")   # doctest: +SKIP
+            Audio.from_wav("question.wav")
             Audio(2.35 s, 44100 Hz, peak -3.1 dBFS)
         """
         from scipy.io import wavfile
@@ -416,7 +416,7 @@ class Audio:
     def to_wav(self, path_or_file: str | os.PathLike[str] | Any) -> None:
         """Write a 16-bit mono WAV file at this rate (a path or a binary file object).
 
-            >>> reply.audio.to_wav("reply.wav")   # doctest: +SKIP
+            reply.audio.to_wav("reply.wav")
         """
         from scipy.io import wavfile
 

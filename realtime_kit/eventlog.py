@@ -8,7 +8,8 @@ Audio payloads are summarised as ``<N bytes base64 audio>`` and never kept, show
     {'type': 'input_audio_buffer.append', 'audio': '<3 bytes base64 audio>'}
     >>> len(log.filter("input_audio_buffer.*", direction="out"))
     1
-    >>> session.events.to_jsonl("events.jsonl")      # doctest: +SKIP
+
+A session's log exports as JSON lines: ``session.events.to_jsonl("events.jsonl")``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Plots people would rather look at than read: waveform, spectrogram, turn timeline, comparisons.
 
-    >>> import realtime_kit as rk
-    >>> ax = rk.Audio.tone(440, 2.0).plot(marks={"first_audio": 0.4})        # doctest: +SKIP
-    >>> fig = turn_timeline({"created": 0.21, "first_audio": 0.48, "done": 2.9}, reply.audio,
-    ...                     audio_start=0.48)                                   # doctest: +SKIP
+    import realtime_kit as rk
+    ax = rk.Audio.tone(440, 2.0).plot(marks={"first_audio": 0.4})
+    fig = turn_timeline({"created": 0.21, "first_audio": 0.48, "done": 2.9}, reply.audio,
+                            audio_start=0.48)
 
 A waveform is drawn as a min/max envelope per pixel column, so an hour of 24 kHz audio (86 million
 samples) draws about as fast as a second and looks like the plot of every sample. matplotlib is
@@ -172,7 +172,7 @@ def waveform(audio: Audio, ax: Axes | None = None, *, marks: Marks | None = None
              words: Iterable[tuple[float, str]] | None = None, title: str | None = None) -> Axes:
     """Plot `audio` against seconds; `marks` (name -> seconds) as labelled lines, `words` as (seconds, text).
 
-        >>> ax = waveform(reply.audio, marks=reply.timings, title="reply")   # doctest: +SKIP
+        ax = waveform(reply.audio, marks=reply.timings, title="reply")
     """
     if ax is None:
         _, ax = _pyplot_figure(figsize=(10, 2.5))
@@ -188,7 +188,7 @@ def waveform(audio: Audio, ax: Axes | None = None, *, marks: Marks | None = None
 def spectrogram(audio: Audio, ax: Axes | None = None) -> Axes:
     """Spectrogram in dBFS (time in seconds, frequency in Hz), at most 2000 frames however long the audio.
 
-        >>> ax = spectrogram(rk.Audio.from_wav("question.wav"))   # doctest: +SKIP
+        ax = spectrogram(rk.Audio.from_wav("question.wav"))
     """
     created = ax is None
     if ax is None:
@@ -209,7 +209,7 @@ def turn_timeline(marks: Marks, audio: Audio | None = None, *, audio_start: floa
     """A turn's events (request, response.created, first deltas, done, speech_started, ...) on one time axis,
     with the waveform under it, its first sample at `audio_start` seconds.
 
-        >>> fig = turn_timeline(reply.timings, reply.audio, audio_start=reply.timings["first_audio"])  # doctest: +SKIP
+        fig = turn_timeline(reply.timings, reply.audio, audio_start=reply.timings["first_audio"])
     """
     spans = _mark_times(marks) + ([audio_start, audio_start + audio.duration] if audio is not None else [])
     events = _event_labels(marks, span=max([0.0, *spans]) - min([0.0, *spans]) or 1.0)
@@ -266,7 +266,7 @@ def _label_rows(starts: Sequence[float], widths: Sequence[float]) -> list[int]:
 def compare(items: Sequence[tuple[str, Audio, Marks | None]]) -> Figure:
     """Responses side by side: one row each (label, audio, marks), one shared time axis.
 
-        >>> fig = compare([("alloy", a.audio, a.timings), ("cedar", b.audio, b.timings)])  # doctest: +SKIP
+        fig = compare([("alloy", a.audio, a.timings), ("cedar", b.audio, b.timings)])
     """
     if not items:
         raise ValueError("compare needs at least one (label, audio, marks) item")
