@@ -209,36 +209,21 @@ class MicrophoneController extends EventTarget {
   }
 }
 
-function registry() {
-  globalThis[REGISTRY_KEY] = globalThis[REGISTRY_KEY] || new Map();
-  return globalThis[REGISTRY_KEY];
-}
-
-async function controllerFor(model) {
-  // render can run before initialize has registered the controller: wait a little for it
-  for (let tries = 0; tries < 50; tries++) {
-    const found = registry().get(model.get("_key"));
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error("the microphone controller did not start; re-run the cell");
-}
-
 function initialize({ model }) {
   const mic = new MicrophoneController(model);
   const key = model.get("_key");
-  registry().set(key, mic);
+  registry(REGISTRY_KEY).set(key, mic);
   const follow = () => (model.get("recording") ? mic.start() : mic.stop());
   model.on("change:recording", follow);
   if (model.get("recording")) follow();
   return () => {
     mic.stop();
-    registry().delete(key);
+    registry(REGISTRY_KEY).delete(key);
   };
 }
 
 async function render({ model, el }) {
-  const mic = await controllerFor(model);
+  const mic = await controllerFor(model, REGISTRY_KEY, "microphone");
   el.classList.add("rk-microphone");
   el.innerHTML = `
     <div style="display:flex;align-items:center;gap:8px;font-family:var(--jp-ui-font-family,sans-serif);font-size:13px">

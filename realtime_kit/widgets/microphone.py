@@ -11,7 +11,6 @@ resamples to 24 kHz PCM16 and sends ~100 ms binary buffers over the widget comm.
 
 from __future__ import annotations
 
-import pathlib
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 import traitlets
 
 from .closing import close_own_parts
+from .esm import widget_module
 
 ChunkCallback = Callable[[np.ndarray, int], None]
 TakeCallback = Callable[[Any], None]  # receives the rk.Audio of one Start..Stop take
@@ -34,7 +34,7 @@ class Microphone(anywidget.AnyWidget):
         mic.audio.duration
     """
 
-    _esm = pathlib.Path(__file__).with_name("microphone.js")
+    _esm = widget_module("microphone.js")
     _key = traitlets.Unicode().tag(sync=True)  # finds the model's capture controller from each view
     recording = traitlets.Bool(False, help="True while the browser captures").tag(sync=True)
     rate = traitlets.Int(24000, help="sample rate of the chunks the browser sends").tag(sync=True)

@@ -128,25 +128,10 @@ class PlayerController extends EventTarget {
   }
 }
 
-function registry() {
-  globalThis[REGISTRY_KEY] = globalThis[REGISTRY_KEY] || new Map();
-  return globalThis[REGISTRY_KEY];
-}
-
-async function controllerFor(model) {
-  // render can run before initialize has registered the controller: wait a little for it
-  for (let tries = 0; tries < 50; tries++) {
-    const found = registry().get(model.get("_key"));
-    if (found) return found;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error("the player controller did not start; re-run the cell");
-}
-
 function initialize({ model }) {
   const player = new PlayerController(model);
   const key = model.get("_key");
-  registry().set(key, player);
+  registry(REGISTRY_KEY).set(key, player);
   model.on("msg:custom", (msg, buffers) => {
     if (msg.type === "chunk" && buffers && buffers.length) player.push(buffers[0], msg.rate, msg.item_id || "");
     else if (msg.type === "stop") {
@@ -158,12 +143,12 @@ function initialize({ model }) {
   });
   return () => {
     player.dispose();
-    registry().delete(key);
+    registry(REGISTRY_KEY).delete(key);
   };
 }
 
 async function render({ model, el }) {
-  const player = await controllerFor(model);
+  const player = await controllerFor(model, REGISTRY_KEY, "player");
   el.classList.add("rk-player");
   el.innerHTML = `
     <div style="display:flex;align-items:center;gap:8px;font-family:var(--jp-ui-font-family,sans-serif);font-size:13px">

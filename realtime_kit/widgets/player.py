@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import pathlib
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ import traitlets
 
 from .closing import close_own_parts
 from .controls import pcm16_ms, truncate_point
+from .esm import widget_module
 
 STOP_REPLY_TIMEOUT_S = 1.0  # how long stop_and_measure waits for the browser's exact count
 UNPLAYED_TOLERANCE_MS = 10.0  # float rounding in the browser's report; less than this is "all played"
@@ -53,7 +53,7 @@ class StreamingPlayer(anywidget.AnyWidget):
         player.played_ms_for(reply.item_id)      # grows while the browser plays
     """
 
-    _esm = pathlib.Path(__file__).with_name("player.js")
+    _esm = widget_module("player.js")
     _key = traitlets.Unicode().tag(sync=True)  # finds the model's playback controller from each view
     played = traitlets.Dict(help="item id -> ms played, reported by the browser").tag(sync=True)
     played_ms = traitlets.Int(0, help="ms played of the latest item").tag(sync=True)
