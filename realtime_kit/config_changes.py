@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .config_tree import Path, dotted, plain
+from .config_tree import Path, plain
+from .spec import dotted
 
 
 class _Unset:

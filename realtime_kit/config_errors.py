@@ -26,9 +26,9 @@ from .config_schema import (
     model_keys,
     models,
 )
-from .config_tree import ABSENT, Path, dotted, get_at, parse_param
+from .config_tree import ABSENT, Path, get_at, parse_param
 from .errors import ConfigError
-from .spec import SpecViolation
+from .spec import SpecViolation, dotted
 
 
 def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:

@@ -1,9 +1,7 @@
-"""Plain JSON trees for the config modules: deep copy, merge, get and set by path, dotted names.
+"""Plain JSON trees for the config modules: deep copy, merge, get and set by path, parse param names.
 
-A path is a tuple of keys and list indexes, shown the way the service names a ``param``::
+A path is a tuple of keys and list indexes (``spec.dotted`` spells it the way the service names a ``param``)::
 
-    >>> dotted(("tools", 0, "name"))
-    'tools[0].name'
     >>> parse_param("session.tools[0].name")
     ('tools', 0, 'name')
 """
@@ -93,9 +91,3 @@ def parse_param(param: str | None) -> Path:
     return tuple(parts[1:]) if parts[:1] == ["session"] else tuple(parts)
 
 
-def dotted(path: Path) -> str:
-    """The path as the service spells a param: ``audio.input.format``, ``tools[0].name``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text

@@ -195,7 +195,7 @@ def _models_by_type(union: Any) -> dict[str, type[BaseModel]]:
 def _collect_unknown(value: Any, path: tuple[PathPart, ...], found: list[str]) -> None:
     if isinstance(value, BaseModel):
         for key in value.model_extra or {}:
-            found.append(_dotted((*path, key)))
+            found.append(dotted((*path, key)))
         for name, field in type(value).model_fields.items():
             _collect_unknown(getattr(value, name, None), (*path, field.alias or name), found)
     elif isinstance(value, list | tuple):
@@ -253,7 +253,7 @@ def _invalid_discriminator(
         expected = str(e.get("ctx", {}).get("expected", ""))
         if other_path == path and expected and expected not in options:
             options.append(expected)
-    param = _dotted((*prefix, *path))
+    param = dotted((*prefix, *path))
     return SpecViolation(
         "invalid_value",
         f"Invalid value: '{first['input']}'. Supported values are: {' or '.join(options)}.",
@@ -262,7 +262,7 @@ def _invalid_discriminator(
 
 
 def _violation(error: Any, path: tuple[PathPart, ...]) -> SpecViolation:
-    param = _dotted(path)
+    param = dotted(path)
     kind = error["type"]
     if kind == "missing":
         return SpecViolation("missing_required_parameter", f"Missing required parameter: '{param}'.", param)
@@ -282,7 +282,8 @@ def _violation(error: Any, path: tuple[PathPart, ...]) -> SpecViolation:
     )
 
 
-def _dotted(path: Sequence[PathPart]) -> str:
+def dotted(path: Sequence[PathPart]) -> str:
+    """A path as the service spells a param: ``audio.input.format``, ``tools[0].name``."""
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
