@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..spec import SpecViolation, validate_client_event
+from ..spec import validate_client_event
 
 __all__ = ["ClientError", "Ids", "Outgoing", "b64decode", "dig", "parse_frame", "validated"]
 
@@ -73,31 +73,9 @@ def parse_frame(frame: str | bytes) -> dict[str, Any]:
 
 
 def validated(event: dict[str, Any]) -> dict[str, Any]:
-    """``event`` after strict validation; item references in ``response.input`` are checked here.
-
-    The SDK sends them (ResponseCreateEventWithReferencesParam) but its ResponseCreateEvent model
-    does not list them, so they are checked by hand and stood in for while the rest is validated.
-    """
-    inputs = dig(event, "response", "input")
-    if event.get("type") != "response.create" or not isinstance(inputs, list):
-        validate_client_event(event)
-        return event
-    standin = {"type": "message", "role": "system", "content": []}
-    for index, entry in enumerate(inputs):
-        if isinstance(entry, Mapping) and entry.get("type") == "item_reference":
-            _check_reference(entry, f"response.input[{index}]")
-    replaced = [standin if isinstance(e, Mapping) and e.get("type") == "item_reference" else e for e in inputs]
-    validate_client_event({**event, "response": {**event["response"], "input": replaced}})
+    """``event`` after strict validation against the SDK (item references included); SpecViolation if not."""
+    validate_client_event(event)
     return event
-
-
-def _check_reference(entry: Mapping[str, Any], path: str) -> None:
-    extra = [key for key in entry if key not in ("type", "id")]
-    if extra:
-        raise SpecViolation("unknown_parameter", f"Unknown parameter: '{path}.{extra[0]}'.", f"{path}.{extra[0]}")
-    if not isinstance(entry.get("id"), str):
-        raise SpecViolation("missing_required_parameter" if "id" not in entry else "invalid_type",
-                            f"An item reference needs a string 'id': '{path}.id'.", f"{path}.id")
 
 
 def b64decode(encoded: str, param: str) -> bytes:
