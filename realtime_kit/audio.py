@@ -309,12 +309,7 @@ class Audio:
         rate = _check_rate(rate)
         if rate == self._rate or not self._samples.size:
             return Audio._wrap(self._samples, rate)
-        from scipy.signal import resample_poly
-
-        divisor = math.gcd(rate, self._rate)
-        resampled = resample_poly(self._samples.astype(np.float32), rate // divisor, self._rate // divisor)
-        # The filter can overshoot near full scale: clip quietly, the input was in range.
-        return Audio._wrap(np.clip(np.rint(resampled), -32768, 32767).astype(np.int16), rate)
+        return Audio._wrap(resample_int16(self._samples, self._rate, rate), rate)
 
     # ---- making audio
 
@@ -581,3 +576,19 @@ def _from_pair(pair: tuple[Any, Any], rate: int | None) -> Audio:
     if rate is not None and _check_rate(rate) != _check_rate(pair_rate):
         raise ValueError(f"got (samples, {pair_rate}) with rate={rate}; give the rate once")
     return Audio(samples, _check_rate(pair_rate))
+
+
+def resample_int16(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """int16 samples at from_rate -> a new int16 array at to_rate (scipy's polyphase resampler).
+
+    >>> resample_int16(np.zeros(441, np.int16), 44100, 24000).size
+    240
+    """
+    if from_rate == to_rate or samples.size == 0:
+        return samples.astype(np.int16, copy=True)
+    from scipy.signal import resample_poly
+
+    divisor = math.gcd(from_rate, to_rate)
+    resampled = resample_poly(samples.astype(np.float32), to_rate // divisor, from_rate // divisor)
+    # The filter can overshoot near full scale: clip quietly, the input was in range.
+    return np.clip(np.rint(resampled), -32768, 32767).astype(np.int16)

@@ -31,13 +31,13 @@ text may come out a few samples different each time.
 from __future__ import annotations
 
 import ctypes
-import math
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..audio import resample_int16 as resample
 from ..errors import ConfigError
 
 GA_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -196,17 +196,6 @@ def _check_speed(speed: float) -> None:
             f"Speed {speed} is out of range; use a value from {MIN_SPEED} to {MAX_SPEED} (1.0 is normal).",
             path="session.audio.output.speed",
         )
-
-
-def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """int16 samples at from_rate -> int16 at to_rate (polyphase, clipped to the int16 range)."""
-    if from_rate == to_rate or samples.size == 0:
-        return samples.astype(np.int16, copy=True)
-    from scipy.signal import resample_poly
-
-    divisor = math.gcd(from_rate, to_rate)
-    converted = resample_poly(samples.astype(np.float32), to_rate // divisor, from_rate // divisor)
-    return np.clip(np.round(converted), -32768, 32767).astype(np.int16)
 
 
 def synthesize(text: str, voice: str = "alloy", rate: int = 24000, speed: float = 1.0) -> np.ndarray:
