@@ -102,6 +102,7 @@ class Response:
         self._text: list[str] = []
         self._input_partial: list[str] = []
         self._buffer: AudioBuffer | None = None
+        self.last_audio = b""  # the latest delta, decoded: what a stream hands on, so it is decoded once
         self._audio_cache: tuple[int, Audio] | None = None
 
     # -- what users read ----------------------------------------------------------------------
@@ -161,6 +162,7 @@ class Response:
             self._buffer = AudioBuffer(fmt=fmt, rate=rate)
         data = base64.b64decode(b64)
         self._buffer.append(data)
+        self.last_audio = data
         return data
 
     # -- display ------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ and audio input (session_audio.py).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import itertools
 import time
@@ -256,7 +255,7 @@ class SessionPump:
             from .audio import Audio
 
             fmt, rate = self.conversation.output_format
-            queue.put_nowait(Delta("audio", Audio.from_bytes(base64.b64decode(event.delta), fmt, rate), response))
+            queue.put_nowait(Delta("audio", Audio.from_bytes(response.last_audio, fmt, rate), response))
 
     def _route_error(self, event: Any) -> None:
         error = event.error
