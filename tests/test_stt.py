@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from speech_fixtures import (
     CLEAR_PHRASES,
     silence,
@@ -20,7 +21,8 @@ from speech_fixtures import (
     word_overlap,
 )
 
-from realtime_kit.server.stt import DecoderPool, transcribe, words_of
+from realtime_kit.server import stt
+from realtime_kit.server.stt import transcribe, words_of
 
 ROUND_TRIP = CLEAR_PHRASES[:3]
 
@@ -74,19 +76,18 @@ def test_concurrent_transcriptions_match_serial_ones() -> None:
     assert [results[0], results[1]] == serial
 
 
-def test_pool_reuses_idle_decoders_and_builds_more_when_all_are_busy() -> None:
-    """A returned decoder is lent again; two borrowers at once get two decoders; extras are dropped."""
+def test_one_decoder_is_built_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building a decoder costs half a second: transcriptions after the first reuse the same one."""
     built: list[object] = []
 
-    def build() -> object:
-        built.append(object())
+    def counting_decoder() -> object:
+        built.append(real_decoder())
         return built[-1]
 
-    pool = DecoderPool(size=1, factory=build)
-    with pool.borrow() as first:
-        pass
-    with pool.borrow() as again, pool.borrow() as other:
-        assert again is first and other is not first
-    with pool.borrow() as last:
-        assert last is other  # `other` came back first and filled the one idle slot
-    assert len(built) == 2
+    real_decoder = stt._new_decoder
+    monkeypatch.setattr(stt, "_decoder", None)
+    monkeypatch.setattr(stt, "_new_decoder", counting_decoder)
+    clip = speech_with_silence("thank you", 0.1, 0.1, rate=16000)
+    first, second = transcribe(clip, 16000), transcribe(clip, 16000)
+    assert len(built) == 1
+    assert first == second != ""

@@ -5,10 +5,10 @@
 
 Audio is resampled to 16 kHz and decoded as one utterance with the default en-us acoustic model,
 language model and dictionary. Cepstral mean normalisation runs per utterance ("batch"), so the
-result depends only on the audio, not on what a decoder heard before. Decoders take about half a
-second to build, so they are kept in a small pool and reused; each call borrows one, which makes
-`transcribe` safe to call from several threads at once. Decoding itself is serialised by a lock:
-two decoders running at once in threads were seen to change each other's hypotheses.
+result depends only on the audio, not on what a decoder heard before. A decoder takes about half a
+second to build, so one is built on first use and reused. `transcribe` is safe to call from several
+threads: decoding is serialised by a lock, because two decoders running at once in threads were seen
+to change each other's hypotheses.
 
 Accuracy is that of a 2015-era small-vocabulary recogniser: good on clear, simple sentences, weak on
 names and long words. Of voice.py's voices, `alloy` comes back best (92% of words), then echo and
@@ -17,11 +17,8 @@ coral (about 70%); 8 kHz G.711 input drops to 40-47% (numbers from bench/bench_e
 
 from __future__ import annotations
 
-import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from typing import Any
 
 import numpy as np
@@ -35,33 +32,6 @@ _DECODER_OPTIONS = {"cmn": "batch"}  # per-utterance CMN; keep fwdflat: steadier
 _ALTERNATE_PRONUNCIATION = re.compile(r"\(\d+\)$")  # cmudict marks variants as word(2)
 
 
-class DecoderPool:
-    """Reusable decoders, built on demand by `factory`, at most `size` kept idle.
-
-    >>> pool = DecoderPool(size=1, factory=list)
-    >>> with pool.borrow() as first: pass
-    >>> with pool.borrow() as second: second is first
-    True
-    """
-
-    def __init__(self, size: int = 2, factory: Callable[[], Any] | None = None) -> None:
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue(maxsize=size)
-        self._factory = factory or _new_decoder
-
-    @contextmanager
-    def borrow(self) -> Iterator[Any]:
-        """Lend an idle decoder (or a new one) for the block, then keep it for the next caller."""
-        try:
-            decoder = self._idle.get_nowait()
-        except queue.Empty:
-            decoder = self._factory()
-        try:
-            yield decoder
-        finally:
-            with suppress(queue.Full):  # enough idle decoders already: this one is dropped
-                self._idle.put_nowait(decoder)
-
-
 def _new_decoder() -> Any:
     """A pocketsphinx decoder with the wheel's en-us model (about half a second to build)."""
     from pocketsphinx import Decoder
@@ -69,9 +39,18 @@ def _new_decoder() -> Any:
     return Decoder(**_DECODER_OPTIONS)
 
 
-_POOL = DecoderPool()
-# pocketsphinx decoders running at once in threads change each other's results: decode one at a time
+# pocketsphinx decoders running at once in threads change each other's results: decode one at a time,
+# so one decoder, built on first use (about half a second), serves every call
 _DECODE_LOCK = threading.Lock()
+_decoder: Any = None
+
+
+def _shared_decoder() -> Any:
+    """The one decoder; call with _DECODE_LOCK held."""
+    global _decoder
+    if _decoder is None:
+        _decoder = _new_decoder()
+    return _decoder
 
 
 def words_of(hypothesis: str) -> str:
@@ -95,7 +74,8 @@ def transcribe(samples: np.ndarray, rate: int) -> str:
         return ""
     padding = np.zeros(int(PADDING_S * DECODER_RATE), np.int16)
     pcm = np.concatenate([padding, resample(audio, rate, DECODER_RATE), padding]).tobytes()
-    with _DECODE_LOCK, _POOL.borrow() as decoder:
+    with _DECODE_LOCK:
+        decoder = _shared_decoder()
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
