@@ -140,6 +140,8 @@ def _without_server_session_fields(event: Mapping[str, Any]) -> dict[str, Any]:
     for key in _SERVER_SESSION_FIELDS:
         if key in session:
             annotation = RealtimeSessionCreateResponse.model_fields[key].annotation
+            if annotation is None:  # pydantic types it Optional; the SDK's fields always carry one
+                continue
             try:
                 TypeAdapter(annotation).validate_python(session[key], strict=True)
             except ValidationError as err:
