@@ -19,6 +19,8 @@ from scipy.io import wavfile
 from realtime_kit import g711
 from realtime_kit.audio import Audio, AudioBuffer, ClippingWarning, coerce_audio
 
+pytestmark = pytest.mark.pure
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # audioop warns on 3.11-3.12; audioop-lts on 3.13+
     import audioop

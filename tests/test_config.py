@@ -22,6 +22,8 @@ from realtime_kit.config import (
 from realtime_kit.errors import ConfigError
 from realtime_kit.spec import validate_session
 
+pytestmark = pytest.mark.pure
+
 # The seed's Python sample, as written (no "type", and the `create_responese` typo).
 SEED_SESSION: dict[str, Any] = {
     "instructions": "You are a helpful assistant. You respond by voice and text.",

@@ -13,6 +13,8 @@ from pydantic import TypeAdapter
 
 from realtime_kit.conversation import REQUEST_TAG, AudioDeltaRecord, Conversation, Response
 
+pytestmark = pytest.mark.pure
+
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
 _ids = itertools.count()
 

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
 from realtime_kit.eventlog import EventLog, audio_summary, scrub
+
+pytestmark = pytest.mark.pure
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(RealtimeServerEvent)
 AUDIO = base64.b64encode(bytes(4800)).decode()

@@ -3,7 +3,11 @@
 import subprocess
 import sys
 
+import pytest
+
 import realtime_kit as rk
+
+pytestmark = pytest.mark.pure
 
 
 def test_every_exported_name_resolves():

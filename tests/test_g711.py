@@ -9,6 +9,8 @@ import pytest
 
 from realtime_kit import g711
 
+pytestmark = pytest.mark.pure
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # audioop warns on 3.11-3.12; audioop-lts on 3.13+
     import audioop

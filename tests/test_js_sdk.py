@@ -19,7 +19,7 @@ from conftest import REPO, TlsFiles
 
 from realtime_kit.server import LocalServer
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.js, pytest.mark.timeout(180)]
 
 JS_DIR = REPO / "tests" / "js"
 SAMPLE = JS_DIR / "seed_sample.mjs"

@@ -7,6 +7,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.notebook
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 CLOUD_VARIABLES = ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL")
 
@@ -33,7 +35,7 @@ def test_last_cells_invite_the_reader_to_try_it(path):
     assert "## Try it" in headings[-1]
 
 
-@pytest.mark.notebook
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom_offline(path, tmp_path, monkeypatch):
     """The notebook executes without error against the embedded server, each cell within a minute."""

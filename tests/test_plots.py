@@ -20,6 +20,8 @@ from matplotlib.patches import StepPatch
 from realtime_kit import plots
 from realtime_kit.audio import Audio
 
+pytestmark = pytest.mark.pure
+
 TIMINGS = {"request": 0.0, "response.created": 0.21, "first_transcript": 0.35, "first_audio": 0.48,
            "done": 2.9, "speech_started": None}
 

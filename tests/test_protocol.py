@@ -14,6 +14,8 @@ from pydantic import TypeAdapter
 from realtime_kit.server.protocol import Engines, Outgoing, RealtimeProtocol, merge_session, transcript_pieces
 from realtime_kit.spec import unknown_keys, validate_server_event
 
+pytestmark = pytest.mark.pure
+
 RATE = 24000
 LOUD = 3000
 

@@ -7,6 +7,8 @@ import pytest
 from realtime_kit.server.protocol import default_session, merge_session
 from realtime_kit.server.responder import ToolCall, TurnContext, build_arguments, choose_tool, reply
 
+pytestmark = pytest.mark.pure
+
 SESSION = default_session("gpt-realtime", "sess_1", 0)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from conftest import REPO, CliServer, TlsFiles
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.wire, pytest.mark.timeout(180)]
 
 PROMPT = "Enter a message: "
 AUDIO_LINE = re.compile(r"Received (\d+) bytes of audio data\.")

@@ -19,7 +19,7 @@ from websockets.exceptions import InvalidStatus
 
 from realtime_kit.spec import validate_server_event
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
 
 StartCli = Callable[..., CliServer]
 

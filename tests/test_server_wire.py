@@ -23,7 +23,7 @@ from realtime_kit.server import REALTIME_LEAD_MS, LocalServer, Pacer, shared_ser
 from realtime_kit.server.protocol import Outgoing
 from realtime_kit.spec import validate_client_event, validate_server_event
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
 
 KEY = "wire-test-key-0042"
 RATE = 24000

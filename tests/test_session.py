@@ -19,6 +19,8 @@ from realtime_kit.server import LocalServer
 from realtime_kit.session import LOCAL_NOTICE, connect
 from realtime_kit.spec import validate_server_event
 
+pytestmark = pytest.mark.wire
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:

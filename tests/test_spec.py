@@ -11,6 +11,8 @@ from realtime_kit.spec import (
     validate_session,
 )
 
+pytestmark = pytest.mark.pure
+
 SEED_SESSION = {
     "instructions": "You are a helpful assistant. You respond by voice and text.",
     "output_modalities": ["audio"],

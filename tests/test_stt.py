@@ -24,6 +24,8 @@ from speech_fixtures import (
 from realtime_kit.server import stt
 from realtime_kit.server.stt import transcribe, words_of
 
+pytestmark = pytest.mark.engines
+
 ROUND_TRIP = CLEAR_PHRASES[:3]
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from realtime_kit.sync import SyncFacade, background_loop, blocking, run
 
+pytestmark = pytest.mark.wire
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -15,6 +15,8 @@ from websockets.http11 import Response
 from realtime_kit.errors import ConnectionLost, TargetError
 from realtime_kit.targets import Secret, Target, resolve_target, translate_error
 
+pytestmark = pytest.mark.pure
+
 ENDPOINT = "https://my-aoai.openai.azure.com/"
 AZURE_KEY = "azure-key-0123456789abcdef"
 OPENAI_KEY = "sk-test-0123456789abcdef"

@@ -12,6 +12,8 @@ from realtime_kit.errors import TargetError
 from realtime_kit.server import LocalServer, shared_server
 from realtime_kit.targets import RealtimeLink, open_connection, resolve_target
 
+pytestmark = pytest.mark.wire
+
 AZURE_KEY = "azure-key-wire-0123456789"
 OPENAI_KEY = "sk-wire-0123456789"
 

@@ -13,6 +13,8 @@ import pytest
 from realtime_kit.spec import validate_session
 from realtime_kit.tools import call_function, error_text, function_tool, json_schema, output_text, parse_docstring
 
+pytestmark = pytest.mark.pure
+
 
 class Unit(enum.Enum):
     CELSIUS = "celsius"

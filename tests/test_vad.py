@@ -14,6 +14,8 @@ from realtime_kit.server.vad import (
     speech_probabilities,
 )
 
+pytestmark = pytest.mark.engines
+
 TEXT = "i would like a cup of coffee please"
 
 

@@ -18,6 +18,8 @@ from realtime_kit.server.voice import (
     synthesize_words,
 )
 
+pytestmark = pytest.mark.engines
+
 SENTENCE = "The quick brown fox jumps over the lazy dog. How are you today?"
 FEMALE = ("alloy", "coral", "sage", "shimmer", "marin")
 MALE = ("ash", "ballad", "echo", "verse", "cedar")

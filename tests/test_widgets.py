@@ -30,6 +30,8 @@ from realtime_kit.widgets.playground import RENDER_DELAY_S
 from realtime_kit.widgets.render import LogRow, add_log_row, event_log_html, transcript_html
 from realtime_kit.widgets.transcript import Line, TranscriptFold
 
+pytestmark = pytest.mark.pure
+
 # ---------------------------------------------------------------------------------------- kernel fakes
 
 

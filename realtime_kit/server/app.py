@@ -277,11 +277,8 @@ _shared_lock = threading.Lock()
 
 
 def shared_server() -> LocalServer:
-    """The process-wide server (pace "fast", loopback, no key) behind ``rk.connect("local")``.
-
-        >>> shared_server() is shared_server()
-        True
-    """
+    """The process-wide server (pace "fast", loopback, no key) behind ``rk.connect("local")``: started on first
+    use, the same one after (``shared_server() is shared_server()``), stopped at exit."""
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
