@@ -52,7 +52,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The time each layer took (setup, call and teardown of its tests)."""
     if not _LAYER_SECONDS:
         return
-    terminalreporter.section("time per test layer")
+    terminalreporter.section("time per test layer", sep="=")
     for layer in LAYERS:
         if layer in _LAYER_SECONDS:
             terminalreporter.write_line(
