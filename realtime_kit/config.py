@@ -32,6 +32,7 @@ from .config_keys import (
     TURN_DETECTION,
     TURN_DETECTION_KEYWORDS,
 )
+from .config_response import build_response, response_keys
 from .config_schema import allowed_keys, allowed_values, ga_voices, read_only_keys, session_keys, vad_types
 from .config_tree import ABSENT, Path, get_at, merge, plain, set_at
 from .errors import ConfigError
@@ -49,11 +50,13 @@ __all__ = [
     "Path",
     "allowed_keys",
     "allowed_values",
+    "build_response",
     "build_session",
     "check_session",
     "format_changes",
     "ga_voices",
     "read_only_keys",
+    "response_keys",
     "session_changes",
     "session_keys",
     "vad_types",

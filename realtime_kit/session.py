@@ -24,6 +24,7 @@ update, interruption and listening methods.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import html
 import json
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .conversation import Delta, Response
-from .errors import RealtimeError, RealtimeKitError, TargetError
+from .errors import RealtimeKitError, TargetError
 from .session_audio import APPEND_CHUNK_MS as APPEND_CHUNK_MS
 from .session_audio import AudioInput, turn_detection_of
 from .session_pump import CREATED_TIMEOUT as CREATED_TIMEOUT
@@ -40,7 +41,7 @@ from .session_tools import response_chain
 from .sync import SyncFacade, run
 from .tools import Tool, function_tool
 
-__all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "connect", "run"]
+__all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "TurnStream", "connect", "run"]
 
 LOCAL_NOTICE = ("No AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server at {url} "
                 "(offline voice, not the real model).")
@@ -115,6 +116,44 @@ def _origin(url: str) -> str:
     """ws://host:port of a websocket base URL (the notice shows where the server listens)."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+# -- streams ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TurnHandle:
+    """The turn a stream runs, shared by the stream and its generator (so neither keeps the other alive)."""
+
+    reply: Response | None = None
+
+
+class TurnStream:
+    """What session.stream_text returns: an async iterator of Deltas for one turn.
+
+    A loop that ends early lets go of it; the turn is then ended at once (not whenever the event loop
+    gets round to closing the generator), so the response is cancelled before the next call is sent.
+    """
+
+    def __init__(self, session: Session, handle: TurnHandle, deltas: AsyncIterator[Delta]) -> None:
+        self._session = session
+        self._handle = handle
+        self._deltas = deltas
+
+    def __aiter__(self) -> TurnStream:
+        return self
+
+    async def __anext__(self) -> Delta:
+        return await self._deltas.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop the turn now (cancelling the response if it is still running)."""
+        await self._deltas.aclose()  # type: ignore[attr-defined]
+
+    def __del__(self) -> None:
+        if self._handle.reply is not None:
+            with contextlib.suppress(RuntimeError):  # no running loop: the session is gone too
+                self._session._end_turn(self._handle.reply)
 
 
 # -- session state --------------------------------------------------------------------------------
@@ -211,19 +250,29 @@ class Session(AudioInput):
         max_output_tokens=, tool_choice=, metadata=, ...). With tools, the final Response of the
         tool-call chain is returned and `reply.tool_calls` lists every call with its result.
         """
-        reply = self.conversation.request(self._clock(), tag=self._new_tag())
+        reply = await self._begin_turn("send_text")
         waiter = self._expect_turn(reply)
         try:
             await self._request_text(reply, text, overrides)
             await self._until(waiter)
         finally:
             self._forget(waiter)
+            self._end_turn(reply)  # cancelled or failed before response.done: the server stops too
         return reply.final
 
-    async def stream_text(self, text: str, **overrides: Any) -> AsyncIterator[Delta]:
-        """Like send_text, but yields Delta(kind, value, response) as transcript, text and audio arrive."""
+    def stream_text(self, text: str, **overrides: Any) -> TurnStream:
+        """Like send_text, but yields Delta(kind, value, response) as transcript, text and audio arrive.
+
+        Leaving the loop early (``break``, an exception, a cancelled task) cancels the response on the
+        server, so the next call starts cleanly.
+        """
+        handle = TurnHandle()
+        return TurnStream(self, handle, self._stream_turn(handle, text, overrides))
+
+    async def _stream_turn(self, handle: TurnHandle, text: str, overrides: Mapping[str, Any]
+                           ) -> AsyncIterator[Delta]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        reply = self.conversation.request(self._clock(), tag=self._new_tag())
+        reply = handle.reply = await self._begin_turn("stream_text")
         self._streams[reply] = queue
         waiter = self._expect_turn(reply)
         waiter.future.add_done_callback(lambda _: queue.put_nowait(None))
@@ -238,6 +287,7 @@ class Session(AudioInput):
             self._forget(waiter)
             for response in response_chain(reply):
                 self._streams.pop(response, None)
+            self._end_turn(reply)
 
     async def _request_text(self, reply: Response, text: str, overrides: Mapping[str, Any]) -> None:
         if not isinstance(text, str):
@@ -252,19 +302,6 @@ class Session(AudioInput):
             raise
 
     # -- interruption ----------------------------------------------------------------------------
-
-    async def cancel(self) -> Response | None:
-        """Cancel the response in flight, if any; returns it (status "cancelled") at response.done."""
-        response = self.conversation.in_flight
-        if response is None or response.id is None:
-            return None
-        event = {"type": "response.cancel", "response_id": response.id}
-        try:
-            await self._exchange(lambda: response.done, event, partial=lambda: response)
-        except RealtimeError as err:
-            if "not_active" not in (err.code or "") and "no active" not in err.message.lower():
-                raise
-        return response
 
     async def truncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
         """Tell the server the user heard only the first `audio_end_ms` of an assistant item's audio."""

@@ -43,7 +43,7 @@ class AudioInput(ToolCalling):
         from .audio import Audio, coerce_audio
 
         clip = coerce_audio(audio, rate)
-        reply = self.conversation.request(self._clock(), tag=self._new_tag(), audio_input=True)
+        reply = await self._begin_turn("send_audio", audio_input=True)
         turn = turn_detection_of(self.config)
         waiter = self._expect_turn(reply)
         try:
@@ -61,6 +61,7 @@ class AudioInput(ToolCalling):
             raise
         finally:
             self._forget(waiter)
+            self._end_turn(reply)
         if self._transcribing():
             try:
                 await self._wait(lambda: reply.input_transcript is not None or

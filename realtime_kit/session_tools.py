@@ -14,13 +14,15 @@ response of that chain. A tool that raises tells the model the error and the ses
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .conversation import REQUEST_TAG, Response, ToolCall
-from .errors import ConnectionLost, InvalidState
+from .errors import ConnectionLost, InvalidState, RealtimeError
 from .session_pump import SessionPump, Waiter
 from .tools import Tool, error_text, function_tool, output_text
 
@@ -31,6 +33,8 @@ class ToolCalling(SessionPump):
     def __init__(self, connection: Any, target: Any, *, clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(connection, target, clock=clock)
         self._tools: dict[str, Tool] = {}
+        self._active_turn: Response | None = None        # the caller's turn in progress, if any
+        self._cancelling: asyncio.Task[None] | None = None  # stopping a turn its caller left early
 
     # -- the registry ----------------------------------------------------------------------------
 
@@ -61,14 +65,70 @@ class ToolCalling(SessionPump):
     # -- requests --------------------------------------------------------------------------------
 
     def _response_create(self, tag: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        params = dict(overrides)
-        if "voice" in params:
-            voice = params.pop("voice")
-            params["audio"] = {**params.get("audio", {}), "output": {"voice": voice}}
-        if "tools" in params and params["tools"] is not None:
-            params["tools"] = self._register_tools(params["tools"])
+        from .config import build_response
+
+        overrides = dict(overrides)
+        if overrides.get("tools") is not None:
+            overrides["tools"] = self._register_tools(overrides["tools"])
+        params = build_response(**overrides)
         params["metadata"] = {**(params.get("metadata") or {}), REQUEST_TAG: tag}
         return {"type": "response.create", "response": params}
+
+    # -- turns -----------------------------------------------------------------------------------
+
+    async def _begin_turn(self, what: str, *, audio_input: bool = False) -> Response:
+        """The one place a caller's turn starts: one turn at a time, and no reply left running from before."""
+        if self._cancelling is not None:
+            with contextlib.suppress(Exception):  # its own failure is not this turn's
+                await self._cancelling
+            self._cancelling = None
+        active = self._active_turn
+        if active is not None and not turn_done(active):
+            raise InvalidState(f"{what}: another turn is still running on this session; await it first "
+                               "(or finish its stream_text loop), or stop it with `await session.cancel()`.")
+        if self.conversation.in_flight is not None:
+            await self.cancel()  # a reply nobody awaits (server VAD's, say) would refuse our response.create
+        reply = self.conversation.request(self._clock(), tag=self._new_tag(), audio_input=audio_input)
+        self._active_turn = reply
+        return reply
+
+    def _end_turn(self, reply: Response) -> None:
+        """The caller is done with its turn; a turn left before response.done is cancelled on the server."""
+        if self._active_turn is not reply:
+            return
+        self._active_turn = None
+        if not turn_done(reply) and not self.closed:
+            task = asyncio.get_running_loop().create_task(self._cancel_turn(reply))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._cancelling = task
+
+    async def cancel(self) -> Response | None:
+        """Cancel the response in flight, if any; returns it (status "cancelled") at response.done."""
+        response = self.conversation.in_flight
+        if response is None or response.id is None:
+            return None
+        event = {"type": "response.cancel", "response_id": response.id}
+        try:
+            await self._exchange(lambda: response.done, event, partial=lambda: response)
+        except RealtimeError as err:
+            if "not_active" not in (err.code or "") and "no active" not in err.message.lower():
+                raise
+        return response
+
+    async def _cancel_turn(self, reply: Response, timeout: float = 5.0) -> None:
+        """Cancel what is left of an abandoned turn, once the server has created its response."""
+        final = reply.final
+        if final.id is None and (final not in self.conversation.pending or not final.request_event_ids):
+            self.conversation.withdraw(final)  # refused, or never asked for: nothing runs on the server
+            return
+        try:
+            await self._wait(lambda: reply.final.id is not None or reply.final.done, timeout=timeout)
+        except TimeoutError:
+            self.conversation.withdraw(reply.final)
+            return
+        if not reply.final.done and self.conversation.in_flight is reply.final:
+            await self.cancel()
 
     def _new_tag(self) -> str:
         return f"r{next(self._ids)}"
