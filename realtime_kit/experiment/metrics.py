@@ -102,7 +102,8 @@ def moments(chain: Sequence[Response], end_of_speech: float | None = None) -> di
     for name in ("speech_stopped", "committed", "created"):
         if name in head.timings:
             found[name] = head.timings[name]
-    firsts = [r.requested_at - head.requested_at + r.timings["first_audio"] for r in chain if "first_audio" in r.timings]
+    firsts = [r.requested_at - head.requested_at + r.timings["first_audio"]
+              for r in chain if "first_audio" in r.timings]
     if firsts:
         found["first_audio"] = min(firsts)
     last = chain[-1]

@@ -51,7 +51,7 @@ class Results:
         return self.table[self.table["status"] != "completed"]
 
     def summary(self) -> pd.DataFrame:
-        """Per target, config and turn kind: turns, errors, p50/p95 of each latency (ms), mean WER, cost per turn and in all."""
+        """Per target, config and turn kind: turns, errors, p50/p95 of each latency (ms), WER, cost per turn and all."""
         import pandas as pd
 
         table = self.table
@@ -94,7 +94,8 @@ class Results:
         stacked.invert_yaxis()
         samples = [group[metric].dropna().to_numpy() * 1000 for _, group in table.groupby(GROUP, sort=False)]
         if metric in table and any(len(s) for s in samples):
-            spread.boxplot([s if len(s) else [float("nan")] for s in samples], vert=False, tick_labels=labels)
+            spread.boxplot([s if len(s) else [float("nan")] for s in samples], orientation="horizontal",
+                           tick_labels=labels)
             spread.invert_yaxis()
         spread.set(xlabel="ms", title=metric.removesuffix("_s").replace("_", " ") + " per turn")
         return _released(figure)

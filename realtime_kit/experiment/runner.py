@@ -12,7 +12,8 @@ Each turn runs in a session of its own (connect, `session.update(**config)`, one
 `send_audio`, close), so turns are independent and run `concurrency` at a time. An audio turn
 with expected words gets input transcription (`transcription=True`) unless its config says
 otherwise, to measure the word error rate. Against a target that reports `rate_limits.updated`
-or answers with rate-limit errors, new turns wait for the limit to reset and retry with back-off.
+or answers with rate-limit errors, new turns wait for the limit to reset, and a refused turn is
+retried (`retries` times, waiting `backoff_s`, then twice as long each time).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class Experiment:
 
     def __init__(self, configs: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]],
                  turns: Sequence[Any], targets: Sequence[Any] = ("local",), repeats: int = 1, *,
-                 concurrency: int = 4, retries: int = 3, turn_timeout: float = 120.0, progress: bool = True,
+                 concurrency: int = 4, retries: int = 3, backoff_s: float = 1.0, turn_timeout: float = 120.0,
+                 progress: bool = True,
                  prices: Mapping[str, Price] | None = None, connect_options: Mapping[str, Any] | None = None) -> None:
         if repeats < 1 or concurrency < 1:
             raise ValueError(f"Experiment: repeats ({repeats}) and concurrency ({concurrency}) must be at least 1.")
@@ -67,7 +69,7 @@ class Experiment:
         self.turn_timeout, self.progress, self.prices = turn_timeout, progress, prices
         self.connect_options = dict(connect_options or {})
         self.results = Results([])   # grows as turns finish, so an interrupted run keeps them
-        self._gates = {target: RateGate() for target in self.targets}
+        self._gates = {target: RateGate(base_s=backoff_s) for target in self.targets}
 
     def __repr__(self) -> str:
         return (f"Experiment({len(self.targets)} targets x {len(self.configs)} configs x {len(self.turns)} turns x "

@@ -64,7 +64,8 @@ async def vad_sweep(recording: Any, threshold: Sequence[float] = (0.5,), silence
     return VadSweep(clip, settings, [row for rows in found for row in rows])
 
 
-async def _cut(clip: Audio, target: str, setting: Mapping[str, Any], options: Mapping[str, Any]) -> list[dict[str, Any]]:
+async def _cut(clip: Audio, target: str, setting: Mapping[str, Any],
+               options: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The turns the server's VAD cut from `clip` at one setting: start, end and duration in seconds."""
     from ..session import connect
 
