@@ -9,7 +9,9 @@
     results.table, results.summary(), results.plot()
 
 Each turn runs in a session of its own (connect, `session.update(**config)`, one `send_text` or
-`send_audio`, close), so turns are independent and run `concurrency` at a time. An audio turn
+`send_audio`, close), so turns are independent. Each target runs `concurrency` turns at a time; by
+default one per two CPU cores on the embedded server (it shares this machine, and a loaded server
+measures its own load) and 8 on a cloud target, where the service's limits decide. An audio turn
 with expected words gets input transcription (`transcription=True`) unless its config says
 otherwise, to measure the word error rate. Against a target that reports `rate_limits.updated`
 or answers with rate-limit errors, new turns wait for the limit to reset, and a refused turn is
@@ -55,10 +57,10 @@ class Experiment:
 
     def __init__(self, configs: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]],
                  turns: Sequence[Any], targets: Sequence[Any] = ("local",), repeats: int = 1, *,
-                 concurrency: int = 4, retries: int = 3, backoff_s: float = 1.0, turn_timeout: float = 120.0,
+                 concurrency: int | None = None, retries: int = 3, backoff_s: float = 1.0, turn_timeout: float = 120.0,
                  progress: bool = True,
                  prices: Mapping[str, Price] | None = None, connect_options: Mapping[str, Any] | None = None) -> None:
-        if repeats < 1 or concurrency < 1:
+        if repeats < 1 or (concurrency is not None and concurrency < 1):
             raise ValueError(f"Experiment: repeats ({repeats}) and concurrency ({concurrency}) must be at least 1.")
         self.turns = [coerce_turn(turn, index) for index, turn in enumerate(turns)]
         if not self.turns:
@@ -73,25 +75,27 @@ class Experiment:
 
     def __repr__(self) -> str:
         return (f"Experiment({len(self.targets)} targets x {len(self.configs)} configs x {len(self.turns)} turns x "
-                f"{self.repeats} repeats = {len(self.jobs())} turns to run, concurrency {self.concurrency})")
+                f"{self.repeats} repeats = {len(self.jobs())} turns to run)")
 
     def jobs(self) -> list[Job]:
-        """Every turn to run, in grid order (target, config, turn, repeat)."""
+        """Every turn to run, in the order they start: configs and targets interleaved turn by turn, so a
+        machine or a service whose load drifts during the run weighs on every config alike."""
         return [Job(target, name, config, index, turn, repeat)
-                for target, (name, config), (index, turn), repeat in itertools.product(
-                    self.targets, self.configs.items(), enumerate(self.turns), range(self.repeats))]
+                for repeat, (index, turn), target, (name, config) in itertools.product(
+                    range(self.repeats), enumerate(self.turns), self.targets, self.configs.items())]
 
     async def run(self) -> Results:
-        """Run every turn, `concurrency` at a time; the Results of what finished (all of it, unless interrupted)."""
+        """Run every turn, `concurrency` at a time per target; Results of what finished (all, unless interrupted)."""
         from tqdm.auto import tqdm
 
         jobs = self.jobs()
         rows: list[dict[str, Any]] = []
         self.results = Results(rows)
-        slots = asyncio.Semaphore(self.concurrency)
+        slots = {target: asyncio.Semaphore(self.concurrency or _default_concurrency(target))
+                 for target in self.targets}
 
         async def guarded(job: Job) -> dict[str, Any]:
-            async with slots:
+            async with slots[job.target]:
                 return await self._attempt(job)
 
         tasks = [asyncio.ensure_future(guarded(job)) for job in jobs]
@@ -158,6 +162,15 @@ class Experiment:
                 "started_at": started.isoformat(timespec="milliseconds")}
 
 
+def _default_concurrency(target: str) -> int:
+    """Turns at a time on a target: half the CPU cores for a server on this machine, 8 for the cloud."""
+    import os
+    from urllib.parse import urlsplit
+
+    on_this_machine = target == "local" or urlsplit(target).hostname in ("127.0.0.1", "localhost", "::1")
+    return max(1, (os.cpu_count() or 2) // 2) if on_this_machine else 8
+
+
 def _chain(created: Sequence[Any], reply: Any) -> list[Any]:
     """The turn's responses: the first one the server created for it, and its tool-call follow-ups."""
     from ..session_tools import response_chain
@@ -208,18 +221,18 @@ def _checked_configs(configs: Any, turns: Sequence[Turn]) -> dict[str, dict[str,
 
 
 def _checked_target(target: Any, options: Mapping[str, Any]) -> str:
-    """A target as rk.connect takes it ("local", "azure", "openai", a URL; a LocalServer's URL), checked now."""
+    """A target as rk.connect takes it ("local", "azure", "openai", a URL; a LocalServer's URL; None), checked now."""
     from ..targets import resolve_target
 
     url = getattr(target, "azure_base_url", None)
     if isinstance(url, str):
         return url
-    if not isinstance(target, str):
-        raise TypeError(f"Experiment target {target!r}: give 'local', 'azure', 'openai', a ws:// URL or an "
-                        f"rk.LocalServer.")
+    if target is not None and not isinstance(target, str):
+        raise TypeError(f"Experiment target {target!r}: give 'local', 'azure', 'openai', a ws:// URL, an "
+                        f"rk.LocalServer, or None for what rk.connect() would pick.")
     target_options = {k: v for k, v in options.items() if k in ("endpoint", "api_key", "deployment", "model")}
-    resolve_target(target, **target_options)  # raises TargetError naming the missing variable
-    return target
+    resolved = resolve_target(target, **target_options)  # raises TargetError naming the missing variable
+    return target if target is not None else resolved.kind  # None: named once, so no notice per turn
 
 
 async def _cancel(tasks: Sequence[asyncio.Future[Any]]) -> None:

@@ -133,7 +133,7 @@ class VadSweep:
             cut = self.table[(self.table.threshold == setting.threshold) &
                              (self.table.silence_duration_ms == setting.silence_duration_ms)]
             spans = [(start, end - start) for start, end in zip(cut.start_s, cut.end_s, strict=True)]
-            bottom.broken_barh(spans, (row - 0.35, 0.7), color=f"C{row % 10}", alpha=0.7)
+            bottom.broken_barh(spans, (row - 0.35, 0.7), color=f"C{row % 10}", alpha=0.7, edgecolor="white")
             labels.append(f"threshold {setting.threshold:g}, silence {setting.silence_duration_ms} ms")
         bottom.set_yticks(range(rows), labels, fontsize=8)
         bottom.set_ylim(rows - 0.5, -0.5)
