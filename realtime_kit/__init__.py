@@ -34,6 +34,8 @@ _LAZY = {
     "ToolCall": "realtime_kit.conversation",
     "SessionState": "realtime_kit.session",
     "EventLog": "realtime_kit.eventlog",
+    "Experiment": "realtime_kit.experiment",
+    "vad_sweep": "realtime_kit.experiment",
     "function_tool": "realtime_kit.tools",
     "Tool": "realtime_kit.tools",
     "AudioBuffer": "realtime_kit.audio",
@@ -52,6 +54,7 @@ __all__ = [
     "ConnectionLost",
     "Delta",
     "EventLog",
+    "Experiment",
     "InvalidState",
     "LocalServer",
     "Microphone",
@@ -70,6 +73,7 @@ __all__ = [
     "function_tool",
     "run",
     "shared_server",
+    "vad_sweep",
 ]
 
 

@@ -30,7 +30,7 @@ import html
 import json
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .conversation import Delta, Response
 from .errors import RealtimeKitError, TargetError
@@ -40,6 +40,9 @@ from .session_pump import CREATED_TIMEOUT as CREATED_TIMEOUT
 from .session_tools import response_chain
 from .sync import SyncFacade, run
 from .tools import Tool, function_tool
+
+if TYPE_CHECKING:
+    from .experiment.cost import Cost
 
 __all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "TurnStream", "connect", "run"]
 
@@ -209,6 +212,13 @@ class Session(AudioInput):
     def sync(self) -> Any:
         """Blocking versions of every method: `session.sync.send_text("hi")` (see rk.run)."""
         return SyncFacade(self)
+
+    @property
+    def cost(self) -> Cost:
+        """What the responses so far cost (an experiment.cost.Cost: per modality, cached input apart)."""
+        from .experiment.cost import total_cost
+
+        return total_cost((r.usage for r in self.responses), self.config.get("model") or self.target.model)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"

@@ -47,3 +47,13 @@ def test_errors_form_one_tree():
     assert issubclass(rk.ConnectionLost, ConnectionError)
     assert issubclass(rk.InvalidState, RuntimeError)
     assert issubclass(rk.RealtimeError, rk.RealtimeKitError)
+
+
+def test_experiment_names_come_from_the_experiment_package():
+    """rk.Experiment and rk.vad_sweep are the experiment package's, loaded lazily (pandas only when used)."""
+    from realtime_kit import experiment
+
+    assert rk.Experiment is experiment.Experiment and rk.vad_sweep is experiment.vad_sweep
+    code = "import sys, realtime_kit as rk; rk.Experiment; print('pandas' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "False"

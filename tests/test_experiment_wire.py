@@ -1,0 +1,156 @@
+"""Experiments and VAD sweeps against the embedded server over loopback: the grid, the table, the sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import realtime_kit as rk
+from realtime_kit.experiment import Results
+from realtime_kit.server import LocalServer
+from realtime_kit.server.protocol import RealtimeProtocol
+from realtime_kit.server.voice import synthesize
+from realtime_kit.server.wire import Outgoing
+
+pytestmark = pytest.mark.wire
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    with LocalServer(pace="fast") as running:
+        yield running
+
+
+def spoken(text: str, lead_s: float = 0.3, tail_s: float = 0.3) -> rk.Audio:
+    return rk.Audio.silence(lead_s, 16000) + rk.Audio(synthesize(text, voice="alloy", rate=16000), 16000) \
+        + rk.Audio.silence(tail_s, 16000)
+
+
+async def test_a_2x2x2_experiment_fills_one_row_per_config_turn_and_repeat(server: LocalServer, tmp_path) -> None:
+    """2 configs x 2 turns (text, audio) x 2 repeats: 8 completed rows with latencies, WER, tokens, the config used.
+
+    The WER value depends on pocketsphinx hearing the local voice; only that it was measured is asserted.
+    """
+    exp = rk.Experiment(
+        configs={"eager": dict(vad_threshold=0.5, silence_duration_ms=200),
+                 "patient": dict(silence_duration_ms=800, voice="cedar")},
+        turns=["How are you?", (spoken("what time is it"), "what time is it")],
+        targets=[server], repeats=2, concurrency=4, progress=False)
+    results = await exp.run()
+    table = results.table
+    assert len(table) == 8 and set(table.status) == {"completed"}, table[["status", "error"]]
+    assert sorted(set(zip(table.config, table.turn, table["repeat"], strict=True))) == [
+        (c, t, r) for c in ("eager", "patient") for t in (0, 1) for r in (0, 1)]
+    effective = [json.loads(s) for s in table.session_config]
+    voices = {config: session["audio"]["output"]["voice"] for config, session in zip(table.config, effective,
+                                                                                         strict=True)}
+    assert voices["patient"] == "cedar" and voices["eager"] != "cedar"
+    silences = {session["audio"]["input"]["turn_detection"]["silence_duration_ms"] for session in effective}
+    assert silences == {200, 800}
+    text, audio = table[table.kind == "text"], table[table.kind == "audio"]
+    assert (text.request_to_created_s > 0).all() and (text.to_first_audio_s >= text.request_to_created_s).all()
+    assert (audio.end_of_speech_to_speech_stopped_s > 0).all() and audio.committed_to_created_s.notna().all()
+    assert audio.wer.notna().all() and audio.input_transcript.notna().all()
+    assert (table.tokens_audio_out > 0).all() and (table.cost_usd > 0).all() and set(table.model) == {"gpt-realtime"}
+    summary = results.summary()
+    assert len(summary) == 4 and (summary.errors == 0).all()
+    loaded = Results.load(results.save(tmp_path / "run.csv")).table
+    assert list(loaded.config) == list(table.config) and list(loaded.session_config) == list(table.session_config)
+
+
+async def test_a_3x3_sweep_cuts_a_short_pause_only_when_the_silence_setting_is_shorter(server: LocalServer) -> None:
+    """A 0.45 s pause splits the speech in two at silence 200 ms, and not at 800 ms, at every threshold."""
+    recording = spoken("good morning everyone", tail_s=0.0) + spoken("what time is it", lead_s=0.45)
+    sweep = await rk.vad_sweep(recording, threshold=[0.3, 0.5, 0.7], silence_duration_ms=[200, 500, 800],
+                               target=server, progress=False)
+    assert len(sweep.settings) == 9
+    turns = {(row.threshold, row.silence_duration_ms): row.turns for row in sweep.settings.itertuples()}
+    for threshold in (0.3, 0.5, 0.7):
+        assert turns[(threshold, 200)] == 2 and turns[(threshold, 800)] == 1, turns
+    cuts = sweep.table[(sweep.table.threshold == 0.5) & (sweep.table.silence_duration_ms == 200)]
+    assert (cuts.end_s > cuts.start_s).all() and cuts.end_s.max() <= recording.duration
+    assert len(sweep.plot().axes) == 2
+
+
+async def test_session_cost_adds_up_its_responses(server: LocalServer) -> None:
+    """session.cost is the priced sum of every response's usage so far."""
+    from realtime_kit.experiment.cost import cost_of
+
+    async with rk.connect(server.url) as session:
+        assert session.cost.total == 0
+        first = await session.send_text("Hello")
+        second = await session.send_text("How are you?")
+        expected = cost_of(first.usage, "gpt-realtime").total + cost_of(second.usage, "gpt-realtime").total
+        assert session.cost.total == pytest.approx(expected) and session.cost.audio_out > 0
+
+
+async def test_cancelling_a_run_keeps_the_turns_that_finished(server: LocalServer) -> None:
+    """A run cancelled midway raises CancelledError, and exp.results holds what finished, marked interrupted."""
+    exp = rk.Experiment(configs={"a": {}}, turns=["Count to 20"] * 12, targets=[server], concurrency=1,
+                        progress=False)
+    task = asyncio.ensure_future(exp.run())
+    while len(exp.results) < 2:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert exp.results.interrupted and 2 <= len(exp.results) < 12
+    assert set(exp.results.table.status) == {"completed"}
+
+
+class RateLimitedOnce:
+    """The real protocol, but the first response.create on the server gets the service's rate-limit error."""
+
+    refused = 0
+
+    def __init__(self, **options: Any) -> None:
+        self.inner = RealtimeProtocol(**options)
+        self.queued: list[Outgoing] = []
+
+    @property
+    def busy(self) -> bool:
+        return self.inner.busy
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def receive(self, frame: str | bytes) -> None:
+        event = json.loads(frame)
+        if event.get("type") == "response.create" and RateLimitedOnce.refused == 0:
+            RateLimitedOnce.refused += 1
+            self.queued.append(Outgoing({"type": "error", "event_id": "event_rl", "error": {
+                "type": "rate_limit_error", "code": "rate_limit_exceeded", "event_id": event.get("event_id"),
+                "message": "Rate limit reached for requests. Please try again in 0.1s."}}))
+            return
+        self.inner.receive(frame)
+
+    def next_event(self) -> Outgoing | None:
+        return self.queued.pop(0) if self.queued else self.inner.next_event()
+
+
+async def test_a_rate_limited_turn_is_retried_after_backing_off() -> None:
+    """The service's rate_limit_exceeded error makes the runner wait and retry; the turn then completes."""
+    with LocalServer(protocol_factory=RateLimitedOnce) as server:
+        exp = rk.Experiment(configs={"a": {}}, turns=["Hello"], targets=[server], backoff_s=0.05, progress=False)
+        results = await exp.run()
+    assert RateLimitedOnce.refused == 1
+    assert list(results.table.status) == ["completed"] and not math.isnan(results.table.to_first_audio_s[0])
+
+
+async def test_bad_configs_and_targets_fail_before_anything_runs() -> None:
+    """A config typo or an unusable target raises at Experiment(), naming the config and the fix."""
+    with pytest.raises(rk.ConfigError, match=r"config 'b'.*silence_duration_ms"):
+        rk.Experiment(configs={"a": {}, "b": {"silence_duraton_ms": 200}}, turns=["hi"])
+    with pytest.raises(rk.TargetError):
+        rk.Experiment(configs={"a": {}}, turns=["hi"], targets=["ftp://nowhere"])
+
+
+def test_sweep_refuses_a_text(server: LocalServer) -> None:
+    """vad_sweep needs audio; a text gets a TypeError saying so."""
+    with pytest.raises(TypeError, match="needs audio"):
+        asyncio.run(rk.vad_sweep("hello there", target=server, progress=False))
