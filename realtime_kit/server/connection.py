@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from .limits import Limits
 from .pacing import Pacer
 
 if TYPE_CHECKING:
     from .protocol import Outgoing
 
-__all__ = ["ServerSession", "SessionProtocol"]
+__all__ = ["ServerSession", "SessionProtocol", "SlowReader"]
 
 logger = logging.getLogger("realtime_kit.server")
 
@@ -62,9 +63,16 @@ class ServerSession:
         executor: concurrent.futures.Executor,
         pacer: Pacer,
         max_session_s: float,
+        *,
+        limits: Limits | None = None,
+        bulk_executor: concurrent.futures.Executor | None = None,
     ) -> None:
         self.connection, self.protocol, self.pacer = connection, protocol, pacer
         self._executor = executor
+        self._bulk_executor = bulk_executor or executor
+        self._limits = limits or Limits()
+        self._drained = asyncio.Event()  # set while no send waits on a client that is not reading
+        self._drained.set()
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
@@ -87,6 +95,9 @@ class ServerSession:
         try:
             done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
             failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
+            if isinstance(failure, ConnectionClosed):  # the client left (mid-response, say): not a failure
+                logger.debug("client left: %s", failure)
+                failure = None
         finally:
             for task in (sender, receiver):
                 task.cancel()
@@ -97,21 +108,27 @@ class ServerSession:
         """Close after expiry (1000), or tell the client about a server failure (error event, 1011)."""
         if self._expired:
             await self.connection.close(1000, "session expired")
+        elif isinstance(failure, SlowReader):
+            logger.warning("closed a session (1008): %s", failure)
         elif failure is not None:
             logger.error("session failed", exc_info=failure)
             with contextlib.suppress(ConnectionClosed):
                 await self.connection.send(json.dumps(server_error_event(failure)))
             await self.connection.close(1011, "internal server error")
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _call(self, fn: Callable[..., Any], *args: Any, bulk: bool = False) -> Any:
         """Run one protocol call off the event loop, one at a time for this session."""
         async with self._turn:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            executor = self._bulk_executor if bulk else self._executor
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     async def _receive_loop(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for frame in self.connection:
-                await self._call(self.protocol.receive, frame)
+                # back-pressure: what this frame makes waits until the client has read what came before
+                await self._drained.wait()
+                # big frames (seconds of audio at once) queue on their own worker, so they cannot starve the room
+                await self._call(self.protocol.receive, frame, bulk=len(frame) > self._limits.bulk_frame_bytes)
                 self._wake.set()
 
     async def _send_loop(self) -> None:
@@ -145,12 +162,28 @@ class ServerSession:
             delay = self.pacer.delay_s(out.response_id, out.audio_ms, loop.time())
             if delay > 0:
                 await asyncio.sleep(delay)
-            await self.connection.send(json.dumps(out.event))
+            await self._send(json.dumps(out.event))
             self.pacer.sent(out.response_id, out.audio_ms, loop.time())
             if is_session_expired(out.event):
                 self._expired = True
                 return True
         return False
+
+    async def _send(self, text: str) -> None:
+        """Send one frame; a client that leaves it unread for ``send_stall_s`` is closed (1008)."""
+        sending = asyncio.ensure_future(self.connection.send(text))
+        self._drained.clear()
+        try:
+            done, _ = await asyncio.wait({sending}, timeout=self._limits.send_stall_s)
+        finally:
+            self._drained.set()
+        if not done:
+            reason = f"client did not read server events for {self._limits.send_stall_s:g} s"
+            await self.connection.close(1008, reason)  # its close frame waits behind the unread data: aborted
+            sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved: no warning
+            sending.cancel()
+            raise SlowReader(f"{reason} ({self.connection.remote_address})")
+        sending.result()
 
     async def _idle(self) -> None:
         """Wait for a client frame, polling while the protocol is busy and waking at the session cap."""
@@ -160,6 +193,10 @@ class ServerSession:
             timeout = min(timeout, _BUSY_POLL_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+
+class SlowReader(Exception):
+    """The client stopped reading: the session was closed with 1008 rather than buffer without end."""
 
 
 def is_session_expired(event: dict[str, Any]) -> bool:

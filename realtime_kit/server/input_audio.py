@@ -28,8 +28,8 @@ from .usage import transcription_usage
 from .wire import ClientError, Ids, Outgoing, b64decode
 
 __all__ = [
-    "MAX_APPEND_BYTES", "MAX_BUFFER_BYTES", "MIN_COMMIT_MS", "SEMANTIC_SILENCE_MS", "InputAudio", "SpeechStarted", "SpeechStopped",
-    "VadEventLike", "VadLike", "heard", "transcription_events", "vad_settings",
+    "MAX_APPEND_BYTES", "MAX_BUFFER_BYTES", "MIN_COMMIT_MS", "SEMANTIC_SILENCE_MS", "InputAudio", "SpeechStarted",
+    "SpeechStopped", "VadEventLike", "VadLike", "heard", "transcription_events", "vad_settings",
 ]
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024
