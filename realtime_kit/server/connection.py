@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from .limits import Limits
 from .pacing import Pacer
@@ -91,17 +92,19 @@ class ServerSession:
         self._deadline = time.monotonic() + self._max_session_s + _EXPIRY_SLACK_S
         sender = asyncio.create_task(self._send_loop())
         receiver = asyncio.create_task(self._receive_loop())
+        # a client gone mid-call ends the session now: its queued protocol calls are cancelled, not run
+        gone = asyncio.create_task(self.connection.wait_closed())
         failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({sender, receiver, gone}, return_when=asyncio.FIRST_COMPLETED)
             failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
             if isinstance(failure, ConnectionClosed):  # the client left (mid-response, say): not a failure
                 logger.debug("client left: %s", failure)
                 failure = None
         finally:
-            for task in (sender, receiver):
+            for task in (sender, receiver, gone):
                 task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            await asyncio.gather(sender, receiver, gone, return_exceptions=True)
         await self._finish(failure)
 
     async def _finish(self, failure: BaseException | None) -> None:
@@ -170,20 +173,28 @@ class ServerSession:
         return False
 
     async def _send(self, text: str) -> None:
-        """Send one frame; a client that leaves it unread for ``send_stall_s`` is closed (1008)."""
+        """Send one frame; a client that leaves it unread for ``send_stall_s`` is dropped (1008)."""
         sending = asyncio.ensure_future(self.connection.send(text))
         self._drained.clear()
-        try:
-            done, _ = await asyncio.wait({sending}, timeout=self._limits.send_stall_s)
-        finally:
-            self._drained.set()
-        if not done:
-            reason = f"client did not read server events for {self._limits.send_stall_s:g} s"
-            await self.connection.close(1008, reason)  # its close frame waits behind the unread data: aborted
+        done, _ = await asyncio.wait({sending}, timeout=self._limits.send_stall_s)
+        if not done:  # _drained stays clear: the receiver feeds nothing more
             sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved: no warning
-            sending.cancel()
+            reason = f"client did not read server events for {self._limits.send_stall_s:g} s"
+            self._drop(reason)
             raise SlowReader(f"{reason} ({self.connection.remote_address})")
+        self._drained.set()
         sending.result()
+
+    def _drop(self, reason: str) -> None:
+        """Queue a 1008 close frame behind the unread data, flush what the client will still read, then cut."""
+        transport = self.connection.transport
+        with contextlib.suppress(Exception):  # best effort: the client may already be gone
+            self.connection.protocol.fail(CloseCode.POLICY_VIOLATION, reason)
+            for data in self.connection.protocol.data_to_send():
+                if data:
+                    transport.write(data)
+        transport.close()  # once the buffer drains, which a client that reads nothing never lets happen, so:
+        asyncio.get_running_loop().call_later(self._limits.send_stall_s, transport.abort)
 
     async def _idle(self) -> None:
         """Wait for a client frame, polling while the protocol is busy and waking at the session cap."""

@@ -19,7 +19,21 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["RepeatFilter", "quiet"]
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+__all__ = ["ClientTrouble", "RepeatFilter", "quiet"]
+
+
+class ClientTrouble(logging.Filter):
+    """websockets logs a client that vanishes mid-handshake at ERROR with a traceback: a client's problem, INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        if record.levelno >= logging.ERROR and isinstance(failure, _CLIENT_TROUBLE):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = f"{record.msg} ({type(failure).__name__}: {failure})"
+            record.exc_info = record.exc_text = None
+        return True
 
 
 class RepeatFilter(logging.Filter):
@@ -53,10 +67,13 @@ class RepeatFilter(logging.Filter):
 
 
 def quiet(*loggers: logging.Logger) -> None:
-    """Put one shared `RepeatFilter` on each of ``loggers`` (once)."""
+    """Put `ClientTrouble` and one shared `RepeatFilter` on each of ``loggers`` (once)."""
     for logger in loggers:
         if not any(isinstance(f, RepeatFilter) for f in logger.filters):
+            logger.addFilter(_CLIENT)
             logger.addFilter(_SHARED)
 
 
-_SHARED = RepeatFilter()
+_SHARED, _CLIENT = RepeatFilter(), ClientTrouble()
+# What a client that disconnects, stalls or sends garbage during the handshake raises inside websockets.
+_CLIENT_TROUBLE = (EOFError, TimeoutError, ConnectionError, InvalidHandshake, ConnectionClosed)
