@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConnectionLost, RealtimeKitError, TargetError
+from .redaction import redacting_logger
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -337,6 +338,10 @@ async def open_connection(target: Target, **connect_options: Any) -> RealtimeLin
     api_key, headers, credential, owned = _auth(target)
     client = openai.AsyncOpenAI(websocket_base_url=target.websocket_base_url, api_key=api_key)
     extra_headers = {**headers, **connect_options.pop("extra_headers", {})}
+    # websockets logs every handshake header at DEBUG: give it a logger that redacts the credential
+    ws_options = {"logger": redacting_logger("realtime_kit.websockets"),
+                  **connect_options.pop("websocket_connection_options", {})}
+    connect_options["websocket_connection_options"] = ws_options
     try:
         connection = await client.realtime.connect(model=target.model, extra_headers=extra_headers,
                                                    **connect_options).enter()

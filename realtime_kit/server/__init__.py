@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .app import PATHS, REALTIME_LEAD_MS, Handshake, LocalServer, Pacer, shared_server
+from .app import PATHS, REALTIME_LEAD_MS, Handshake, Limits, LocalServer, Pacer, shared_server
 
-__all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "LocalServer", "Pacer", "RealtimeProtocol", "shared_server"]
+__all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "Pacer", "RealtimeProtocol",
+           "shared_server"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import dataclasses
 import logging
 import math
 import threading
+from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -28,10 +30,12 @@ from websockets.http11 import Request, Response
 from ..errors import ConfigError, InvalidState
 from .connection import ServerSession, SessionProtocol
 from .handshake import PATHS, Handshake, requested_model, review_handshake, sha256_hex
+from .limits import Limits, MemoryBudget, SessionMemory
 from .listening import listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
 
-__all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "LocalServer", "Pacer", "SessionProtocol", "shared_server"]
+__all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "Pacer", "SessionProtocol",
+           "shared_server"]
 
 logger = logging.getLogger("realtime_kit.server")
 
@@ -58,6 +62,7 @@ class LocalServer:
         keyfile: str | None = None,
         max_session_s: float = 3600.0,
         protocol_factory: Callable[..., SessionProtocol] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -74,12 +79,15 @@ class LocalServer:
         self._key_digest = sha256_hex(api_key) if api_key is not None else None
         self._ssl = server_ssl_context(certfile, keyfile) if certfile and keyfile else None
         self._protocol_factory = protocol_factory
-        self.handshakes: list[Handshake] = []
+        self.limits = limits or Limits()
+        self._memory = MemoryBudget.of(self.limits)
+        self._handshakes: deque[Handshake] = deque(maxlen=self.limits.handshake_records)
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop_requested: asyncio.Event | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._bulk_executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._sessions: set[ServerSession] = set()
 
     # -- addresses ---------------------------------------------------------------------------------
@@ -106,6 +114,16 @@ class LocalServer:
     def openai_base_url(self) -> str:
         """``websocket_base_url`` for OpenAI-style clients: ``{url}/v1``."""
         return self.url + "/v1"
+
+    @property
+    def handshakes(self) -> list[Handshake]:
+        """What the latest clients sent at the handshake (the last ``limits.handshake_records``), oldest first."""
+        return list(self._handshakes)
+
+    @property
+    def memory_held(self) -> int:
+        """Bytes the sessions' input buffers and conversation items hold now (what ``limits`` caps)."""
+        return self._memory.held()
 
     @property
     def session_count(self) -> int:
@@ -222,29 +240,36 @@ class LocalServer:
 
     async def _open(self) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="rk-session")
+        # one worker for frames carrying seconds of audio at once: they wait for each other, not the room
+        self._bulk_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-bulk")
         self._server = await listen(self._handle, self.host, self._requested_port, tls=self._ssl,
-                                    check_handshake=self._check_handshake)
+                                    check_handshake=self._check_handshake, limits=self.limits)
         self._port = listening_port(self._server)
         # load espeak-ng before saying we are ready, so a first turn's latency shows the protocol, not a library load
         await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up_engines)
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 
     async def _close(self) -> None:
-        server, executor = self._server, self._executor
+        server, executors = self._server, (self._executor, self._bulk_executor)
         self._server = None
         if server is not None:
             server.close(close_connections=True)
             await server.wait_closed()
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        for executor in executors:
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._bulk_executor = None
 
     # -- handshake -----------------------------------------------------------------------------------
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse unknown paths (404) and wrong credentials (401); record what the client sent."""
         handshake, refusal = review_handshake(request.path, request.headers, self._key_digest)
-        self.handshakes.append(handshake)
+        if refusal is None and len(self._sessions) >= self.limits.max_sessions:
+            handshake = dataclasses.replace(handshake, status=HTTPStatus.SERVICE_UNAVAILABLE)
+            refusal = (f"This server is full ({self.limits.max_sessions} sessions); try again when someone "
+                       "leaves, or start the server with a higher limit.\n")
+        self._handshakes.append(handshake)
         return None if refusal is None else connection.respond(HTTPStatus(handshake.status), refusal)
 
     # -- sessions ------------------------------------------------------------------------------------
@@ -252,22 +277,25 @@ class LocalServer:
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
         model = requested_model(connection.request.path)
-        protocol = self._make_protocol(model)
-        session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s)
+        memory = self._memory.account()
+        protocol = self._make_protocol(model, memory)
+        session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s,
+                                limits=self.limits, bulk_executor=self._bulk_executor)
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
         try:
             await session.run()
         finally:
+            memory.release()
             self._sessions.discard(session)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
-    def _make_protocol(self, model: str) -> SessionProtocol:
+    def _make_protocol(self, model: str, memory: SessionMemory) -> SessionProtocol:
         if self._protocol_factory is not None:
             return self._protocol_factory(model=model, max_session_s=self.max_session_s)
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
-        return RealtimeProtocol(model=model, max_session_s=self.max_session_s)
+        return RealtimeProtocol(model=model, max_session_s=self.max_session_s, limits=self.limits, memory=memory)
 
 
 # -- shared server ---------------------------------------------------------------------------------

@@ -25,13 +25,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
+from .limits import Limits
 from .pacing import Pacer
 
 if TYPE_CHECKING:
     from .protocol import Outgoing
 
-__all__ = ["ServerSession", "SessionProtocol"]
+__all__ = ["ServerSession", "SessionProtocol", "SlowReader"]
 
 logger = logging.getLogger("realtime_kit.server")
 
@@ -62,9 +64,16 @@ class ServerSession:
         executor: concurrent.futures.Executor,
         pacer: Pacer,
         max_session_s: float,
+        *,
+        limits: Limits | None = None,
+        bulk_executor: concurrent.futures.Executor | None = None,
     ) -> None:
         self.connection, self.protocol, self.pacer = connection, protocol, pacer
         self._executor = executor
+        self._bulk_executor = bulk_executor or executor
+        self._limits = limits or Limits()
+        self._drained = asyncio.Event()  # set while no send waits on a client that is not reading
+        self._drained.set()
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
@@ -83,35 +92,46 @@ class ServerSession:
         self._deadline = time.monotonic() + self._max_session_s + _EXPIRY_SLACK_S
         sender = asyncio.create_task(self._send_loop())
         receiver = asyncio.create_task(self._receive_loop())
+        # a client gone mid-call ends the session now: its queued protocol calls are cancelled, not run
+        gone = asyncio.create_task(self.connection.wait_closed())
         failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({sender, receiver, gone}, return_when=asyncio.FIRST_COMPLETED)
             failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
+            if isinstance(failure, ConnectionClosed):  # the client left (mid-response, say): not a failure
+                logger.debug("client left: %s", failure)
+                failure = None
         finally:
-            for task in (sender, receiver):
+            for task in (sender, receiver, gone):
                 task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            await asyncio.gather(sender, receiver, gone, return_exceptions=True)
         await self._finish(failure)
 
     async def _finish(self, failure: BaseException | None) -> None:
         """Close after expiry (1000), or tell the client about a server failure (error event, 1011)."""
         if self._expired:
             await self.connection.close(1000, "session expired")
+        elif isinstance(failure, SlowReader):
+            logger.warning("closed a session (1008): %s", failure)
         elif failure is not None:
             logger.error("session failed", exc_info=failure)
             with contextlib.suppress(ConnectionClosed):
                 await self.connection.send(json.dumps(server_error_event(failure)))
             await self.connection.close(1011, "internal server error")
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _call(self, fn: Callable[..., Any], *args: Any, bulk: bool = False) -> Any:
         """Run one protocol call off the event loop, one at a time for this session."""
         async with self._turn:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            executor = self._bulk_executor if bulk else self._executor
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     async def _receive_loop(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for frame in self.connection:
-                await self._call(self.protocol.receive, frame)
+                # back-pressure: what this frame makes waits until the client has read what came before
+                await self._drained.wait()
+                # big frames (seconds of audio at once) queue on their own worker, so they cannot starve the room
+                await self._call(self.protocol.receive, frame, bulk=len(frame) > self._limits.bulk_frame_bytes)
                 self._wake.set()
 
     async def _send_loop(self) -> None:
@@ -145,12 +165,36 @@ class ServerSession:
             delay = self.pacer.delay_s(out.response_id, out.audio_ms, loop.time())
             if delay > 0:
                 await asyncio.sleep(delay)
-            await self.connection.send(json.dumps(out.event))
+            await self._send(json.dumps(out.event))
             self.pacer.sent(out.response_id, out.audio_ms, loop.time())
             if is_session_expired(out.event):
                 self._expired = True
                 return True
         return False
+
+    async def _send(self, text: str) -> None:
+        """Send one frame; a client that leaves it unread for ``send_stall_s`` is dropped (1008)."""
+        sending = asyncio.ensure_future(self.connection.send(text))
+        self._drained.clear()
+        done, _ = await asyncio.wait({sending}, timeout=self._limits.send_stall_s)
+        if not done:  # _drained stays clear: the receiver feeds nothing more
+            sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved: no warning
+            reason = f"client did not read server events for {self._limits.send_stall_s:g} s"
+            self._drop(reason)
+            raise SlowReader(f"{reason} ({self.connection.remote_address})")
+        self._drained.set()
+        sending.result()
+
+    def _drop(self, reason: str) -> None:
+        """Queue a 1008 close frame behind the unread data, flush what the client will still read, then cut."""
+        transport = self.connection.transport
+        with contextlib.suppress(Exception):  # best effort: the client may already be gone
+            self.connection.protocol.fail(CloseCode.POLICY_VIOLATION, reason)
+            for data in self.connection.protocol.data_to_send():
+                if data:
+                    transport.write(data)
+        transport.close()  # once the buffer drains, which a client that reads nothing never lets happen, so:
+        asyncio.get_running_loop().call_later(self._limits.send_stall_s, transport.abort)
 
     async def _idle(self) -> None:
         """Wait for a client frame, polling while the protocol is busy and waking at the session cap."""
@@ -160,6 +204,10 @@ class ServerSession:
             timeout = min(timeout, _BUSY_POLL_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+
+class SlowReader(Exception):
+    """The client stopped reading: the session was closed with 1008 rather than buffer without end."""
 
 
 def is_session_expired(event: dict[str, Any]) -> bool:

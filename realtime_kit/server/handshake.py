@@ -22,14 +22,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
 
+from .. import redaction
+
 __all__ = ["DEFAULT_MODEL", "PATHS", "Handshake", "redacting_logger", "requested_model", "review_handshake",
            "sha256_hex"]
 
 # The two GA WebSocket paths: Azure's (``{endpoint}/openai/v1``) and OpenAI's (``.../v1``).
 PATHS = ("/openai/v1/realtime", "/v1/realtime")
 DEFAULT_MODEL = "gpt-realtime"
-_REDACTED = "<redacted>"
-_SECRET_HEADERS = frozenset({"authorization", "api-key", "cookie"})
+_REDACTED = redaction.REDACTED
+# A handshake record keeps at most this many header names or query keys, each cut to this many characters.
+_KEPT_NAMES, _KEPT_CHARS = 64, 128
 
 AuthScheme = Literal["bearer", "api-key"]
 
@@ -53,25 +56,33 @@ class Handshake:
 def review_handshake(request_path: str, headers: Headers, key_digest: str | None) -> tuple[Handshake, str | None]:
     """Refuse unknown paths (404) and wrong credentials (401); the record and the refusal text, if any.
 
-        >>> record, refusal = review_handshake("/openai/v1/realtime?api-key=k", Headers(), sha256_hex("k"))
-        >>> record.auth_scheme, record.query, record.status, refusal
-        ('api-key', {'api-key': '<redacted>'}, 101, None)
+        >>> record, refusal = review_handshake("/openai/v1/realtime", Headers({"api-key": "k"}), sha256_hex("k"))
+        >>> record.auth_scheme, record.status, refusal
+        ('api-key', 101, None)
+        >>> record, refusal = review_handshake("/openai/v1/realtime?api-key=k", Headers(), None)
+        >>> record.query, record.status, refusal.startswith("Unauthorized: this server does not take an API key")
+        ({'api-key': '<redacted>'}, 401, True)
     """
     split = urlsplit(request_path)
     query = dict(parse_qsl(split.query))
-    scheme, credential = _credential(headers, query)
+    scheme, credential, problem = _credential(headers)
     path = split.path.rstrip("/") or "/"
     status, refusal = HTTPStatus.SWITCHING_PROTOCOLS, None
     if path not in PATHS:
         status, refusal = HTTPStatus.NOT_FOUND, _not_found_text(path)
+    elif any(name.lower() == "api-key" for name in query):
+        status, refusal = HTTPStatus.UNAUTHORIZED, _query_key_text()
+    elif problem is not None:
+        status, refusal = HTTPStatus.UNAUTHORIZED, f"Unauthorized: {problem}.\n"
     elif key_digest is not None and not _key_matches(credential, key_digest):
         status, refusal = HTTPStatus.UNAUTHORIZED, _unauthorized_text(scheme)
     record = Handshake(
-        path=split.path,
-        query={k: (_REDACTED if k.lower() == "api-key" else v) for k, v in query.items()},
+        path=split.path[:_KEPT_CHARS],
+        query={k[:_KEPT_CHARS]: (_REDACTED if k.lower() == "api-key" else v[:_KEPT_CHARS])
+               for k, v in list(query.items())[:_KEPT_NAMES]},
         auth_scheme=scheme,
         credential_sha256=sha256_hex(credential) if credential is not None else None,
-        header_names=tuple(name.lower() for name, _ in headers.raw_items()),
+        header_names=tuple(name.lower()[:_KEPT_CHARS] for name, _ in headers.raw_items())[:_KEPT_NAMES],
         status=int(status),
     )
     return record, refusal
@@ -88,19 +99,27 @@ def requested_model(request_path: str) -> str:
 
 
 def sha256_hex(text: str) -> str:
-    """The hex SHA-256 of a credential: what is kept instead of the secret."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The hex SHA-256 of a credential: what is kept instead of the secret.
+
+    websockets hands non-ASCII header bytes over as surrogate escapes; they hash as the bytes sent.
+    """
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _credential(headers: Headers, query: dict[str, str]) -> tuple[AuthScheme | None, str | None]:
-    """(scheme, secret) from ``Authorization: Bearer``, ``api-key`` header, or Azure's ``?api-key=``."""
-    authorization = headers.get("Authorization", "")
+def _credential(headers: Headers) -> tuple[AuthScheme | None, str | None, str | None]:
+    """(scheme, secret, problem) from ``Authorization: Bearer`` or the ``api-key`` header.
+
+    Two of a credential header is a problem (which one counts would be a guess), not a server error.
+    """
+    authorizations, keys = headers.get_all("Authorization"), headers.get_all("api-key")
+    if len(authorizations) > 1 or len(keys) > 1:
+        return None, None, "send one credential header, not several"
+    authorization = authorizations[0] if authorizations else ""
     if authorization[:7].lower() == "bearer ":
-        return "bearer", authorization[7:].strip()
-    key = headers.get("api-key") or query.get("api-key")
-    if key:
-        return "api-key", key
-    return None, None
+        return "bearer", authorization[7:].strip(), None
+    if keys and keys[0]:
+        return "api-key", keys[0], None
+    return None, None, None
 
 
 def _key_matches(credential: str | None, expected_digest: str) -> bool:
@@ -112,6 +131,11 @@ def _not_found_text(path: str) -> str:
             f"{PATHS[0]} (Azure-style base URL .../openai/v1) and {PATHS[1]} (OpenAI-style .../v1).\n")
 
 
+def _query_key_text() -> str:
+    return ("Unauthorized: this server does not take an API key in the URL (?api-key=...), where logs and "
+            "proxies would keep it; send it as 'Authorization: Bearer <key>' or 'api-key: <key>' instead.\n")
+
+
 def _unauthorized_text(scheme: str | None) -> str:
     sent = "an unknown credential" if scheme else "no credential"
     return (f"Unauthorized: you sent {sent}. This local realtime server was started with an API key; "
@@ -121,27 +145,6 @@ def _unauthorized_text(scheme: str | None) -> str:
 # -- the wire logger -------------------------------------------------------------------------------
 
 
-class _RedactHeaders(logging.Filter):
-    """websockets logs handshake headers at DEBUG; hide credentials in them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() in _SECRET_HEADERS:
-            record.args = (args[0], _REDACTED)
-        elif isinstance(args, tuple) and args and "api-key=" in str(args[0]).lower():
-            record.args = (_redact_query(str(args[0])), *args[1:])
-        return True
-
-
-def _redact_query(path: str) -> str:
-    split = urlsplit(path)
-    pairs = [(k, _REDACTED if k.lower() == "api-key" else v) for k, v in parse_qsl(split.query)]
-    return split.path + "?" + "&".join(f"{k}={v}" for k, v in pairs)
-
-
 def redacting_logger() -> logging.Logger:
     """The logger websockets writes to: credentials in headers and ``?api-key=`` show as ``<redacted>``."""
-    wire = logging.getLogger("realtime_kit.server.websockets")
-    if not any(isinstance(f, _RedactHeaders) for f in wire.filters):
-        wire.addFilter(_RedactHeaders())
-    return wire
+    return redaction.redacting_logger("realtime_kit.server.websockets")

@@ -28,11 +28,13 @@ from .usage import transcription_usage
 from .wire import ClientError, Ids, Outgoing, b64decode
 
 __all__ = [
-    "MAX_APPEND_BYTES", "MIN_COMMIT_MS", "SEMANTIC_SILENCE_MS", "InputAudio", "SpeechStarted", "SpeechStopped",
-    "VadEventLike", "VadLike", "heard", "transcription_events", "vad_settings",
+    "MAX_APPEND_BYTES", "MAX_BUFFER_BYTES", "MIN_COMMIT_MS", "SEMANTIC_SILENCE_MS", "InputAudio", "SpeechStarted",
+    "SpeechStopped", "VadEventLike", "VadLike", "heard", "transcription_events", "vad_settings",
 ]
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024
+# What the buffer keeps: without turn detection more is refused; with it, the oldest audio slides out.
+MAX_BUFFER_BYTES = 15 * 1024 * 1024
 MIN_COMMIT_MS = 100
 SEMANTIC_SILENCE_MS = {"low": 800, "medium": 500, "high": 250, "auto": 500}
 SEMANTIC_THRESHOLD, SEMANTIC_PREFIX_MS = 0.5, 300
@@ -93,8 +95,9 @@ def vad_settings(turn: Mapping[str, Any] | None, kind: str) -> VadSettings | Non
 class InputAudio:
     """The input buffer and its detector; times are ms of input audio since the session began."""
 
-    def __init__(self, ids: Ids, make_vad: MakeVad) -> None:
+    def __init__(self, ids: Ids, make_vad: MakeVad, max_buffer_bytes: int = MAX_BUFFER_BYTES) -> None:
         self._ids = ids
+        self._max_buffer_bytes = max_buffer_bytes
         self._make_vad = make_vad
         self._buffer = bytearray()
         self._buffer_start_ms = 0.0
@@ -115,11 +118,32 @@ class InputAudio:
         if size > MAX_APPEND_BYTES:
             raise ClientError("invalid_value", f"Audio of {size} bytes exceeds the 15 MiB limit of one "
                               "input_audio_buffer.append event; send smaller chunks (e.g. 100 ms each).", "audio")
+        settings = vad_settings(turn, kind)
+        if settings is None and len(self._buffer) + size > self._max_buffer_bytes:
+            raise ClientError("input_audio_buffer_too_large", f"The input audio buffer holds {len(self._buffer)} "
+                              f"bytes and may hold at most {self._max_buffer_bytes}; commit it "
+                              "(input_audio_buffer.commit) or clear it before appending more.", "audio")
         data = b64decode(encoded, "audio")
         self._buffer.extend(data)
+        self._slide(kind)
         samples = decode(data, kind)
         self._input_ms += len(samples) * 1000 / rate_of(kind)
-        return self._turns(samples, vad_settings(turn, kind), kind)
+        return self._turns(samples, settings, kind)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes in the buffer now."""
+        return len(self._buffer)
+
+    def _slide(self, kind: str) -> None:
+        """With turn detection on, drop the oldest audio past the cap (a muted microphone streams for hours)."""
+        excess = len(self._buffer) - self._max_buffer_bytes
+        if excess <= 0:
+            return
+        width = sample_width(kind)
+        excess = -(-excess // width) * width
+        del self._buffer[:excess]
+        self._buffer_start_ms += ms_of(excess, kind)
 
     def commit(self, kind: str) -> tuple[bytes, str]:
         """``input_audio_buffer.commit``: the buffered bytes and the id of the item they become; empties it."""

@@ -8,6 +8,7 @@ Kept apart from ``LocalServer`` so its lifecycle code reads without the socket d
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,8 @@ from websockets.http11 import Request, Response
 
 from ..errors import ConfigError
 from .handshake import redacting_logger
+from .limits import Limits
+from .quiet_logs import quiet
 
 __all__ = ["MAX_FRAME_BYTES", "listen", "listening_port", "server_ssl_context", "url_host"]
 
@@ -28,9 +31,12 @@ HandshakeCheck = Callable[[ServerConnection, Request], Response | None]
 
 
 async def listen(
-    handler: Handler, host: str, port: int, *, tls: ssl.SSLContext | None, check_handshake: HandshakeCheck
+    handler: Handler, host: str, port: int, *, tls: ssl.SSLContext | None, check_handshake: HandshakeCheck,
+    limits: Limits,
 ) -> Server:
-    """Start listening with the settings a realtime session needs (big frames, patient pings, no deflate)."""
+    """Start listening with the settings a realtime session needs (big frames, prompt pings, no deflate)."""
+    wire = redacting_logger()
+    quiet(wire, logging.getLogger("realtime_kit.server"))
     return await serve(
         handler,
         host,
@@ -39,11 +45,14 @@ async def listen(
         process_request=check_handshake,
         max_size=MAX_FRAME_BYTES,
         compression=None,  # audio is base64 noise: deflate costs CPU for little gain
-        ping_interval=20,
-        ping_timeout=120,  # a notebook kernel busy in a long cell should not lose its session
+        # a dead client is noticed within ping_interval_s + ping_timeout_s (the client's websockets answers
+        # pings on its own, even while a notebook cell runs, as long as the kernel's loop is not blocked)
+        ping_interval=limits.ping_interval_s,
+        ping_timeout=limits.ping_timeout_s,
+        max_queue=limits.max_queued_frames,  # frames read ahead of the protocol: back-pressure, not memory
         close_timeout=1,  # loopback peers answer in ms; a blocked one (a notebook in stop()) is not waited for
         server_header="realtime-kit-local",
-        logger=redacting_logger(),
+        logger=wire,
     )
 
 

@@ -74,6 +74,7 @@ from .input_audio import (
     transcription_events,
 )
 from .items import Conversation, Item
+from .limits import Limits, MemoryBudget, SessionMemory, items_bytes
 from .responses import Responses
 from .session_config import (
     DEFAULT_INSTRUCTIONS,
@@ -94,6 +95,10 @@ __all__ = [
     "SEMANTIC_SILENCE_MS", "TEXT_LEAD_MS", "Engines", "Outgoing", "RealtimeProtocol", "VadLike",
     "audio_tokens", "default_session", "merge_session", "text_tokens", "transcript_pieces",
 ]
+
+
+# Client events that make the session hold more: checked against its memory budget first.
+_TAKES_MEMORY = frozenset({"input_audio_buffer.append", "conversation.item.create", "response.create"})
 
 
 # -- the protocol ----------------------------------------------------------------------------------
@@ -117,8 +122,12 @@ class RealtimeProtocol:
         clock: Callable[[], float] = time.time,
         max_session_s: float = 3600,
         id_prefix_seed: int | None = None,
+        limits: Limits | None = None,
+        memory: SessionMemory | None = None,
     ) -> None:
         self._engines = engines or Engines.default()
+        self._limits = limits or Limits()
+        self._memory = memory or MemoryBudget.of(self._limits).account()
         self._clock = clock
         self._max_session_s = max_session_s
         self._ids = Ids(id_prefix_seed)
@@ -130,7 +139,7 @@ class RealtimeProtocol:
         self._jobs: deque[Iterator[Outgoing]] = deque()   # responses and transcriptions, pulled in order
         self._conversation = Conversation(self._ids)
         self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe)
-        self._input = InputAudio(self._ids, self._engines.make_vad)
+        self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -149,18 +158,22 @@ class RealtimeProtocol:
         if self._closed or self._expire_if_due():
             return
         try:
-            event = parse_frame(frame)
+            event = parse_frame(frame, self._limits.max_json_depth)
         except ClientError as err:
             self._error(err.code, err.message, err.param, None)
             return
         client_event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         try:
             checked = validated(event)
+            if checked["type"] in _TAKES_MEMORY:
+                self._memory.admit(len(frame), checked["type"])
             self._HANDLERS[checked["type"]](self, checked)
         except (SpecViolation, ClientError) as err:
             self._error(err.code, err.message, err.param, client_event_id)
         except Exception as err:  # a bug here must not end the session: report it as the service would
             self._server_error(f"The server had an error handling your event: {err!r}", client_event_id)
+        finally:
+            self._memory.hold(self._input.buffered_bytes + items_bytes(self._conversation.items))
 
     def next_event(self) -> Outgoing | None:
         """The next event to send, or None when there is nothing to send now."""

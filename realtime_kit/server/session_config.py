@@ -152,6 +152,7 @@ def updated_session(current: Mapping[str, Any], update: Mapping[str, Any], *, vo
     if update.get("type") != "realtime":
         raise ClientError("invalid_value", "This is a realtime session, so session.type must be 'realtime'; "
                           "open a separate transcription session for 'transcription'.", "session.type")
+    _refuse_nulls(update, current, "session")
     merged = merge_session(current, update)
     check_session_values(merged, "session")
     voice = dig(update, "audio", "output", "voice")
@@ -159,6 +160,25 @@ def updated_session(current: Mapping[str, Any], update: Mapping[str, Any], *, vo
         raise ClientError("cannot_update_voice", "Cannot update a conversation's voice if assistant audio is "
                           "present.", "session.audio.output.voice")
     return merged
+
+
+# Session keys a client may set to null (their default is null, or null turns them off).
+_NULLABLE = frozenset({"tracing", "prompt", "include", "transcription", "noise_reduction", "turn_detection",
+                       "idle_timeout_ms", "metadata"})
+_JSON_KINDS = ((dict, "an object"), (list, "an array"), (str, "a string"), (bool, "a boolean"),
+               (int | float, "a number"))
+
+
+def _refuse_nulls(update: Mapping[str, Any], current: Any, path: str) -> None:
+    """Refuse ``null`` for a key that has a value and cannot be unset (e.g. ``session.audio``), as the service does."""
+    for key, value in update.items():
+        here = current.get(key) if isinstance(current, Mapping) else None
+        if value is None and key not in _NULLABLE and here is not None:
+            expected = next((name for kind, name in _JSON_KINDS if isinstance(here, kind)), "a value")
+            raise ClientError("invalid_type", f"Invalid type for '{path}.{key}': expected {expected}, but got null "
+                              "instead.", f"{path}.{key}")
+        if isinstance(value, Mapping) and isinstance(here, Mapping) and key != "turn_detection":
+            _refuse_nulls(value, here, f"{path}.{key}")
 
 
 def response_settings(session: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .items import Item
+from .limits import MAX_OUTPUT_TOKENS, MAX_REPLY_CHARS
 
 __all__ = [
     "AUDIO_TOKENS_PER_SECOND", "audio_tokens", "context_tokens", "cut_to_tokens", "output_tokens", "rate_limits",
@@ -38,12 +39,22 @@ def audio_tokens(ms: float) -> int:
 
 
 def cut_to_tokens(text: str, max_tokens: Any) -> tuple[str, bool]:
-    """``text`` cut to ``max_tokens``' worth of words (at least one), and whether it was cut."""
-    if not isinstance(max_tokens, int):
-        return text, False
+    """``text`` cut to ``max_tokens``' worth of words (at least one) and `MAX_REPLY_CHARS`; whether it was cut.
+
+    ``"inf"`` means the service's cap, `MAX_OUTPUT_TOKENS`.
+
+        >>> cut_to_tokens("banana " * 20000, "inf")[0].count("banana") <= MAX_REPLY_CHARS // 7
+        True
+    """
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+        max_tokens = MAX_OUTPUT_TOKENS
     words = text.split()
-    keep = max(1, math.floor(max_tokens * WORDS_PER_TOKEN))
-    return (" ".join(words[:keep]), True) if len(words) > keep else (text, False)
+    keep = max(1, math.floor(min(max_tokens, MAX_OUTPUT_TOKENS) * WORDS_PER_TOKEN))
+    cut = len(words) > keep
+    kept = " ".join(words[:keep]) if cut else text
+    if len(kept) > MAX_REPLY_CHARS:
+        kept, cut = kept[:MAX_REPLY_CHARS].rsplit(" ", 1)[0] or kept[:MAX_REPLY_CHARS], True
+    return kept, cut
 
 
 def context_tokens(items: Sequence[Item], instructions: str) -> tuple[int, int]:

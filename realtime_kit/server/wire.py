@@ -13,7 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import random
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +23,12 @@ from typing import Any
 
 from ..spec import validate_client_event
 
-__all__ = ["ClientError", "Ids", "Outgoing", "b64decode", "dig", "parse_frame", "validated"]
+__all__ = ["MAX_JSON_DEPTH", "ClientError", "Ids", "Outgoing", "b64decode", "dig", "parse_frame", "validated"]
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+# The deepest nesting a client event needs (a tool's JSON schema) is far below this.
+MAX_JSON_DEPTH = 32
+_STRUCTURAL = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -59,17 +64,60 @@ class Ids:
         return Outgoing(event, audio_ms, response_id)
 
 
-def parse_frame(frame: str | bytes) -> dict[str, Any]:
-    """The JSON object in one client text frame; a `ClientError` when it is not one."""
+def parse_frame(frame: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> dict[str, Any]:
+    """The JSON object in one client text frame; a `ClientError` when it is not one.
+
+    Strict JSON: ``NaN``, ``Infinity`` and numbers too big for a double are refused (JavaScript clients
+    cannot parse them back), and so is nesting deeper than ``max_depth``.
+
+        >>> parse_frame('{"type": "x", "n": NaN}')
+        Traceback (most recent call last):
+        ...
+        realtime_kit.server.wire.ClientError: The server could not parse the JSON of your event (NaN is not ...
+    """
     try:
         text = frame.decode("utf-8") if isinstance(frame, bytes | bytearray) else frame
-        event = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ClientError("invalid_json", f"The server could not parse the JSON of your event ({err}); send one "
-                          "JSON object per WebSocket text frame.") from None
+        _check_depth(text, max_depth)
+        event = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+        raise ClientError("invalid_json", f"The server could not parse the JSON of your event ({reason}); send "
+                          "one JSON object per WebSocket text frame.") from None
     if not isinstance(event, dict):
         raise ClientError("invalid_type", "Invalid event: expected a JSON object with a 'type'.")
     return event
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise ValueError(f"the number {literal[:40]} is too large for a double")
+    return value
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    """Refuse brackets nested deeper than ``max_depth`` before parsing (only quotes, escapes and brackets are read)."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    depth, in_string = 0, False
+    for match in _STRUCTURAL.finditer(text):
+        token = match.group()
+        if token[0] == "\\":
+            continue
+        if token == '"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif token in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise ValueError(f"JSON nested more than {max_depth} levels deep")
+        else:
+            depth -= 1
 
 
 def validated(event: dict[str, Any]) -> dict[str, Any]:

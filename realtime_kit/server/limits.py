@@ -1,0 +1,134 @@
+"""What one session and the whole embedded server may hold, so one careless client cannot sink a room.
+
+    >>> limits = Limits()
+    >>> limits.max_sessions, limits.max_input_buffer_bytes // 2**20
+    (200, 15)
+    >>> memory = MemoryBudget(per_session=100, total=150)
+    >>> a, b = memory.account(), memory.account()
+    >>> a.hold(90); a.admit(20, "conversation.item.create")
+    Traceback (most recent call last):
+    ...
+    realtime_kit.server.wire.ClientError: This session holds 90 bytes of audio and items; ...
+    >>> b.admit(70, "input_audio_buffer.append")
+    Traceback (most recent call last):
+    ...
+    realtime_kit.server.wire.ClientError: The server is near its memory limit ...
+
+Pure (a lock, no I/O): the protocol asks an account before taking more data and tells it what it holds
+after; the shell releases the account when the session ends. Errors are the service's shape
+(``invalid_request_error``) with codes the README lists.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .wire import ClientError
+
+__all__ = ["MAX_OUTPUT_TOKENS", "MAX_REPLY_CHARS", "Limits", "MemoryBudget", "SessionMemory", "items_bytes"]
+
+MiB = 1024 * 1024
+# The service caps a response at 4096 output tokens, "inf" included.
+MAX_OUTPUT_TOKENS = 4096
+# A reply is also cut at this many characters, whatever the tokens: ~4 minutes of speech.
+MAX_REPLY_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The embedded server's caps; ``LocalServer(limits=Limits(max_sessions=50))`` changes them.
+
+    Memory: the input buffer and the conversation's items (audio and text) of one session, and of
+    all sessions together. Output: a client that leaves ``send_stall_s`` of events unread is closed
+    with 1008. Keepalive: a client that does not answer a ping within ``ping_timeout_s`` is gone.
+    """
+
+    max_sessions: int = 200
+    max_input_buffer_bytes: int = 15 * MiB
+    max_session_bytes: int = 64 * MiB
+    max_server_bytes: int = 512 * MiB
+    send_stall_s: float = 5.0
+    bulk_frame_bytes: int = 256 * 1024
+    handshake_records: int = 256
+    ping_interval_s: float = 5.0
+    ping_timeout_s: float = 10.0
+    max_json_depth: int = 32
+    max_queued_frames: int = 4
+
+
+class SessionMemory:
+    """One session's account in a `MemoryBudget`: what it holds, checked before it takes more."""
+
+    def __init__(self, budget: MemoryBudget) -> None:
+        self._budget = budget
+        self.held = 0
+
+    def admit(self, extra: int, doing: str) -> None:
+        """Raise the service-shaped `ClientError` when taking ``extra`` more bytes breaks a cap."""
+        budget = self._budget
+        if self.held + extra > budget.per_session:
+            raise ClientError("session_memory_limit", f"This session holds {self.held} bytes of audio and items; "
+                              f"{doing} would pass its limit of {budget.per_session} bytes. Delete conversation "
+                              "items (conversation.item.delete) or clear the input buffer, or start a new session.",
+                              None)
+        if budget.held() + extra > budget.total:
+            raise ClientError("server_memory_limit", f"The server is near its memory limit ({budget.total} bytes "
+                              f"for all sessions), so {doing} was refused; try again shortly, or send less audio.",
+                              None)
+
+    def hold(self, held: int) -> None:
+        """Record what the session holds now."""
+        with self._budget.lock:
+            self.held = held
+
+    def release(self) -> None:
+        """The session ended: it holds nothing."""
+        self.hold(0)
+        self._budget.forget(self)
+
+
+class MemoryBudget:
+    """Bytes held by every session, against a per-session and a server-wide cap (thread-safe)."""
+
+    def __init__(self, per_session: int, total: int) -> None:
+        self.per_session, self.total = per_session, total
+        self.lock = threading.Lock()
+        self._accounts: set[SessionMemory] = set()
+
+    @classmethod
+    def of(cls, limits: Limits) -> MemoryBudget:
+        return cls(limits.max_session_bytes, limits.max_server_bytes)
+
+    def account(self) -> SessionMemory:
+        account = SessionMemory(self)
+        with self.lock:
+            self._accounts.add(account)
+        return account
+
+    def forget(self, account: SessionMemory) -> None:
+        with self.lock:
+            self._accounts.discard(account)
+
+    def held(self) -> int:
+        """Bytes held by all sessions now."""
+        with self.lock:
+            return sum(account.held for account in self._accounts)
+
+
+# Per-item bookkeeping beyond its audio and text (ids, dicts): counted so a million tiny items count too.
+_ITEM_OVERHEAD_BYTES = 512
+
+
+def items_bytes(items: Iterable[Any]) -> int:
+    """Roughly what conversation items hold: their audio bytes, their texts, and a per-item overhead."""
+    total = 0
+    for item in items:
+        total += _ITEM_OVERHEAD_BYTES + sum(len(audio) for audio in item.audio.values())
+        wire = item.wire
+        total += len(wire.get("arguments") or "") + len(wire.get("output") or "")
+        for part in wire.get("content") or ():
+            total += len(part.get("text") or "") + len(part.get("transcript") or "")
+    return total
