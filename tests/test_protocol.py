@@ -300,8 +300,8 @@ def test_text_turn_streams_the_ga_sequence_with_the_seed_rhythm():
     assert sequence == [
         "conversation.item.added", "conversation.item.done", "response.created", "response.output_item.added",
         "conversation.item.added", "response.content_part.added", "response.output_audio.done",
-        "response.output_audio_transcript.done", "response.content_part.done", "response.output_item.done",
-        "conversation.item.done", "response.done", "rate_limits.updated"]
+        "response.output_audio_transcript.done", "response.content_part.done", "conversation.item.done",
+        "response.output_item.done", "response.done", "rate_limits.updated"]
     sizes = audio_bytes(outs)
     assert sizes[:2] == [4800, 7200] and max(sizes) == 12000 and len(sizes) > 4
     kinds = types(outs)

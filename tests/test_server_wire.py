@@ -316,14 +316,14 @@ async def test_truncate_shortens_assistant_audio_and_refuses_past_its_end(local_
 
 async def test_text_turn_streams_in_the_seeds_rhythm(local_server: LocalServer) -> None:
     """A text turn: the GA event sequence, text ahead of audio, chunks 4800/7200/<=12000 bytes, usage, rate limits."""
-    async with sdk_session(local_server.azure_base_url) as peer:
+    async with sdk_session(local_server.openai_base_url) as peer:
         events = await peer.say("How are you today?")
         events.append(await peer.expect("rate_limits.updated"))
     kinds = [e["type"] for e in events if not e["type"].endswith(".delta")]
     assert kinds[kinds.index("response.created"):] == [
         "response.created", "response.output_item.added", "conversation.item.added",
         "response.content_part.added", "response.output_audio.done", "response.output_audio_transcript.done",
-        "response.content_part.done", "response.output_item.done", "conversation.item.done", "response.done",
+        "response.content_part.done", "conversation.item.done", "response.output_item.done", "response.done",
         "rate_limits.updated",
     ]
     sizes = audio_bytes(events)

@@ -26,8 +26,9 @@ from websockets.asyncio.server import Server, ServerConnection
 from websockets.http11 import Request, Response
 
 from ..errors import ConfigError, InvalidState
+from ..rules import Service
 from .connection import ServerSession, SessionProtocol
-from .handshake import PATHS, Handshake, requested_model, review_handshake, sha256_hex
+from .handshake import PATHS, Handshake, requested_model, review_handshake, service_of, sha256_hex
 from .listening import listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
 
@@ -252,7 +253,7 @@ class LocalServer:
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
         model = requested_model(connection.request.path)
-        protocol = self._make_protocol(model)
+        protocol = self._make_protocol(model, service_of(connection.request.path))
         session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s)
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
@@ -262,12 +263,12 @@ class LocalServer:
             self._sessions.discard(session)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
-    def _make_protocol(self, model: str) -> SessionProtocol:
+    def _make_protocol(self, model: str, service: Service) -> SessionProtocol:
         if self._protocol_factory is not None:
             return self._protocol_factory(model=model, max_session_s=self.max_session_s)
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
-        return RealtimeProtocol(model=model, max_session_s=self.max_session_s)
+        return RealtimeProtocol(model=model, service=service, max_session_s=self.max_session_s)
 
 
 # -- shared server ---------------------------------------------------------------------------------

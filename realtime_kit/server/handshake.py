@@ -1,6 +1,8 @@
 """The WebSocket handshake of the embedded server: paths, credentials, what gets recorded, what gets logged.
 
     >>> from websockets.datastructures import Headers
+
+from ..rules import Service
     >>> record, refusal = review_handshake("/v2/realtime", Headers(), key_digest=None)
     >>> record.status, refusal.startswith("No realtime endpoint at '/v2/realtime'")
     (404, True)
@@ -22,8 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
 
+from ..rules import Service
+
 __all__ = ["DEFAULT_MODEL", "PATHS", "Handshake", "redacting_logger", "requested_model", "review_handshake",
-           "sha256_hex"]
+           "service_of", "sha256_hex"]
 
 # The two GA WebSocket paths: Azure's (``{endpoint}/openai/v1``) and OpenAI's (``.../v1``).
 PATHS = ("/openai/v1/realtime", "/v1/realtime")
@@ -85,6 +89,15 @@ def requested_model(request_path: str) -> str:
     """
     query = dict(parse_qsl(urlsplit(request_path).query))
     return query.get("model") or query.get("deployment") or DEFAULT_MODEL
+
+
+def service_of(request_path: str) -> Service:
+    """Which service a path stands for: Azure's ``/openai/v1/realtime`` or OpenAI's ``/v1/realtime``.
+
+        >>> service_of("/openai/v1/realtime?model=gpt-realtime"), service_of("/v1/realtime")
+        ('azure', 'openai')
+    """
+    return "azure" if urlsplit(request_path).path.rstrip("/") == PATHS[0] else "openai"
 
 
 def sha256_hex(text: str) -> str:

@@ -46,7 +46,7 @@ class Item:
     def user_audio(cls, item_id: str, data: bytes, kind: str) -> Item:
         """The user message a commit makes of buffered audio (transcript filled in later, if at all)."""
         content = [{"type": "input_audio", "transcript": None}]
-        return cls({"id": item_id, "object": "realtime.item", "type": "message", "role": "user",
+        return cls({"id": item_id, "type": "message", "role": "user",
                     "status": "completed", "content": content}, audio={0: bytearray(data)}, audio_format=kind)
 
 
@@ -97,10 +97,13 @@ class Conversation:
         return before, item
 
     def from_client(self, raw: Mapping[str, Any], path: str, session: Mapping[str, Any]) -> Item:
-        """An item as the client wrote it, completed, with ids filled and its audio moved aside."""
-        wire = {"id": raw.get("id") or self._ids.new("item_"), "object": "realtime.item",
-                **{k: copy.deepcopy(v) for k, v in raw.items() if k not in ("id", "object", "status")},
-                "status": "completed"}
+        """An item as the client wrote it, completed, with ids filled and its audio moved aside.
+
+        As the service echoes them: no ``object``; a function_call_output carries no ``status``.
+        """
+        status = {} if raw.get("type") == "function_call_output" else {"status": "completed"}
+        wire = {"id": raw.get("id") or self._ids.new("item_"), "type": raw.get("type"), **status,
+                **{k: copy.deepcopy(v) for k, v in raw.items() if k not in ("id", "type", "object", "status")}}
         if wire["type"] == "function_call":
             wire.setdefault("call_id", self._ids.new("call_", 16))
         item = Item(wire)
