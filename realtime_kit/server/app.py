@@ -16,19 +16,29 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import json
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.http11 import Request, Response
 
 from ..errors import ConfigError, InvalidState
-from ..rules import Service
+from ..rules import Service, profile_for
 from .connection import ServerSession, SessionProtocol
-from .handshake import PATHS, Handshake, requested_model, review_handshake, service_of, sha256_hex
+from .handshake import (
+    PATHS,
+    Handshake,
+    known_model,
+    requested_model,
+    review_handshake,
+    service_of,
+    sha256_hex,
+    unknown_model_event,
+)
 from .listening import listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
 
@@ -59,6 +69,7 @@ class LocalServer:
         keyfile: str | None = None,
         max_session_s: float = 3600.0,
         protocol_factory: Callable[..., SessionProtocol] | None = None,
+        deployments: Mapping[str, str] | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -75,6 +86,8 @@ class LocalServer:
         self._key_digest = sha256_hex(api_key) if api_key is not None else None
         self._ssl = server_ssl_context(certfile, keyfile) if certfile and keyfile else None
         self._protocol_factory = protocol_factory
+        # Azure deployment names beside the model names (each a deployment of itself): name -> model
+        self.deployments = dict(deployments or {})
         self.handshakes: list[Handshake] = []
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -244,7 +257,7 @@ class LocalServer:
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse unknown paths (404) and wrong credentials (401); record what the client sent."""
-        handshake, refusal = review_handshake(request.path, request.headers, self._key_digest)
+        handshake, refusal = review_handshake(request.path, request.headers, self._key_digest, self.deployments)
         self.handshakes.append(handshake)
         return None if refusal is None else connection.respond(HTTPStatus(handshake.status), refusal)
 
@@ -252,8 +265,12 @@ class LocalServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
-        model = requested_model(connection.request.path)
-        protocol = self._make_protocol(model, service_of(connection.request.path))
+        model, service = requested_model(connection.request.path), service_of(connection.request.path)
+        if not known_model(model, self.deployments):  # only OpenAI's path gets here: Azure's refused at the handshake
+            await connection.send(json.dumps(unknown_model_event(model)))
+            await connection.close(1008, "model_not_found")
+            return
+        protocol = self._make_protocol(model, service)
         session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s)
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
@@ -268,7 +285,8 @@ class LocalServer:
             return self._protocol_factory(model=model, max_session_s=self.max_session_s)
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
-        return RealtimeProtocol(model=model, service=service, max_session_s=self.max_session_s)
+        return RealtimeProtocol(model=model, service=service, max_session_s=self.max_session_s,
+                                profile=profile_for(self.deployments.get(model, model)))
 
 
 # -- shared server ---------------------------------------------------------------------------------

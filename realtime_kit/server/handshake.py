@@ -2,7 +2,7 @@
 
     >>> from websockets.datastructures import Headers
 
-from ..rules import Service
+from ..rules import Service, profile_for
     >>> record, refusal = review_handshake("/v2/realtime", Headers(), key_digest=None)
     >>> record.status, refusal.startswith("No realtime endpoint at '/v2/realtime'")
     (404, True)
@@ -16,26 +16,35 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.datastructures import Headers
 
-from ..rules import Service
+from ..rules import Service, profile_for
 
-__all__ = ["DEFAULT_MODEL", "PATHS", "Handshake", "redacting_logger", "requested_model", "review_handshake",
-           "service_of", "sha256_hex"]
+__all__ = ["DEFAULT_MODEL", "PATHS", "SUBPROTOCOL", "Handshake", "chosen_subprotocol", "known_model",
+           "redacting_logger", "requested_model", "review_handshake", "service_of", "sha256_hex", "unknown_model_event"]
 
 # The two GA WebSocket paths: Azure's (``{endpoint}/openai/v1``) and OpenAI's (``.../v1``).
 PATHS = ("/openai/v1/realtime", "/v1/realtime")
 DEFAULT_MODEL = "gpt-realtime"
 _REDACTED = "<redacted>"
-_SECRET_HEADERS = frozenset({"authorization", "api-key", "cookie"})
+_SECRET_HEADERS = frozenset({"authorization", "api-key", "cookie", "sec-websocket-protocol"})
 
-AuthScheme = Literal["bearer", "api-key"]
+AuthScheme = Literal["bearer", "api-key", "subprotocol"]
+# Browser-style clients (openai-node's OpenAIRealtimeWebSocket) send the key as a subprotocol beside "realtime".
+SUBPROTOCOL = "realtime"
+KEY_SUBPROTOCOL_PREFIX = "openai-insecure-api-key."
+# Azure's refusal of an unknown deployment (code and message as Azure OpenAI sends them, e.g. in
+# Azure/openai-at-scale#48 and chatboxai/chatbox#861), plus where this server's deployments come from.
+DEPLOYMENT_NOT_FOUND = ("The API deployment for this resource does not exist. If you created the deployment within "
+                        "the last 5 minutes, please wait a moment and try again.")
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,11 @@ class Handshake:
     status: int = 101  # 101 accepted; 401 refused credential; 404 unknown path
 
 
-def review_handshake(request_path: str, headers: Headers, key_digest: str | None) -> tuple[Handshake, str | None]:
-    """Refuse unknown paths (404) and wrong credentials (401); the record and the refusal text, if any.
+def review_handshake(request_path: str, headers: Headers, key_digest: str | None,
+                     deployments: Collection[str] = ()) -> tuple[Handshake, str | None]:
+    """Refuse unknown paths (404), wrong credentials (401) and unknown Azure deployments (404, as Azure does).
+
+    A deployment is known when it is a model name the SDK lists or one of ``deployments``.
 
         >>> record, refusal = review_handshake("/openai/v1/realtime?api-key=k", Headers(), sha256_hex("k"))
         >>> record.auth_scheme, record.query, record.status, refusal
@@ -70,6 +82,8 @@ def review_handshake(request_path: str, headers: Headers, key_digest: str | None
         status, refusal = HTTPStatus.NOT_FOUND, _not_found_text(path)
     elif key_digest is not None and not _key_matches(credential, key_digest):
         status, refusal = HTTPStatus.UNAUTHORIZED, _unauthorized_text(scheme)
+    elif path == PATHS[0] and not known_model(requested_model(request_path), deployments):
+        status, refusal = HTTPStatus.NOT_FOUND, _deployment_not_found_text(requested_model(request_path))
     record = Handshake(
         path=split.path,
         query={k: (_REDACTED if k.lower() == "api-key" else v) for k, v in query.items()},
@@ -100,16 +114,45 @@ def service_of(request_path: str) -> Service:
     return "azure" if urlsplit(request_path).path.rstrip("/") == PATHS[0] else "openai"
 
 
+def known_model(model: str, deployments: Collection[str] = ()) -> bool:
+    """A model name the SDK lists (one the rulebook has a profile for), or a deployment this server was given."""
+    return profile_for(model) is not None or model in deployments
+
+
+def unknown_model_event(model: str) -> dict[str, Any]:
+    """OpenAI's answer to an unknown model: an ``error`` event, then the session closes.
+
+    Code and message as OpenAI sends them (openai/openai-realtime-console#561: "model_not_found",
+    "The model `gpt-realtime` does not exist or you do not have access to it.").
+    """
+    return {"type": "error", "event_id": "event_model_not_found", "error": {
+        "type": "invalid_request_error", "code": "model_not_found", "param": None, "event_id": None,
+        "message": f"The model `{model}` does not exist or you do not have access to it."}}
+
+
+def chosen_subprotocol(offered: Sequence[str]) -> str | None:
+    """Echo ``realtime`` when the client offers it (browsers abort otherwise); never echo the key.
+
+        >>> chosen_subprotocol(["realtime", "openai-insecure-api-key.sk-1"]), chosen_subprotocol([])
+        ('realtime', None)
+    """
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
+
+
 def sha256_hex(text: str) -> str:
     """The hex SHA-256 of a credential: what is kept instead of the secret."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _credential(headers: Headers, query: dict[str, str]) -> tuple[AuthScheme | None, str | None]:
-    """(scheme, secret) from ``Authorization: Bearer``, ``api-key`` header, or Azure's ``?api-key=``."""
+    """(scheme, secret) from ``Authorization: Bearer``, ``api-key`` header, the key subprotocol, or ``?api-key=``."""
     authorization = headers.get("Authorization", "")
     if authorization[:7].lower() == "bearer ":
         return "bearer", authorization[7:].strip()
+    for offered in headers.get_all("Sec-WebSocket-Protocol"):
+        for name in offered.split(","):
+            if name.strip().startswith(KEY_SUBPROTOCOL_PREFIX):
+                return "subprotocol", name.strip()[len(KEY_SUBPROTOCOL_PREFIX):]
     key = headers.get("api-key") or query.get("api-key")
     if key:
         return "api-key", key
@@ -125,10 +168,18 @@ def _not_found_text(path: str) -> str:
             f"{PATHS[0]} (Azure-style base URL .../openai/v1) and {PATHS[1]} (OpenAI-style .../v1).\n")
 
 
+def _deployment_not_found_text(deployment: str) -> str:
+    body = {"error": {"code": "DeploymentNotFound", "message": DEPLOYMENT_NOT_FOUND}}
+    return (json.dumps(body) + f"\nrealtime-kit local server: no deployment {deployment!r}. Its deployments are the "
+            "model names the openai SDK lists (e.g. gpt-realtime, gpt-realtime-mini, gpt-realtime-2.1) and any "
+            "given with --deployment NAME=MODEL.\n")
+
+
 def _unauthorized_text(scheme: str | None) -> str:
     sent = "an unknown credential" if scheme else "no credential"
     return (f"Unauthorized: you sent {sent}. This local realtime server was started with an API key; "
-            "send it as 'Authorization: Bearer <key>' or 'api-key: <key>' (the openai SDK's api_key).\n")
+            "send it as 'Authorization: Bearer <key>', 'api-key: <key>' or the subprotocol "
+            "'openai-insecure-api-key.<key>' (the openai SDK's api_key).\n")
 
 
 # -- the wire logger -------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from ..errors import ConfigError
-from .handshake import redacting_logger
+from .handshake import chosen_subprotocol, redacting_logger
 
 __all__ = ["MAX_FRAME_BYTES", "listen", "listening_port", "server_ssl_context", "url_host"]
 
@@ -37,6 +38,7 @@ async def listen(
         port,
         ssl=tls,
         process_request=check_handshake,
+        select_subprotocol=_select_subprotocol,
         max_size=MAX_FRAME_BYTES,
         compression=None,  # audio is base64 noise: deflate costs CPU for little gain
         ping_interval=20,
@@ -45,6 +47,11 @@ async def listen(
         server_header="realtime-kit-local",
         logger=redacting_logger(),
     )
+
+
+def _select_subprotocol(_connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    chosen = chosen_subprotocol(offered)
+    return None if chosen is None else Subprotocol(chosen)
 
 
 def listening_port(server: Server) -> int:

@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import InvalidState
-from ..rules import GPT_REALTIME, SERVICES, Service, profile_for
+from ..rules import GPT_REALTIME, SERVICES, ModelProfile, Service, profile_for
 from ..spec import SpecViolation
 from .engines import Engines
 from .input_audio import (
@@ -116,6 +116,7 @@ class RealtimeProtocol:
         *,
         model: str = "gpt-realtime",
         service: Service = "openai",
+        profile: ModelProfile | None = None,
         engines: Engines | None = None,
         clock: Callable[[], float] = time.time,
         max_session_s: float = 3600,
@@ -132,8 +133,9 @@ class RealtimeProtocol:
         self._outbox: deque[Outgoing] = deque()
         self._jobs: deque[Iterator[Outgoing]] = deque()   # responses and transcriptions, pulled in order
         self._conversation = Conversation(self._ids)
+        self._profile = profile or profile_for(model) or GPT_REALTIME
         self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe,
-                                    SERVICES[service], profile_for(model) or GPT_REALTIME)
+                                    SERVICES[service], self._profile)
         self._input = InputAudio(self._ids, self._engines.make_vad)
 
     # -- public ------------------------------------------------------------------------------------
@@ -142,7 +144,8 @@ class RealtimeProtocol:
         """Queue ``session.created`` with the whole effective session."""
         now = self._clock()
         self._deadline = now + self._max_session_s
-        self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s))
+        self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
+                                        self._profile)
         self._emit({"type": "session.created", "session": copy.deepcopy(self._session)})
 
     def receive(self, frame: str | bytes) -> None:

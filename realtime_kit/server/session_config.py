@@ -19,7 +19,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from ..rules import GPT_REALTIME, profile_for
+from ..rules import GPT_REALTIME, ModelProfile, profile_for
 from .audio_format import PCM_RATE
 from .wire import ClientError, dig
 
@@ -52,9 +52,10 @@ GA_VOICES = _ga_voices()
 # -- defaults and merging --------------------------------------------------------------------------
 
 
-def default_session(model: str, session_id: str, expires_at: int) -> dict[str, Any]:
+def default_session(model: str, session_id: str, expires_at: int, profile: ModelProfile | None = None,
+                    ) -> dict[str, Any]:
     """The effective session of a new connection, with the real service's defaults (the model's) filled in."""
-    profile = profile_for(model) or GPT_REALTIME
+    profile = profile or profile_for(model) or GPT_REALTIME
     return {
         "type": "realtime",
         "object": "realtime.session",
