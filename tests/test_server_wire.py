@@ -14,10 +14,10 @@ from typing import Any, cast
 import numpy as np
 import openai
 import pytest
-from conftest import TlsFiles
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
+from conftest import TlsFiles
 from realtime_kit.errors import ConfigError, InvalidState
 from realtime_kit.server import REALTIME_LEAD_MS, LocalServer, Pacer, shared_server
 from realtime_kit.server.protocol import Outgoing
@@ -133,17 +133,19 @@ def realtime_server() -> Any:
 # -- handshake, auth, paths, TLS ---------------------------------------------------------------------------
 
 
-async def test_session_created_echoes_the_model_on_both_paths(local_server: LocalServer) -> None:
+async def test_session_created_echoes_the_model_on_both_paths() -> None:
     """Both base URLs serve the SDK; session.created carries the model or Azure deployment asked for."""
-    async with sdk_session(local_server.azure_base_url, model="my-deployment") as peer:
-        assert peer.events[0]["session"]["model"] == "my-deployment"
-        assert peer.events[0]["session"]["type"] == "realtime"
-    async with sdk_session(local_server.openai_base_url, model="gpt-realtime-mini") as peer:
-        assert peer.events[0]["session"]["model"] == "gpt-realtime-mini"
-    for query, model in (("?deployment=dep-7", "dep-7"), ("", "gpt-realtime")):
-        async with ws_connect(local_server.url + "/openai/v1/realtime" + query) as ws:
-            assert json.loads(await ws.recv())["session"]["model"] == model
-    assert [h.path for h in local_server.handshakes[:2]] == ["/openai/v1/realtime", "/v1/realtime"]
+    with LocalServer(deployments={"my-deployment": "gpt-realtime", "dep-7": "gpt-realtime-2.1"}) as server:
+        async with sdk_session(server.azure_base_url, model="my-deployment") as peer:
+            assert peer.events[0]["session"]["model"] == "my-deployment"
+            assert peer.events[0]["session"]["type"] == "realtime"
+        async with sdk_session(server.openai_base_url, model="gpt-realtime-mini") as peer:
+            assert peer.events[0]["session"]["model"] == "gpt-realtime-mini"
+        for query, model, voice in (("?deployment=dep-7", "dep-7", "marin"), ("", "gpt-realtime", "alloy")):
+            async with ws_connect(server.url + "/openai/v1/realtime" + query) as ws:
+                session = json.loads(await ws.recv())["session"]
+                assert (session["model"], session["audio"]["output"]["voice"]) == (model, voice)  # the model's profile
+        assert [h.path for h in server.handshakes[:2]] == ["/openai/v1/realtime", "/v1/realtime"]
 
 
 async def test_handshake_record_keeps_a_digest_never_the_key() -> None:
@@ -180,7 +182,8 @@ async def test_credentials_never_reach_the_log_even_at_debug(caplog: pytest.LogC
 async def test_api_key_header_is_accepted_as_azure_sends_it() -> None:
     """An `api-key` header with the right key opens a session and is recorded as scheme api-key."""
     with LocalServer(api_key=KEY) as server:
-        async with ws_connect(server.azure_base_url + "/realtime?model=m", additional_headers={"api-key": KEY}) as ws:
+        url = server.azure_base_url + "/realtime?model=gpt-realtime"
+        async with ws_connect(url, additional_headers={"api-key": KEY}) as ws:
             event = json.loads(await ws.recv())
         validate_server_event(event)
         assert event["type"] == "session.created"
@@ -295,20 +298,28 @@ async def test_items_are_created_retrieved_and_deleted(local_server: LocalServer
 
 
 async def test_truncate_shortens_assistant_audio_and_refuses_past_its_end(local_server: LocalServer) -> None:
-    """conversation.item.truncate cuts the assistant's audio; audio_end_ms past the end is an error."""
+    """truncate cuts the assistant's audio and deletes its transcript; past the end or a user item is an error."""
     async with sdk_session(local_server.azure_base_url) as peer:
-        done = (await peer.say("hello"))[-1]
+        events = await peer.say("hello")
+        done = events[-1]
+        user_id = next(e["item"]["id"] for e in of_type(events, "conversation.item.added")
+                       if e["item"].get("role") == "user")
         item_id = done["response"]["output"][0]["id"]
         await peer.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
                          "audio_end_ms": 300})
         truncated = await peer.expect("conversation.item.truncated")
         assert (truncated["item_id"], truncated["audio_end_ms"]) == (item_id, 300)
         await peer.send({"type": "conversation.item.retrieve", "item_id": item_id})
-        audio = (await peer.expect("conversation.item.retrieved"))["item"]["content"][0]["audio"]
-        assert len(base64.b64decode(audio)) == 300 * BYTES_PER_MS
+        content = (await peer.expect("conversation.item.retrieved"))["item"]["content"][0]
+        assert len(base64.b64decode(content["audio"])) == 300 * BYTES_PER_MS
+        assert content["transcript"] == ""  # deleted, as the service does
         error = await peer.error_for({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
                                       "audio_end_ms": 60_000, "event_id": "evt_past"})
         assert (error["code"], error["param"], error["event_id"]) == ("invalid_value", "audio_end_ms", "evt_past")
+        error = await peer.error_for({"type": "conversation.item.truncate", "item_id": user_id, "content_index": 0,
+                                      "audio_end_ms": 0})
+        assert (error["code"], error["message"]) == ("unsupported_content_type",
+                                                     "Only model output audio messages can be truncated")
 
 
 # -- responses -------------------------------------------------------------------------------------------
@@ -316,14 +327,14 @@ async def test_truncate_shortens_assistant_audio_and_refuses_past_its_end(local_
 
 async def test_text_turn_streams_in_the_seeds_rhythm(local_server: LocalServer) -> None:
     """A text turn: the GA event sequence, text ahead of audio, chunks 4800/7200/<=12000 bytes, usage, rate limits."""
-    async with sdk_session(local_server.azure_base_url) as peer:
+    async with sdk_session(local_server.openai_base_url) as peer:
         events = await peer.say("How are you today?")
         events.append(await peer.expect("rate_limits.updated"))
     kinds = [e["type"] for e in events if not e["type"].endswith(".delta")]
     assert kinds[kinds.index("response.created"):] == [
         "response.created", "response.output_item.added", "conversation.item.added",
         "response.content_part.added", "response.output_audio.done", "response.output_audio_transcript.done",
-        "response.content_part.done", "response.output_item.done", "conversation.item.done", "response.done",
+        "response.content_part.done", "conversation.item.done", "response.output_item.done", "response.done",
         "rate_limits.updated",
     ]
     sizes = audio_bytes(events)

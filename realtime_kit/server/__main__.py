@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigError
+from ..rules import profile_for
 from .app import PATHS, LocalServer
 
 API_KEY_VARIABLE = "REALTIME_KIT_SERVER_API_KEY"
@@ -38,7 +39,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="stream audio at playback speed (default) or as fast as it is made")
     parser.add_argument("--max-session-s", type=float, default=3600.0,
                         help="close sessions after this many seconds, like the service (default 3600)")
-    return parser.parse_args(argv)
+    parser.add_argument("--deployment", action="append", default=[], metavar="NAME=MODEL",
+                        help="an Azure deployment name this server answers to (repeatable); the model names the "
+                             "openai SDK lists are deployments of themselves")
+    args = parser.parse_args(argv)
+    args.deployments = dict(_deployment(text, parser) for text in args.deployment)
+    return args
+
+
+def _deployment(text: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    name, _, model = text.partition("=")
+    if not name or profile_for(model or "gpt-realtime") is None:
+        parser.error(f"--deployment {text!r}: use NAME=MODEL with a realtime model the openai SDK lists, "
+                     "e.g. --deployment my-voice=gpt-realtime")
+    return name, model or "gpt-realtime"
 
 
 def banner(server: LocalServer) -> str:
@@ -68,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
-                             certfile=args.certfile, keyfile=args.keyfile, max_session_s=args.max_session_s)
+                             certfile=args.certfile, keyfile=args.keyfile, max_session_s=args.max_session_s,
+                             deployments=args.deployments)
         asyncio.run(serve(server))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,19 +17,30 @@ import asyncio
 import atexit
 import concurrent.futures
 import dataclasses
+import json
 import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.http11 import Request, Response
 
 from ..errors import ConfigError, InvalidState
+from ..rules import Service, profile_for
 from .connection import ServerSession, SessionProtocol
-from .handshake import PATHS, Handshake, requested_model, review_handshake, sha256_hex
+from .handshake import (
+    PATHS,
+    Handshake,
+    known_model,
+    requested_model,
+    review_handshake,
+    service_of,
+    sha256_hex,
+    unknown_model_event,
+)
 from .limits import Limits, MemoryBudget, SessionMemory
 from .listening import listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
@@ -63,6 +74,7 @@ class LocalServer:
         max_session_s: float = 3600.0,
         protocol_factory: Callable[..., SessionProtocol] | None = None,
         limits: Limits | None = None,
+        deployments: Mapping[str, str] | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -82,6 +94,8 @@ class LocalServer:
         self.limits = limits or Limits()
         self._memory = MemoryBudget.of(self.limits)
         self._handshakes: deque[Handshake] = deque(maxlen=self.limits.handshake_records)
+        # Azure deployment names beside the model names (each a deployment of itself): name -> model
+        self.deployments = dict(deployments or {})
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -264,7 +278,7 @@ class LocalServer:
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse unknown paths (404) and wrong credentials (401); record what the client sent."""
-        handshake, refusal = review_handshake(request.path, request.headers, self._key_digest)
+        handshake, refusal = review_handshake(request.path, request.headers, self._key_digest, self.deployments)
         if refusal is None and len(self._sessions) >= self.limits.max_sessions:
             handshake = dataclasses.replace(handshake, status=HTTPStatus.SERVICE_UNAVAILABLE)
             refusal = (f"This server is full ({self.limits.max_sessions} sessions); try again when someone "
@@ -276,9 +290,13 @@ class LocalServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
-        model = requested_model(connection.request.path)
+        model, service = requested_model(connection.request.path), service_of(connection.request.path)
+        if not known_model(model, self.deployments):  # only OpenAI's path gets here: Azure's refused at the handshake
+            await connection.send(json.dumps(unknown_model_event(model)))
+            await connection.close(1008, "model_not_found")
+            return
         memory = self._memory.account()
-        protocol = self._make_protocol(model, memory)
+        protocol = self._make_protocol(model, service, memory)
         session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s,
                                 limits=self.limits, bulk_executor=self._bulk_executor)
         self._sessions.add(session)
@@ -290,12 +308,13 @@ class LocalServer:
             self._sessions.discard(session)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
-    def _make_protocol(self, model: str, memory: SessionMemory) -> SessionProtocol:
+    def _make_protocol(self, model: str, service: Service, memory: SessionMemory) -> SessionProtocol:
         if self._protocol_factory is not None:
             return self._protocol_factory(model=model, max_session_s=self.max_session_s)
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
-        return RealtimeProtocol(model=model, max_session_s=self.max_session_s, limits=self.limits, memory=memory)
+        return RealtimeProtocol(model=model, service=service, max_session_s=self.max_session_s, limits=self.limits,
+                                memory=memory, profile=profile_for(self.deployments.get(model, model)))
 
 
 # -- shared server ---------------------------------------------------------------------------------

@@ -228,8 +228,41 @@ def transcription_events(item: Item, model: str, transcribe: Callable[[np.ndarra
     pieces = [transcript] if model == "whisper-1" else re.findall(r"\s*\S+", transcript)
     for piece in [p for p in pieces if p]:
         yield ids.event({"type": "conversation.item.input_audio_transcription.delta", "item_id": item.id,
-                         "content_index": 0, "delta": piece})
+                         "content_index": 0, "delta": piece, "obfuscation": ids.obfuscation(piece)})
     item.wire["content"][0]["transcript"] = transcript
     yield ids.event({"type": "conversation.item.input_audio_transcription.completed", "item_id": item.id,
                      "content_index": 0, "transcript": transcript,
                      "usage": transcription_usage(model, item.audio_ms(0), transcript)})
+
+
+def beside_response(response: Iterator[Outgoing], transcription: Iterator[Outgoing]) -> Iterator[Outgoing]:
+    """A response's events with the input transcription of its turn woven in, in the recorded order.
+
+    Recorded (OpenAI and Azure): ``response.created``, then the transcription's deltas (or its
+    ``failed``); ``completed`` after the reply's first audio delta, or before the reply's first
+    output when that is not audio (a function call, a text part).
+    """
+    yield next(response)                       # response.created
+    held: Outgoing | None = None
+    for out in transcription:
+        if out.event["type"].endswith(".completed"):
+            held = out
+        else:
+            yield out
+    for out in response:
+        if held is not None and _not_audio(out.event):
+            yield held
+            held = None
+        yield out
+        if held is not None and out.event["type"] == "response.output_audio.delta":
+            yield held
+            held = None
+    if held is not None:
+        yield held
+
+
+def _not_audio(event: dict[str, Any]) -> bool:
+    """The reply starts with something other than audio: a function call, or a text part."""
+    if event["type"] == "response.output_item.added":
+        return bool(event["item"].get("type") != "message")
+    return event["type"] == "response.content_part.added" and event["part"].get("type") == "text"

@@ -46,7 +46,7 @@ class Item:
     def user_audio(cls, item_id: str, data: bytes, kind: str) -> Item:
         """The user message a commit makes of buffered audio (transcript filled in later, if at all)."""
         content = [{"type": "input_audio", "transcript": None}]
-        return cls({"id": item_id, "object": "realtime.item", "type": "message", "role": "user",
+        return cls({"id": item_id, "type": "message", "role": "user",
                     "status": "completed", "content": content}, audio={0: bytearray(data)}, audio_format=kind)
 
 
@@ -97,10 +97,13 @@ class Conversation:
         return before, item
 
     def from_client(self, raw: Mapping[str, Any], path: str, session: Mapping[str, Any]) -> Item:
-        """An item as the client wrote it, completed, with ids filled and its audio moved aside."""
-        wire = {"id": raw.get("id") or self._ids.new("item_"), "object": "realtime.item",
-                **{k: copy.deepcopy(v) for k, v in raw.items() if k not in ("id", "object", "status")},
-                "status": "completed"}
+        """An item as the client wrote it, completed, with ids filled and its audio moved aside.
+
+        As the service echoes them: no ``object``; a function_call_output carries no ``status``.
+        """
+        status = {} if raw.get("type") == "function_call_output" else {"status": "completed"}
+        wire = {"id": raw.get("id") or self._ids.new("item_"), "type": raw.get("type"), **status,
+                **{k: copy.deepcopy(v) for k, v in raw.items() if k not in ("id", "type", "object", "status")}}
         if wire["type"] == "function_call":
             wire.setdefault("call_id", self._ids.new("call_", 16))
         item = Item(wire)
@@ -138,17 +141,22 @@ class Conversation:
     def truncatable(self, item_id: str, index: int) -> Item:
         """The assistant item whose audio part ``index`` a ``conversation.item.truncate`` may cut."""
         item = self._existing(item_id, "truncating")
-        if item.wire.get("type") != "message" or item.wire.get("role") != "assistant":
-            raise ClientError("invalid_value", "Only assistant message items can be truncated; "
-                              f"item '{item.id}' is not one.", "item_id")
         content = item.wire.get("content", [])
+        is_model_audio = item.wire.get("type") == "message" and item.wire.get("role") == "assistant" \
+            and any(part.get("type") == "output_audio" for part in content)
+        if not is_model_audio:  # the service's code and message for a user item or an item without audio
+            raise ClientError("unsupported_content_type", "Only model output audio messages can be truncated",
+                              "item_id")
         if not 0 <= index < len(content) or content[index].get("type") != "output_audio":
             raise ClientError("invalid_value", f"Item '{item.id}' has no audio content at index {index}; "
                               "use content_index 0 for the assistant's audio.", "content_index")
         return item
 
     def truncate(self, item: Item, index: int, end_ms: int) -> None:
-        """Cut part ``index`` at ``end_ms``: its audio bytes, and its transcript in proportion."""
+        """Cut part ``index`` at ``end_ms``: its audio bytes; the transcript goes, as on the service.
+
+        The service deletes the server-side transcript so no text the user did not hear stays in the context.
+        """
         duration = item.audio_ms(index)
         if end_ms < 0 or end_ms > duration:
             raise ClientError("invalid_value", f"Audio content of {duration:.0f}ms is already shorter than "
@@ -156,10 +164,7 @@ class Conversation:
         keep = int(end_ms * bytes_per_ms(item.audio_format))
         keep -= keep % sample_width(item.audio_format)
         del item.audio[index][keep:]
-        part = item.wire["content"][index]
-        words = (part.get("transcript") or "").split()
-        kept = round(len(words) * end_ms / duration) if duration else 0  # proportional: an approximation
-        part["transcript"] = " ".join(words[:kept])
+        item.wire["content"][index]["transcript"] = ""
 
     def _existing(self, item_id: str, doing: str) -> Item:
         item = self.find(item_id)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from ..errors import ConfigError
-from .handshake import redacting_logger
+from .handshake import chosen_subprotocol, redacting_logger
 from .limits import Limits
 from .quiet_logs import quiet
 
@@ -43,6 +44,7 @@ async def listen(
         port,
         ssl=tls,
         process_request=check_handshake,
+        select_subprotocol=_select_subprotocol,
         max_size=MAX_FRAME_BYTES,
         compression=None,  # audio is base64 noise: deflate costs CPU for little gain
         # a dead client is noticed within ping_interval_s + ping_timeout_s (the client's websockets answers
@@ -54,6 +56,11 @@ async def listen(
         server_header="realtime-kit-local",
         logger=wire,
     )
+
+
+def _select_subprotocol(_connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    chosen = chosen_subprotocol(offered)
+    return None if chosen is None else Subprotocol(chosen)
 
 
 def listening_port(server: Server) -> int:

@@ -61,6 +61,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import InvalidState
+from ..rules import GPT_REALTIME, SERVICES, ModelProfile, Service, profile_for
 from ..spec import SpecViolation
 from .engines import Engines
 from .input_audio import (
@@ -71,6 +72,7 @@ from .input_audio import (
     SpeechStarted,
     SpeechStopped,
     VadLike,
+    beside_response,
     transcription_events,
 )
 from .items import Conversation, Item
@@ -118,6 +120,8 @@ class RealtimeProtocol:
         self,
         *,
         model: str = "gpt-realtime",
+        service: Service = "openai",
+        profile: ModelProfile | None = None,
         engines: Engines | None = None,
         clock: Callable[[], float] = time.time,
         max_session_s: float = 3600,
@@ -138,7 +142,9 @@ class RealtimeProtocol:
         self._outbox: deque[Outgoing] = deque()
         self._jobs: deque[Iterator[Outgoing]] = deque()   # responses and transcriptions, pulled in order
         self._conversation = Conversation(self._ids)
-        self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe)
+        self._profile = profile or profile_for(model) or GPT_REALTIME
+        self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe,
+                                    SERVICES[service], self._profile)
         self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
 
     # -- public ------------------------------------------------------------------------------------
@@ -147,7 +153,8 @@ class RealtimeProtocol:
         """Queue ``session.created`` with the whole effective session."""
         now = self._clock()
         self._deadline = now + self._max_session_s
-        self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s))
+        self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
+                                        self._profile)
         self._emit({"type": "session.created", "session": copy.deepcopy(self._session)})
 
     def receive(self, frame: str | bytes) -> None:
@@ -290,7 +297,9 @@ class RealtimeProtocol:
 
     def _on_commit(self, event: dict[str, Any]) -> None:
         data, item_id = self._input.commit(self._input_kind())
-        self._commit(data, item_id)
+        transcription = self._commit(data, item_id)
+        if transcription is not None:
+            self._jobs.append(transcription)
 
     def _on_clear(self, event: dict[str, Any]) -> None:
         self._input.clear()
@@ -301,16 +310,17 @@ class RealtimeProtocol:
                           "a WebSocket, send response.cancel, then conversation.item.truncate with the audio "
                           "played so far.", "type")
 
-    def _commit(self, data: bytes, item_id: str) -> None:
-        """A user audio item from ``data``: committed, item added and done, then transcription."""
+    def _commit(self, data: bytes, item_id: str) -> Iterator[Outgoing] | None:
+        """A user audio item from ``data``: committed, item added and done; its transcription events, if on."""
         item = Item.user_audio(item_id, data, self._input_kind())
         before = self._conversation.add(item)
         self._emit({"type": "input_audio_buffer.committed", "previous_item_id": before, "item_id": item_id})
         self._emit_item_added(before, item)
         transcription = dig(self._session, "audio", "input", "transcription")
-        if transcription:
-            model = str(transcription.get("model") or "")
-            self._jobs.append(transcription_events(item, model, self._engines.transcribe, self._ids))
+        if not transcription:
+            return None
+        model = str(transcription.get("model") or "")
+        return transcription_events(item, model, self._engines.transcribe, self._ids)
 
     def _speech_started(self, turn: SpeechStarted) -> None:
         self._emit({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(turn.start_ms),
@@ -322,9 +332,11 @@ class RealtimeProtocol:
     def _speech_stopped(self, turn: SpeechStopped) -> None:
         self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(turn.end_ms),
                     "item_id": turn.item_id})
-        self._commit(turn.audio, turn.item_id)
+        transcription = self._commit(turn.audio, turn.item_id)
         if self._turn_detection().get("create_response", True) and self._responses.default_writer() is None:
-            self._start_response({}, None)
+            self._start_response({}, None, transcription)
+        elif transcription is not None:
+            self._jobs.append(transcription)
 
     # -- responses ---------------------------------------------------------------------------------
 
@@ -351,8 +363,15 @@ class RealtimeProtocol:
             raise ClientError("response_cancel_not_active", "Cancellation failed: no active response found.", None)
         self._cancel(target, "client_cancelled")
 
-    def _start_response(self, params: dict[str, Any], input_items: list[Item] | None) -> None:
-        self._jobs.append(self._responses.start(params, self._session, input_items))
+    def _start_response(self, params: dict[str, Any], input_items: list[Item] | None,
+                        transcription: Iterator[Outgoing] | None = None) -> None:
+        events = self._responses.start(params, self._session, input_items)
+        if transcription is not None:  # the service transcribes the turn while it answers
+            response = self._responses.owner_of(events)
+            events = beside_response(events, transcription)
+            if response is not None:
+                response.events = events
+        self._jobs.append(events)
 
     def _cancel(self, response: Response, reason: str) -> None:
         """End ``response`` now: its closing events go out before anything received later."""

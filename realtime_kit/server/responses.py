@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from . import responder
 from .input_audio import heard
 from .items import Conversation, Item
@@ -29,17 +30,21 @@ from .tool_calls import ToolCall, choose_tool
 from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, usage
 from .wire import Ids, Outgoing
 
-__all__ = ["Responses"]
+__all__ = ["PREAMBLE", "Responses"]
+
+PREAMBLE = "I'll check that for you."   # a 2.x model's commentary before it calls a tool
 
 class Responses:
     """The responses in flight, their shared counters, and the events of each one."""
 
     def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize,
-                 transcribe: Callable[[np.ndarray, int], str]) -> None:
+                 transcribe: Callable[[np.ndarray, int], str], service: ServiceRules = SERVICES["openai"],
+                 profile: ModelProfile = GPT_REALTIME) -> None:
         self._ids = ids
         self._conversation = conversation
         self._transcribe = transcribe
-        self._writer = OutputWriter(ids, conversation, synthesize)
+        self._service, self._profile = service, profile
+        self._writer = OutputWriter(ids, conversation, synthesize, service, profile)
         self.conversation_id = ids.new("conv_")
         self.active: list[Response] = []       # accepted, until their response.done goes out
         self.done_count = 0
@@ -111,12 +116,16 @@ class Responses:
                               response_id=response.id)
         if response.cancel_reason is None:
             context, call = self._plan(response)
+            if call is not None and self._profile.preamble_before_tool:
+                # gpt-realtime-2.1 says what it is about to do, then calls the tool, in one response
+                yield from self._writer.message(response, PREAMBLE, phase="commentary")
             if call is not None:
                 yield from self._writer.function_call(response, call)
             else:
                 text = responder.reply(context)
                 text, response.incomplete = cut_to_tokens(text, response.settings["max_output_tokens"])
                 yield from self._writer.message(response, text)
+                response.reasoned = self._profile.reasoning_tokens and context.tool_result is None
         yield from self._finish(response)
 
     def _plan(self, response: Response) -> tuple[responder.TurnContext, ToolCall | None]:
@@ -166,7 +175,9 @@ class Responses:
 
     def _finish(self, response: Response) -> Iterator[Outgoing]:
         status, details = _ending(response)
-        used = usage(response.usage_in, output_tokens(response.output))
+        written = output_tokens(response.output)
+        # recorded on 2.1: reasoning tokens for an answer to the user, none beside a tool call or its output
+        used = usage(response.usage_in, written, reasoning=written[0] // 2 if response.reasoned else None)
         response.done = True
         self.done_count += 1
         self.tokens_used += used["total_tokens"]
@@ -176,8 +187,9 @@ class Responses:
                                "response": self.response_object(response, status, details, used)},
                               response_id=response.id)
         self.active.remove(response)
-        yield self._ids.event({"type": "rate_limits.updated",
-                               "rate_limits": rate_limits(self.done_count, self.tokens_used)})
+        if self._service.rate_limits_updated:
+            yield self._ids.event({"type": "rate_limits.updated",
+                                   "rate_limits": rate_limits(self.done_count, self.tokens_used)})
 
 
 def _ending(response: Response) -> tuple[str, dict[str, Any] | None]:

@@ -19,6 +19,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from ..rules import GPT_REALTIME, ModelProfile, profile_for
 from .audio_format import PCM_RATE
 from .wire import ClientError, dig
 
@@ -51,8 +52,10 @@ GA_VOICES = _ga_voices()
 # -- defaults and merging --------------------------------------------------------------------------
 
 
-def default_session(model: str, session_id: str, expires_at: int) -> dict[str, Any]:
-    """The effective session of a new connection, with the real service's defaults filled in."""
+def default_session(model: str, session_id: str, expires_at: int, profile: ModelProfile | None = None,
+                    ) -> dict[str, Any]:
+    """The effective session of a new connection, with the real service's defaults (the model's) filled in."""
+    profile = profile or profile_for(model) or GPT_REALTIME
     return {
         "type": "realtime",
         "object": "realtime.session",
@@ -73,9 +76,9 @@ def default_session(model: str, session_id: str, expires_at: int) -> dict[str, A
                 "format": {"type": "audio/pcm", "rate": PCM_RATE},
                 "transcription": None,
                 "noise_reduction": None,
-                "turn_detection": _turn_detection_defaults("server_vad"),
+                "turn_detection": _turn_detection_defaults("server_vad", profile.silence_duration_ms),
             },
-            "output": {"format": {"type": "audio/pcm", "rate": PCM_RATE}, "voice": "alloy", "speed": 1.0},
+            "output": {"format": {"type": "audio/pcm", "rate": PCM_RATE}, "voice": profile.voice, "speed": 1.0},
         },
     }
 
@@ -94,13 +97,14 @@ def merge_session(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict
     merged = copy.deepcopy(dict(current))
     for key, value in update.items():
         if key == "audio" and isinstance(value, Mapping):
-            _merge_audio(merged.setdefault("audio", {}), value)
+            silence_ms = (profile_for(str(merged.get("model"))) or GPT_REALTIME).silence_duration_ms
+            _merge_audio(merged.setdefault("audio", {}), value, silence_ms)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
 
 
-def _merge_audio(audio: dict[str, Any], update: Mapping[str, Any]) -> None:
+def _merge_audio(audio: dict[str, Any], update: Mapping[str, Any], silence_ms: int) -> None:
     for direction in ("input", "output"):
         changes = update.get(direction)
         if not isinstance(changes, Mapping):
@@ -110,7 +114,10 @@ def _merge_audio(audio: dict[str, Any], update: Mapping[str, Any]) -> None:
             if key == "format":
                 target[key] = format_filled(value)
             elif key == "turn_detection":
-                target[key] = _turn_detection_merged(target.get(key), value)
+                target[key] = _turn_detection_merged(target.get(key), value, silence_ms)
+            elif key == "transcription" and isinstance(value, Mapping):
+                # the service echoes language and prompt as null when they were not given
+                target[key] = {"model": None, "language": None, "prompt": None, **copy.deepcopy(dict(value))}
             else:
                 target[key] = copy.deepcopy(value)
 
@@ -126,18 +133,19 @@ def format_kind(session: Mapping[str, Any], direction: str) -> str:
     return str(dig(session, "audio", direction, "format", "type") or "audio/pcm")
 
 
-def _turn_detection_defaults(kind: str) -> dict[str, Any]:
+def _turn_detection_defaults(kind: str, silence_ms: int) -> dict[str, Any]:
     if kind == "semantic_vad":
         return {"type": kind, "eagerness": "auto", "create_response": True, "interrupt_response": True}
-    return {"type": kind, "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 200,
+    return {"type": kind, "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": silence_ms,
             "idle_timeout_ms": None, "create_response": True, "interrupt_response": True}
 
 
-def _turn_detection_merged(current: Mapping[str, Any] | None, update: Mapping[str, Any] | None) -> Any:
+def _turn_detection_merged(current: Mapping[str, Any] | None, update: Mapping[str, Any] | None,
+                           silence_ms: int) -> Any:
     if update is None:
         return None
     base = dict(current) if current and current.get("type") == update.get("type") \
-        else _turn_detection_defaults(str(update.get("type")))
+        else _turn_detection_defaults(str(update.get("type")), silence_ms)
     return {**base, **copy.deepcopy(dict(update))}
 
 

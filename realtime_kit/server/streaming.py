@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from .audio_format import bytes_per_ms, encode, ms_of, rate_of
 from .items import Conversation, Item
 from .tool_calls import ToolCall
@@ -53,6 +54,7 @@ class Response:
     cancel_reason: str | None = None
     incomplete: bool = False
     failure: str | None = None
+    reasoned: bool = False                 # the model reports reasoning tokens for it (2.x answers)
     done: bool = False
     usage_in: tuple[int, int] = (0, 0)     # (text tokens, audio tokens) of the context
     events: Iterator[Outgoing] | None = None
@@ -107,17 +109,25 @@ def place_pieces(starts: list[float], sentence: list[str], offset: int, begin_ms
 class OutputWriter:
     """Streams a response's output items into the conversation: a message, or a function call."""
 
-    def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize) -> None:
+    def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize,
+                 service: ServiceRules = SERVICES["openai"], profile: ModelProfile = GPT_REALTIME) -> None:
         self._ids = ids
         self._conversation = conversation
         self._synthesize = synthesize
+        self._service = service
+        self._profile = profile
         self.audio_was_produced = False     # once true, the session's voice is locked
 
-    def message(self, response: Response, text: str) -> Iterator[Outgoing]:
-        """An assistant message saying ``text``: audio with its transcript, or text only."""
+    def message(self, response: Response, text: str, phase: str = "final_answer") -> Iterator[Outgoing]:
+        """An assistant message saying ``text``: audio with its transcript, or text only.
+
+        ``phase`` ("commentary" before a tool call, else "final_answer") shows only on models whose items carry it.
+        """
         rid, with_audio = response.id, "audio" in response.settings["output_modalities"]
-        wire: dict[str, Any] = {"id": self._ids.new("item_"), "object": "realtime.item", "type": "message",
-                                "role": "assistant", "status": "in_progress", "content": []}
+        wire: dict[str, Any] = {"id": self._ids.new("item_"), "type": "message", "status": "in_progress",
+                                "role": "assistant", "content": []}
+        if self._profile.item_phase:
+            wire["phase"] = phase
         yield from self._open_item(response, wire)
         item = response.output[-1]
         where = {"response_id": rid, "item_id": item.id, "output_index": response.output.index(item),
@@ -125,7 +135,7 @@ class OutputWriter:
         part: dict[str, Any] = {"type": "audio", "transcript": ""} if with_audio else {"type": "text", "text": ""}
         wire["content"].append({"type": "output_audio", "transcript": ""} if with_audio
                                else {"type": "output_text", "text": ""})
-        yield self._ids.event({"type": "response.content_part.added", **where, "part": dict(part)}, response_id=rid)
+        yield self._ids.event({"type": "response.content_part.added", **where, **self._part(part)}, response_id=rid)
         spoken: list[str] = []
         if with_audio:
             yield from self._audio_stream(response, item, text, spoken, where)
@@ -141,14 +151,14 @@ class OutputWriter:
                                   response_id=rid)
         else:
             yield self._ids.event({"type": "response.output_text.done", **where, "text": said}, response_id=rid)
-        yield self._ids.event({"type": "response.content_part.done", **where, "part": part}, response_id=rid)
+        yield self._ids.event({"type": "response.content_part.done", **where, **self._part(part)}, response_id=rid)
         yield from self._close_item(response, item)
 
     def function_call(self, response: Response, call: ToolCall) -> Iterator[Outgoing]:
         """A function call item whose arguments stream in short deltas."""
         rid = response.id
         arguments = json.dumps(call.arguments)
-        wire: dict[str, Any] = {"id": self._ids.new("item_"), "object": "realtime.item", "type": "function_call",
+        wire: dict[str, Any] = {"id": self._ids.new("item_"), "type": "function_call",
                                 "status": "in_progress", "name": call.name, "call_id": self._ids.new("call_", 16),
                                 "arguments": ""}
         yield from self._open_item(response, wire)
@@ -160,11 +170,17 @@ class OutputWriter:
                 break
             delta = arguments[start:start + ARGUMENT_DELTA_CHARS]
             wire["arguments"] += delta
-            yield self._ids.event({"type": "response.function_call_arguments.delta", **where, "delta": delta},
-                                  response_id=rid)
+            yield self._ids.event({"type": "response.function_call_arguments.delta", **where, "delta": delta,
+                                   "obfuscation": self._ids.obfuscation(delta)}, response_id=rid)
         yield self._ids.event({"type": "response.function_call_arguments.done", **where, "name": call.name,
                                "arguments": wire["arguments"]}, response_id=rid)
         yield from self._close_item(response, item)
+
+    def _part(self, part: dict[str, Any]) -> dict[str, Any]:
+        """A content part event's part; Azure repeats it as ``content`` beside ``part``."""
+        if self._service.content_beside_part:
+            return {"part": dict(part), "content": dict(part)}
+        return {"part": dict(part)}
 
     def _open_item(self, response: Response, wire: dict[str, Any]) -> Iterator[Outgoing]:
         """A new output item: output_item.added, and conversation.item.added unless out of band."""
@@ -182,13 +198,14 @@ class OutputWriter:
         cut_short = response.cancel_reason is not None or response.incomplete or response.failure is not None
         item.wire["status"] = "incomplete" if cut_short else "completed"
         item.response_id = None
-        yield self._ids.event({"type": "response.output_item.done", "response_id": response.id,
-                               "output_index": response.output.index(item), "item": copy.deepcopy(item.wire)},
-                              response_id=response.id)
+        # the service finishes the conversation's item before the response's (all 30 recorded items)
         if response.in_conversation and item in self._conversation:
             yield self._ids.event({"type": "conversation.item.done",
                                    "previous_item_id": self._conversation.previous_id(item),
                                    "item": copy.deepcopy(item.wire)}, response_id=response.id)
+        yield self._ids.event({"type": "response.output_item.done", "response_id": response.id,
+                               "output_index": response.output.index(item), "item": copy.deepcopy(item.wire)},
+                              response_id=response.id)
 
     def _text_stream(self, response: Response, text: str, spoken: list[str],
                      where: dict[str, Any]) -> Iterator[Outgoing]:
@@ -196,8 +213,8 @@ class OutputWriter:
             if response.cancel_reason is not None:
                 return
             spoken.append(piece)
-            yield self._ids.event({"type": "response.output_text.delta", **where, "delta": piece},
-                                  response_id=response.id)
+            yield self._ids.event({"type": "response.output_text.delta", **where, "delta": piece,
+                                   "obfuscation": self._ids.obfuscation(piece)}, response_id=response.id)
 
     def _audio_stream(self, response: Response, item: Item, text: str, spoken: list[str],
                       where: dict[str, Any]) -> Iterator[Outgoing]:
@@ -215,7 +232,8 @@ class OutputWriter:
             while len(spoken) < len(starts) and starts[len(spoken)] <= ms and response.cancel_reason is None:
                 spoken.append(pieces[len(spoken)])
                 yield self._ids.event({"type": "response.output_audio_transcript.delta", **where,
-                                       "delta": spoken[-1]}, response_id=rid)
+                                       "delta": spoken[-1], "obfuscation": self._ids.obfuscation(spoken[-1])},
+                                      response_id=rid)
 
         def audio_chunk(size: int) -> Outgoing:
             nonlocal chunks_sent, sent_ms

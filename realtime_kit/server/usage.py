@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..rules import transcription_usage_kind
 from .items import Item
 from .limits import MAX_OUTPUT_TOKENS, MAX_REPLY_CHARS
 
@@ -79,10 +80,13 @@ def output_tokens(items: Sequence[Item]) -> tuple[int, int]:
     return text, audio
 
 
-def usage(context: tuple[int, int], output: tuple[int, int]) -> dict[str, Any]:
-    """A ``response.done`` usage object from (text, audio) tokens in and out."""
+def usage(context: tuple[int, int], output: tuple[int, int], reasoning: int | None = None) -> dict[str, Any]:
+    """A ``response.done`` usage object from (text, audio) tokens in and out (and reasoning, if the model says)."""
     in_text, in_audio = context
     out_text, out_audio = output
+    details: dict[str, Any] = {"text_tokens": out_text, "audio_tokens": out_audio}
+    if reasoning is not None:
+        details["reasoning_tokens"] = reasoning
     return {
         "total_tokens": in_text + in_audio + out_text + out_audio,
         "input_tokens": in_text + in_audio,
@@ -90,14 +94,14 @@ def usage(context: tuple[int, int], output: tuple[int, int]) -> dict[str, Any]:
         "input_token_details": {"text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": 0,
                                 "cached_tokens": 0,
                                 "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}},
-        "output_token_details": {"text_tokens": out_text, "audio_tokens": out_audio},
+        "output_token_details": details,
     }
 
 
 def transcription_usage(model: str, audio_ms: float, transcript: str) -> dict[str, Any]:
-    """Usage of one input transcription: seconds for whisper-1, tokens for the others."""
-    if model == "whisper-1":
-        return {"type": "duration", "seconds": round(audio_ms / 1000, 3)}
+    """Usage of one input transcription: whole seconds for the whisper models (as recorded), tokens for the others."""
+    if transcription_usage_kind(model) == "duration":
+        return {"type": "duration", "seconds": math.ceil(audio_ms / 1000)}
     audio, text = audio_tokens(audio_ms), text_tokens(transcript)
     return {"type": "tokens", "input_tokens": audio, "output_tokens": text, "total_tokens": audio + text,
             "input_token_details": {"audio_tokens": audio, "text_tokens": 0}}

@@ -29,6 +29,7 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 # The deepest nesting a client event needs (a tool's JSON schema) is far below this.
 MAX_JSON_DEPTH = 32
 _STRUCTURAL = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
+OBFUSCATED_LENGTH = 16   # recorded text deltas plus their ``obfuscation`` are 16 characters together
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class Ids:
 
     def new(self, prefix: str, length: int = 21) -> str:
         return prefix + "".join(self._rng.choice(_ID_ALPHABET) for _ in range(length))
+
+    def obfuscation(self, delta: str) -> str:
+        """The service's padding beside a text delta: random characters filling it out to 16 (as recorded)."""
+        return self.new("", max(4, OBFUSCATED_LENGTH - len(delta)))
 
     def event(self, body: dict[str, Any], *, audio_ms: float = 0.0, response_id: str | None = None) -> Outgoing:
         """``body`` ready to send: a fresh ``event_id`` right after its ``type``, as the service orders them."""

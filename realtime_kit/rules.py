@@ -1,0 +1,88 @@
+"""The rulebook: what each model and each service does by default, read by the server (and later the client).
+
+One place for the facts the recordings of the real service show (../shared/real-traces): a model's
+default voice and turn detection, whether its items carry ``phase``, how each service flavours the
+same GA protocol (Azure's ``/openai/v1`` vs OpenAI's ``/v1``), how transcription usage is counted.
+
+    >>> profile_for("gpt-realtime-2.1").voice, profile_for("gpt-realtime").silence_duration_ms
+    ('marin', 200)
+    >>> profile_for("no-such-model") is None
+    True
+    >>> SERVICES["azure"].rate_limits_updated, SERVICES["openai"].rate_limits_updated
+    (False, True)
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "GPT_REALTIME", "GPT_REALTIME_2", "SERVICES", "ModelProfile", "Service", "ServiceRules", "model_names",
+    "profile_for", "transcription_usage_kind",
+]
+
+Service = Literal["openai", "azure"]
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """What one realtime model does by default, as its recorded sessions show."""
+
+    family: str
+    voice: str = "alloy"                   # session.audio.output.voice in session.created
+    silence_duration_ms: int = 200         # server_vad's default silence
+    item_phase: bool = False               # assistant messages carry phase: commentary | final_answer
+    preamble_before_tool: bool = False     # says a short commentary message before calling a tool
+    reasoning_tokens: bool = False         # usage.output_token_details.reasoning_tokens in response.done
+
+
+# gpt-realtime (2025-08-28) and its mini: recorded on OpenAI and Azure, July-August 2026.
+GPT_REALTIME = ModelProfile("gpt-realtime")
+# gpt-realtime-2.1: recorded (parity traces, "openai-current"): voice marin, 500 ms silence, item.phase,
+# a commentary message before a tool call in the same response, reasoning tokens in usage.
+GPT_REALTIME_2 = ModelProfile("gpt-realtime-2", voice="marin", silence_duration_ms=500, item_phase=True,
+                              preamble_before_tool=True, reasoning_tokens=True)
+
+
+@functools.cache
+def model_names() -> tuple[str, ...]:
+    """The realtime model names the installed SDK lists (RealtimeSessionCreateRequest.model)."""
+    from openai.types.realtime import RealtimeSessionCreateRequest
+
+    names: list[str] = []
+    for member in typing.get_args(RealtimeSessionCreateRequest.model_fields["model"].annotation):
+        if typing.get_origin(member) is Literal:
+            names.extend(typing.get_args(member))
+    return tuple(names)
+
+
+def profile_for(model: str) -> ModelProfile | None:
+    """The profile of a model the SDK lists (the 2.x generation shares 2.1's); None for an unknown name."""
+    if model not in model_names():
+        return None
+    return GPT_REALTIME_2 if model.startswith("gpt-realtime-2") else GPT_REALTIME
+
+
+@dataclass(frozen=True)
+class ServiceRules:
+    """How one service flavours the GA protocol, where the Azure and OpenAI recordings differ."""
+
+    rate_limits_updated: bool     # OpenAI sends rate_limits.updated after responses; Azure never did
+    content_beside_part: bool     # Azure's content_part events repeat ``part`` as ``content``
+
+
+SERVICES: dict[Service, ServiceRules] = {
+    "openai": ServiceRules(rate_limits_updated=True, content_beside_part=False),
+    "azure": ServiceRules(rate_limits_updated=False, content_beside_part=True),
+}
+
+
+def transcription_usage_kind(model: str) -> Literal["duration", "tokens"]:
+    """How input transcription usage is counted: seconds of audio for the whisper models, else tokens.
+
+    Recorded: gpt-realtime-whisper -> {"type": "duration", "seconds": 3}; gpt-4o-transcribe -> tokens.
+    """
+    return "duration" if "whisper" in model else "tokens"
