@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import g711
+from ..audio import g711
 
 __all__ = ["G711_RATE", "PCM_RATE", "bytes_per_ms", "decode", "encode", "ms_of", "rate_of", "sample_width"]
 

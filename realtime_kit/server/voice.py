@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import resample_int16 as resample
+from ..audio.core import resample_int16 as resample
 from ..errors import ConfigError
 
 GA_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")

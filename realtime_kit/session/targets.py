@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import ConnectionLost, RealtimeKitError, TargetError
-from .redaction import redacting_logger
+from ..errors import ConnectionLost, RealtimeKitError, TargetError
+from ..redaction import redacting_logger
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -358,7 +358,7 @@ async def _started(target: Target) -> Target:
     """The local target with the embedded server's URL filled in (starting it on first use)."""
     if target.kind != "local" or target.websocket_base_url:
         return target
-    from .server import shared_server
+    from ..server import shared_server
 
     server = await asyncio.to_thread(shared_server)
     base = server.azure_base_url

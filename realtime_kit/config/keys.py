@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .config_tree import Path
+from .tree import Path
 
 CONTEXT = "session.update"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .config_tree import Path, get_at
+from .tree import Path, get_at
 
 
 @functools.cache
