@@ -77,7 +77,13 @@ __all__ = [
 ]
 
 
+# modules users import by their short name (`from realtime_kit import plots`), now inside a subpackage
+_SUBMODULES = {"plots": "realtime_kit.audio.plots", "g711": "realtime_kit.audio.g711"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name])
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'realtime_kit' has no attribute {name!r}")

@@ -17,8 +17,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import StepPatch
 
-from realtime_kit import plots
-from realtime_kit.audio import Audio
+from realtime_kit.audio import Audio, plots
 
 pytestmark = pytest.mark.pure
 
