@@ -36,6 +36,7 @@ from .errors import RealtimeError, RealtimeKitError, TargetError
 from .session_audio import APPEND_CHUNK_MS as APPEND_CHUNK_MS
 from .session_audio import AudioInput, turn_detection_of
 from .session_pump import CREATED_TIMEOUT as CREATED_TIMEOUT
+from .session_reconnect import Reconnecting
 from .session_tools import response_chain
 from .sync import SyncFacade, run
 from .tools import Tool, function_tool
@@ -47,6 +48,8 @@ LOCAL_NOTICE = ("No AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embed
 
 # Besides config.FLAT_KEYWORDS, these rk.connect keywords configure the session (the rest pick the target).
 SESSION_EXTRA_KEYWORDS = frozenset({"config", "audio", "include", "prompt"})
+# rk.connect keywords about the connection's life: recording, replay and reconnecting (session_links.py).
+LINK_KEYWORDS = frozenset({"record", "record_overwrite", "replay", "replay_pace", "reconnect"})
 
 
 # -- connect --------------------------------------------------------------------------------------
@@ -83,23 +86,30 @@ class Connecting:
 
     async def _open(self) -> Session:
         from .config import FLAT_KEYWORDS
+        from .session_links import Links
         from .targets import open_connection, resolve_target
 
         names = SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS)
+        links = Links.of({k: v for k, v in self._options.items() if k in LINK_KEYWORDS})
         session_options = {k: v for k, v in self._options.items() if k in names}
-        target_options = {k: v for k, v in self._options.items() if k not in names}
-        target = resolve_target(self._target, **target_options)
+        target_options = {k: v for k, v in self._options.items() if k not in names and k not in LINK_KEYWORDS}
+        server = links.start_replay_server(self._target)
+        target = resolve_target(server.url if server else self._target, **target_options)
         try:
             connection = await open_connection(target)
         except RealtimeKitError:
+            links.stop(server)
             raise
         except Exception as err:
+            links.stop(server)
             raise TargetError(f"Could not connect to {target.description}: {err}. Check the endpoint and "
                               f"credential, or use rk.connect('local') for the embedded server.") from err
         target = getattr(connection, "target", target)  # the local server's URL is known once it runs
         if self._target is None and target.kind == "local":
             print(LOCAL_NOTICE.format(url=_origin(target.websocket_base_url)))
-        session = Session(connection, target)
+        session = Session(connection, target, reconnect=links.reconnect)
+        session._own_server = server
+        links.attach(session, target)
         await session._start()
         if session_options:
             config = session_options.pop("config", None)
@@ -157,8 +167,15 @@ def _turn_type(session: Mapping[str, Any]) -> Any:
 # -- the session ----------------------------------------------------------------------------------
 
 
-class Session(AudioInput):
+class Session(Reconnecting, AudioInput):
     """A live realtime session. Make one with `await rk.connect(...)`; see the module docstring."""
+
+    async def close(self) -> None:
+        """Close the connection (and a replay's own server); pending calls raise ConnectionLost."""
+        await super().close()
+        server, self._own_server = getattr(self, "_own_server", None), None
+        if server is not None:
+            await asyncio.to_thread(server.stop)
 
     async def __aenter__(self) -> Session:
         return self
@@ -211,6 +228,7 @@ class Session(AudioInput):
         max_output_tokens=, tool_choice=, metadata=, ...). With tools, the final Response of the
         tool-call chain is returned and `reply.tool_calls` lists every call with its result.
         """
+        await self._before_turn()
         reply = self.conversation.request(self._clock(), tag=self._new_tag())
         waiter = self._expect_turn(reply)
         try:
@@ -223,6 +241,7 @@ class Session(AudioInput):
     async def stream_text(self, text: str, **overrides: Any) -> AsyncIterator[Delta]:
         """Like send_text, but yields Delta(kind, value, response) as transcript, text and audio arrive."""
         queue: asyncio.Queue[Any] = asyncio.Queue()
+        await self._before_turn()
         reply = self.conversation.request(self._clock(), tag=self._new_tag())
         self._streams[reply] = queue
         waiter = self._expect_turn(reply)

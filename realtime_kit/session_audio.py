@@ -43,6 +43,7 @@ class AudioInput(ToolCalling):
         from .audio import Audio, coerce_audio
 
         clip = coerce_audio(audio, rate)
+        await self._before_turn()
         reply = self.conversation.request(self._clock(), tag=self._new_tag(), audio_input=True)
         turn = turn_detection_of(self.config)
         waiter = self._expect_turn(reply)

@@ -67,6 +67,7 @@ class SessionPump:
         self._closing = False
         self._lost: str | None = None
         self._last_committed: str | None = None
+        self.recorder: Any = None                  # a record.RecordingWriter when connect(record=...)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -114,9 +115,13 @@ class SessionPump:
 
     async def _send(self, event: dict[str, Any]) -> str:
         """Validate, log and send one client event; returns its event_id."""
+        await self._ready_to_send()
         event = self._prepare(event)
-        row = self.events.record("out", event, self._clock())
+        now = self._clock()
+        row = self.events.record("out", event, now)
         self._sent[event["event_id"]] = row.source
+        if self.recorder is not None:
+            self.recorder.write(now - self.started_at, "out", event, self.conversation.input_format)
         try:
             await self._connection.send(event)
         except Exception as err:
@@ -196,22 +201,45 @@ class SessionPump:
     # -- the pump --------------------------------------------------------------------------------
 
     async def _run_pump(self) -> None:
-        reason = "the server closed the connection"
+        reason = "the session was closed"
+        try:
+            while True:
+                reason = await self._read_connection()
+                if self._closing or not await self._recover(reason):
+                    break
+        except asyncio.CancelledError:
+            reason = "the session was closed"
+            raise
+        finally:
+            self._connection_gone(reason)
+
+    async def _read_connection(self) -> str:
+        """Fold events until the connection ends; returns why it ended."""
         try:
             async for event in self._connection:
                 self._handle(event)
         except asyncio.CancelledError:
-            reason = "the session was closed"
             raise
         except Exception as err:  # websockets / SDK errors all mean the same here: the connection is gone
-            reason = f"{type(err).__name__}: {err}"
-        finally:
-            self._connection_gone(reason)
+            return f"{type(err).__name__}: {err}"
+        return "the server closed the connection"
+
+    async def _before_turn(self) -> None:
+        """Called as a turn starts; the reconnect layer reconnects here when the session expires soon."""
+
+    async def _ready_to_send(self) -> None:
+        """Called before each send; the reconnect layer (session_reconnect.py) waits here while it restores."""
+
+    async def _recover(self, reason: str) -> bool:
+        """Called when the connection ends; True once a new one is in place (session_reconnect.py)."""
+        return False
 
     def _handle(self, event: Any) -> None:
         now = self._clock()
         kind = getattr(event, "type", "?")
         self.events.record("in", event, now)
+        if self.recorder is not None:
+            self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format)
         try:
             touched = self.conversation.apply(event, now)
         except Exception as err:  # a malformed event must not stop the pump
@@ -281,12 +309,16 @@ class SessionPump:
     def _connection_gone(self, reason: str) -> None:
         if self._lost is None and not self._closing:
             self._lost = reason
+        self._fail_waiters(f"The connection closed before the turn finished ({reason}); `.partial` keeps what "
+                           f"arrived. Connect again with rk.connect().")
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def _fail_waiters(self, message: str) -> None:
+        """Every pending call raises ConnectionLost(message) with what it had; tool runs stop."""
         for waiter in self._waiters:
             if not waiter.future.done():
-                partial = waiter.partial()
-                waiter.future.set_exception(ConnectionLost(
-                    f"The connection closed before the turn finished ({reason}); `.partial` keeps what "
-                    f"arrived. Connect again with rk.connect().", partial=partial))
+                waiter.future.set_exception(ConnectionLost(message, partial=waiter.partial()))
         for task in list(self._tasks):
             task.cancel()
 

@@ -19,6 +19,7 @@ import concurrent.futures
 import logging
 import math
 import threading
+import typing
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -27,6 +28,7 @@ from websockets.http11 import Request, Response
 
 from ..errors import ConfigError, InvalidState
 from .connection import ServerSession, SessionProtocol
+from .faults import REFUSAL, DroppingConnection, Faults
 from .handshake import PATHS, Handshake, requested_model, review_handshake, sha256_hex
 from .listening import listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
@@ -58,6 +60,7 @@ class LocalServer:
         keyfile: str | None = None,
         max_session_s: float = 3600.0,
         protocol_factory: Callable[..., SessionProtocol] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -74,6 +77,7 @@ class LocalServer:
         self._key_digest = sha256_hex(api_key) if api_key is not None else None
         self._ssl = server_ssl_context(certfile, keyfile) if certfile and keyfile else None
         self._protocol_factory = protocol_factory
+        self.faults = faults or Faults()  # closes, drops and refusals on demand (faults.py)
         self.handshakes: list[Handshake] = []
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -243,6 +247,8 @@ class LocalServer:
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse unknown paths (404) and wrong credentials (401); record what the client sent."""
+        if self.faults.take_refusal():
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, REFUSAL + "\n")
         handshake, refusal = review_handshake(request.path, request.headers, self._key_digest)
         self.handshakes.append(handshake)
         return None if refusal is None else connection.respond(HTTPStatus(handshake.status), refusal)
@@ -252,8 +258,10 @@ class LocalServer:
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
         model = requested_model(connection.request.path)
-        protocol = self._make_protocol(model)
-        session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s)
+        faults = self.faults.for_session(self.max_session_s)
+        protocol = self._make_protocol(model, faults.close_after_s)
+        wire = typing.cast(ServerConnection, DroppingConnection(connection, faults)) if faults.drops else connection
+        session = ServerSession(wire, protocol, self._executor, Pacer.for_pace(self.pace), faults.close_after_s)
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
         try:
@@ -262,12 +270,12 @@ class LocalServer:
             self._sessions.discard(session)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
-    def _make_protocol(self, model: str) -> SessionProtocol:
+    def _make_protocol(self, model: str, max_session_s: float) -> SessionProtocol:
         if self._protocol_factory is not None:
-            return self._protocol_factory(model=model, max_session_s=self.max_session_s)
+            return self._protocol_factory(model=model, max_session_s=max_session_s)
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
-        return RealtimeProtocol(model=model, max_session_s=self.max_session_s)
+        return RealtimeProtocol(model=model, max_session_s=max_session_s)
 
 
 # -- shared server ---------------------------------------------------------------------------------

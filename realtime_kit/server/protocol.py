@@ -62,6 +62,7 @@ from typing import Any
 
 from ..errors import InvalidState
 from ..spec import SpecViolation
+from .answers import AnswerSource
 from .engines import Engines
 from .input_audio import (
     MAX_APPEND_BYTES,
@@ -117,6 +118,7 @@ class RealtimeProtocol:
         clock: Callable[[], float] = time.time,
         max_session_s: float = 3600,
         id_prefix_seed: int | None = None,
+        answers: AnswerSource | None = None,
     ) -> None:
         self._engines = engines or Engines.default()
         self._clock = clock
@@ -129,7 +131,8 @@ class RealtimeProtocol:
         self._outbox: deque[Outgoing] = deque()
         self._jobs: deque[Iterator[Outgoing]] = deque()   # responses and transcriptions, pulled in order
         self._conversation = Conversation(self._ids)
-        self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe)
+        self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe,
+                                     answers)
         self._input = InputAudio(self._ids, self._engines.make_vad)
 
     # -- public ------------------------------------------------------------------------------------

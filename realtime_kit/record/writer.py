@@ -1,0 +1,171 @@
+"""Write a recording as it happens: events to events.jsonl, audio to WAV tracks, nothing held in memory.
+
+    writer = RecordingWriter.create("lesson.rkrec", target=session.target, secrets=["sk-..."])
+    writer.write(0.01, "out", {"type": "session.update", ...})
+    writer.write(0.20, "in", server_event_model, audio_format=("audio/pcm", 24000))
+    writer.close()
+
+Each line is written (buffered) when the event happens and the buffer is flushed at every
+``response.done``, so a long session costs disk, not memory. Audio payloads are decoded once and
+appended to the track of their direction and rate (G.711 is stored as PCM16 at 8 kHz); the line keeps
+the event with `<N bytes base64 audio>` and where the bytes went. Keys and tokens are never written:
+events carry none (credentials travel in headers), and any string of ``secrets`` is redacted anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import shutil
+import wave
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from ..eventlog import audio_summary, scrub
+from .format import EVENTS, FORMAT, META, VERSION, audio_field, line, redact, track_name
+
+__all__ = ["RecordingWriter"]
+
+_FLUSH_AT = frozenset({"response.done", "session.updated", "error"})
+
+
+class _Track:
+    """One WAV file of PCM16 mono at one rate, appended to as audio arrives."""
+
+    def __init__(self, path: Path, rate: int) -> None:
+        self.path, self.rate, self.nbytes = path, rate, 0
+        self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - open for the whole session, closed in close()
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(rate)
+
+    def append(self, pcm16: bytes) -> int:
+        """Append PCM16 bytes; returns their byte offset in the track's data."""
+        offset = self.nbytes
+        self._wav.writeframesraw(pcm16)  # no header patch per chunk: close() writes the final sizes
+        self.nbytes += len(pcm16)
+        return offset
+
+    def close(self) -> None:
+        self._wav.close()
+
+
+class RecordingWriter:
+    """Streams one session to a .rkrec folder; see the module docstring."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any], secrets: Iterable[str] = ()) -> None:
+        self.folder = folder
+        self._meta = meta
+        self._secrets = [s for s in secrets if s]
+        self._events: IO[str] = (folder / EVENTS).open("w", encoding="utf-8")
+        self._tracks: dict[tuple[str, int], _Track] = {}
+        self._count = 0
+        self._last_t = 0.0
+        self.closed = False
+        self._write_meta()
+
+    @classmethod
+    def create(cls, path: str | Path, *, target: Any = None, secrets: Iterable[str] = (),
+               overwrite: bool = False) -> RecordingWriter:
+        """A new recording folder at ``path`` (an existing one is refused unless ``overwrite``)."""
+        folder = Path(path)
+        if folder.exists():
+            if not overwrite:
+                raise FileExistsError(f"A recording already exists at {str(folder)!r}; pick another name, delete "
+                                      "it, or pass record_overwrite=True.")
+            shutil.rmtree(folder) if folder.is_dir() else folder.unlink()
+        folder.mkdir(parents=True)
+        meta = {"format": FORMAT, "version": VERSION, "started": _now(), "target": _target_meta(target),
+                "tracks": {}, "events": 0, "duration_s": 0.0, "complete": False}
+        return cls(folder, meta, secrets)
+
+    def write(self, t: float, direction: str, event: Any, audio_format: tuple[str, int] | None = None) -> None:
+        """Write one event: ``direction`` "out" (client to server) or "in"; ``t`` seconds since the start."""
+        if self.closed:
+            return
+        kind = _get(event, "type") or "?"
+        audio = audio_field(kind)
+        if audio is not None and audio_format is not None:
+            body, ref = self._audio_event(kind, event, audio, audio_format)
+        else:
+            body, ref = {"type": kind, **scrub(_as_dict(event), kind)}, None  # type first, as on the wire
+        self._events.write(line(t, direction, redact(body, self._secrets), ref) + "\n")
+        self._count += 1
+        self._last_t = t
+        if kind in _FLUSH_AT:
+            self._events.flush()
+
+    def close(self) -> None:
+        """Finish the WAV headers and meta.json. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        self._events.close()
+        for track in self._tracks.values():
+            track.close()
+        self._meta.update(complete=True, events=self._count, duration_s=round(self._last_t, 3), ended=_now())
+        self._write_meta()
+
+    def _audio_event(self, kind: str, event: Any, audio: tuple[str, str], audio_format: tuple[str, int],
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        field, direction = audio
+        payload = _get(event, field) or ""
+        body = _audio_body(kind, event, field) if not isinstance(event, Mapping) else dict(event)
+        body[field] = audio_summary(payload)
+        pcm16, rate = _pcm16(base64.b64decode(payload), *audio_format)
+        track = self._track(direction, rate)
+        return body, {"track": track.path.name, "offset": track.append(pcm16), "bytes": len(pcm16)}
+
+    def _track(self, direction: str, rate: int) -> _Track:
+        key = (direction, rate)
+        if key not in self._tracks:
+            first = not any(d == direction for d, _ in self._tracks)
+            name = track_name(direction, rate, first=first)
+            self._tracks[key] = _Track(self.folder / name, rate)
+            self._meta["tracks"][name] = {"direction": direction, "rate": rate, "format": "pcm16 mono"}
+            self._write_meta()
+        return self._tracks[key]
+
+    def _write_meta(self) -> None:
+        text = json.dumps(redact(self._meta, self._secrets), indent=2, ensure_ascii=False, default=str)
+        (self.folder / META).write_text(text + "\n", encoding="utf-8")
+
+
+def _pcm16(data: bytes, fmt: str, rate: int) -> tuple[bytes, int]:
+    """Wire bytes -> (PCM16 little-endian bytes, rate); G.711 decoded at 8 kHz, PCM kept as is."""
+    if fmt == "audio/pcm":
+        return data[: len(data) // 2 * 2], rate
+    from .. import g711
+
+    decoded = g711.decode_ulaw(data) if fmt == "audio/pcmu" else g711.decode_alaw(data)
+    return decoded.astype("<i2", copy=False).tobytes(), 8000
+
+
+def _audio_body(kind: str, event: Any, field: str) -> dict[str, Any]:
+    """The small fields of an SDK audio event model, without dumping its payload."""
+    keys = ("type", "event_id", "response_id", "item_id", "output_index", "content_index")
+    return {key: getattr(event, key) for key in keys if getattr(event, key, None) is not None}
+
+
+def _target_meta(target: Any) -> dict[str, Any]:
+    """Where the session went, without its credential (a Target's fields never include one)."""
+    if target is None:
+        return {}
+    return {"kind": getattr(target, "kind", None), "model": getattr(target, "model", None),
+            "auth": getattr(target, "auth", None), "description": getattr(target, "description", None)}
+
+
+def _get(event: Any, key: str) -> Any:
+    return event.get(key) if isinstance(event, Mapping) else getattr(event, key, None)
+
+
+def _as_dict(event: Any) -> dict[str, Any]:
+    if hasattr(event, "model_dump"):
+        return event.model_dump(mode="json", exclude_unset=True, by_alias=True)
+    return dict(event)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
