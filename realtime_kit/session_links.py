@@ -71,7 +71,8 @@ class Links:
 
         factory = replay_protocol_factory(recording, pace=self.replay_pace, shared=True,  # type: ignore[arg-type]
                                           on_mismatch=warn)
-        return LocalServer(pace="realtime" if self.replay_pace == "recorded" else "fast", protocol_factory=factory).start()
+        pace: Any = "realtime" if self.replay_pace == "recorded" else "fast"
+        return LocalServer(pace=pace, protocol_factory=factory).start()
 
     def stop(self, server: Any) -> None:
         if server is not None:

@@ -141,12 +141,13 @@ class Reconnecting(SessionPump):
     async def _restore(self, record: Reconnect, config: dict[str, Any], items: list[dict[str, Any]],
                        started: float) -> None:
         try:
-            await asyncio.wait_for(self._resend(record, config, items), RESTORE_TIMEOUT_S)
+            async with asyncio.timeout(RESTORE_TIMEOUT_S):  # in this task: its sends pass _ready_to_send
+                await self._resend(record, config, items)
         except asyncio.CancelledError:
             raise
         except Exception as err:
             record.notes.append(f"restoring failed: {type(err).__name__}: {err}")
-            self._lost = f"reconnected, but restoring the session failed ({err})"
+            self._lost = f"reconnected, but restoring the session failed ({type(err).__name__}: {err})"
             with contextlib.suppress(Exception):
                 await self._connection.close()
         finally:

@@ -146,17 +146,18 @@ def _ms(seconds: float | None) -> str:
 
 
 def wav_data(raw: bytes) -> tuple[bytes, int]:
-    """(PCM16 data, rate) of a WAV file; a data chunk left unsized by a crash runs to the end."""
+    """(PCM16 data, rate) of a WAV file; in one left unfinished by a crash, the data runs to the end."""
     if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
         raise ValueError("not a WAV file (no RIFF/WAVE header)")
     rate, position = 24000, 12
+    finished = struct.unpack("<I", raw[4:8])[0] + 8 == len(raw)  # close() wrote the final sizes
     while position + 8 <= len(raw):
         chunk, size = raw[position:position + 4], struct.unpack("<I", raw[position + 4:position + 8])[0]
         body = position + 8
         if chunk == b"fmt ":
             rate = struct.unpack("<I", raw[body + 4:body + 8])[0]
         elif chunk == b"data":
-            end = len(raw) if size in (0, 0xFFFFFFFF) else min(len(raw), body + size)
+            end = min(len(raw), body + size) if finished else len(raw)
             return raw[body:end], rate
         position = body + size + (size & 1)
     return b"", rate

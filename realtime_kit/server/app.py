@@ -28,7 +28,7 @@ from websockets.http11 import Request, Response
 
 from ..errors import ConfigError, InvalidState
 from .connection import ServerSession, SessionProtocol
-from .faults import REFUSAL, DroppingConnection, Faults
+from .faults import REFUSAL, DroppingConnection, Faults, drop_all
 from .handshake import PATHS, Handshake, requested_model, review_handshake, sha256_hex
 from .listening import listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
@@ -242,6 +242,11 @@ class LocalServer:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+    def drop_connections(self) -> None:
+        """Cut every open session's TCP connection now, with no close frame: a network failure on demand."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(lambda: drop_all([session.connection for session in self._sessions]))
 
     # -- handshake -----------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
     server.faults.refuse_next(2)                              # the next 2 handshakes get HTTP 503
     server.faults.drop_next(after_audio_deltas=3)             # the next session's TCP connection is cut mid-answer
     server.faults.expire_next(after_s=2.0)                    # the next session ends after 2 s
+    server.drop_connections()                                 # every open session's connection, now
 
 - close: the service's own ending: an ``error`` event with code ``session_expired`` ("Your session hit
   the maximum duration of N minutes."), then a normal close (1000): the protocol's ``max_session_s``.
@@ -26,7 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DroppingConnection", "Faults", "SessionFaults"]
+__all__ = ["DroppingConnection", "Faults", "SessionFaults", "drop_all"]
 
 REFUSAL = "The service is temporarily unavailable (a fault injected with refuse_next); try again."
 _AUDIO_DELTA = '"response.output_audio.delta"'
@@ -129,3 +130,12 @@ class DroppingConnection:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def drop_all(connections: list[Any]) -> None:
+    """Abort each connection's transport (on the server's loop): every client sees 1006."""
+    for connection in connections:
+        if isinstance(connection, DroppingConnection):
+            connection.drop()
+        else:
+            connection.transport.abort()
