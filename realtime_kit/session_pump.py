@@ -238,13 +238,13 @@ class SessionPump:
         now = self._clock()
         kind = getattr(event, "type", "?")
         self.events.record("in", event, now)
-        if self.recorder is not None:
-            self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format)
         try:
             touched = self.conversation.apply(event, now)
         except Exception as err:  # a malformed event must not stop the pump
             warnings.warn(f"realtime_kit could not fold a {kind} event: {err}", RuntimeWarning, stacklevel=2)
             touched = None
+        if self.recorder is not None:
+            self._record_in(kind, event, touched, now)
         if touched is not None and self._streams:
             self._stream(kind, event, touched)
         if not kind.endswith(".delta"):
@@ -260,6 +260,11 @@ class SessionPump:
                 self._after_response(touched, now)
             self._notify()
         self._dispatch(kind, event)
+
+    def _record_in(self, kind: str, event: Any, touched: Response | None, now: float) -> None:
+        # an output delta was decoded by the fold already: the recorder takes those bytes
+        decoded = touched.last_audio if touched is not None and kind == "response.output_audio.delta" else None
+        self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format, decoded)
 
     def _dispatch(self, kind: str, event: Any) -> None:
         for callback in [*self._listeners.get(kind, ()), *self._listeners.get("*", ())]:

@@ -18,38 +18,53 @@ import base64
 import datetime
 import json
 import shutil
-import wave
+import struct
 from collections.abc import Iterable, Mapping
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import IO, Any
 
-from ..eventlog import audio_summary, scrub
-from .format import EVENTS, FORMAT, META, VERSION, audio_field, line, redact, track_name
+from ..eventlog import scrub
+from .format import EVENTS, FORMAT, META, REDACTED, VERSION, audio_field, line, redact, track_name
 
 __all__ = ["RecordingWriter"]
 
 _FLUSH_AT = frozenset({"response.done", "session.updated", "error"})
+_JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps would build one per audio delta
+_BUFFER = 1 << 20   # bytes buffered per file: few system calls, and memory that does not grow
+# Server events that may carry base64 audio outside the output deltas: dumped and scrubbed the slow way.
+_SCRUBBED_IN = ("conversation.item.", "response.output_item.", "response.done")
 
 
 class _Track:
-    """One WAV file of PCM16 mono at one rate, appended to as audio arrives."""
+    """One WAV file of PCM16 mono at one rate, appended to as audio arrives.
+
+    The 44-byte header is written first with sizes 0 and patched at close(); a reader finding the
+    sizes unpatched (a crash) takes the data to the end of the file (recording.wav_data).
+    """
 
     def __init__(self, path: Path, rate: int) -> None:
         self.path, self.rate, self.nbytes = path, rate, 0
-        self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - open for the whole session, closed in close()
-        self._wav.setnchannels(1)
-        self._wav.setsampwidth(2)
-        self._wav.setframerate(rate)
+        self._file = path.open("wb", buffering=_BUFFER)
+        self._file.write(_wav_header(rate, 0))
 
     def append(self, pcm16: bytes) -> int:
         """Append PCM16 bytes; returns their byte offset in the track's data."""
         offset = self.nbytes
-        self._wav.writeframesraw(pcm16)  # no header patch per chunk: close() writes the final sizes
+        self._file.write(pcm16)
         self.nbytes += len(pcm16)
         return offset
 
     def close(self) -> None:
-        self._wav.close()
+        self._file.seek(0)
+        self._file.write(_wav_header(self.rate, self.nbytes))
+        self._file.close()
+
+
+def _wav_header(rate: int, nbytes: int) -> bytes:
+    """The canonical 44-byte header of a PCM16 mono WAV file holding ``nbytes`` of data."""
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + nbytes, b"WAVE", b"fmt ", 16, 1, 1, rate, rate * 2, 2,
+                       16, b"data", nbytes)
 
 
 class RecordingWriter:
@@ -59,7 +74,7 @@ class RecordingWriter:
         self.folder = folder
         self._meta = meta
         self._secrets = [s for s in secrets if s]
-        self._events: IO[str] = (folder / EVENTS).open("w", encoding="utf-8")
+        self._events: IO[str] = (folder / EVENTS).open("w", encoding="utf-8", buffering=_BUFFER)
         self._tracks: dict[tuple[str, int], _Track] = {}
         self._count = 0
         self._last_t = 0.0
@@ -81,17 +96,26 @@ class RecordingWriter:
                 "tracks": {}, "events": 0, "duration_s": 0.0, "complete": False}
         return cls(folder, meta, secrets)
 
-    def write(self, t: float, direction: str, event: Any, audio_format: tuple[str, int] | None = None) -> None:
-        """Write one event: ``direction`` "out" (client to server) or "in"; ``t`` seconds since the start."""
+    def write(self, t: float, direction: str, event: Any, audio_format: tuple[str, int] | None = None,
+              decoded: bytes | None = None) -> None:
+        """Write one event: ``direction`` "out" (client to server), "in" or "note"; ``t`` seconds since the start.
+
+        ``decoded`` is the audio payload already decoded from base64 (the fold has it), to decode it once.
+        """
         if self.closed:
             return
         kind = _get(event, "type") or "?"
         audio = audio_field(kind)
         if audio is not None and audio_format is not None:
-            body, ref = self._audio_event(kind, event, audio, audio_format)
-        else:
-            body, ref = {"type": kind, **scrub(_as_dict(event), kind)}, None  # type first, as on the wire
-        self._events.write(line(t, direction, redact(body, self._secrets), ref) + "\n")
+            text = self._audio_line(t, direction, kind, event, audio, audio_format, decoded)
+        elif isinstance(event, Mapping) or kind.startswith(_SCRUBBED_IN):
+            text = line(t, direction, redact({"type": kind, **scrub(_as_dict(event), kind)}))  # type first
+        else:  # the hot path (transcript deltas): pydantic writes the JSON, nothing is parsed again
+            text = f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {event.model_dump_json(exclude_unset=True)}}}'
+        for secret in self._secrets:  # one substring test per line: events carry no secrets, but be sure
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        self._events.write(text + "\n")
         self._count += 1
         self._last_t = t
         if kind in _FLUSH_AT:
@@ -108,15 +132,23 @@ class RecordingWriter:
         self._meta.update(complete=True, events=self._count, duration_s=round(self._last_t, 3), ended=_now())
         self._write_meta()
 
-    def _audio_event(self, kind: str, event: Any, audio: tuple[str, str], audio_format: tuple[str, int],
-                     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        field, direction = audio
-        payload = _get(event, field) or ""
-        body = _audio_body(kind, event, field) if not isinstance(event, Mapping) else dict(event)
-        body[field] = audio_summary(payload)
-        pcm16, rate = _pcm16(base64.b64decode(payload), *audio_format)
-        track = self._track(direction, rate)
-        return body, {"track": track.path.name, "offset": track.append(pcm16), "bytes": len(pcm16)}
+    def _audio_line(self, t: float, direction: str, kind: str, event: Any, audio: tuple[str, str],
+                    audio_format: tuple[str, int], decoded: bytes | None) -> str:
+        """format.line's shape for an audio event, built directly: this runs for every audio delta."""
+        field, track_direction = audio
+        data = decoded if decoded is not None else base64.b64decode(_get(event, field) or "")
+        pcm16, rate = _pcm16(data, *audio_format)
+        track = self._track(track_direction, rate)
+        offset = track.append(pcm16)
+        if isinstance(event, Mapping):  # our own input_audio_buffer.append
+            body = _JSON.encode({**event, field: f"<{len(data)} bytes base64 audio>"})
+        else:  # a server delta: its few fields, each string JSON-escaped by the json module's C helper
+            body = (f'{{"type": "{kind}", "event_id": {_esc(event.event_id)}, "response_id": '
+                    f'{_esc(event.response_id)}, "item_id": {_esc(event.item_id)}, "output_index": '
+                    f'{int(event.output_index)}, "content_index": {int(event.content_index)}, '
+                    f'"{field}": "<{len(data)} bytes base64 audio>"}}')
+        return (f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {body}, '
+                f'"audio": {{"track": "{track.path.name}", "offset": {offset}, "bytes": {len(pcm16)}}}}}')
 
     def _track(self, direction: str, rate: int) -> _Track:
         key = (direction, rate)
@@ -143,10 +175,9 @@ def _pcm16(data: bytes, fmt: str, rate: int) -> tuple[bytes, int]:
     return decoded.astype("<i2", copy=False).tobytes(), 8000
 
 
-def _audio_body(kind: str, event: Any, field: str) -> dict[str, Any]:
-    """The small fields of an SDK audio event model, without dumping its payload."""
-    keys = ("type", "event_id", "response_id", "item_id", "output_index", "content_index")
-    return {key: getattr(event, key) for key in keys if getattr(event, key, None) is not None}
+def _esc(value: Any) -> str:
+    """A JSON string (or null) for an id."""
+    return "null" if value is None else encode_basestring(str(value))
 
 
 def _target_meta(target: Any) -> dict[str, Any]:
