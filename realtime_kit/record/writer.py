@@ -31,6 +31,7 @@ __all__ = ["RecordingWriter"]
 
 _FLUSH_AT = frozenset({"response.done", "session.updated", "error"})
 _JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps would build one per audio delta
+_TEXT_DELTAS = frozenset({"response.output_audio_transcript.delta", "response.output_text.delta"})
 _BUFFER = 1 << 20   # bytes buffered per file: few system calls, and memory that does not grow
 # Server events that may carry base64 audio outside the output deltas: dumped and scrubbed the slow way.
 _SCRUBBED_IN = ("conversation.item.", "response.output_item.", "response.done")
@@ -54,6 +55,9 @@ class _Track:
         self._file.write(pcm16)
         self.nbytes += len(pcm16)
         return offset
+
+    def flush(self) -> None:
+        self._file.flush()
 
     def close(self) -> None:
         self._file.seek(0)
@@ -110,7 +114,10 @@ class RecordingWriter:
             text = self._audio_line(t, direction, kind, event, audio, audio_format, decoded)
         elif isinstance(event, Mapping) or kind.startswith(_SCRUBBED_IN):
             text = line(t, direction, redact({"type": kind, **scrub(_as_dict(event), kind)}))  # type first
-        else:  # the hot path (transcript deltas): pydantic writes the JSON, nothing is parsed again
+        elif kind in _TEXT_DELTAS:  # the other hot path: written field by field, like an audio delta
+            body = _delta_json(kind, event, _esc(event.delta))
+            text = f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {body}}}'
+        else:  # pydantic writes the JSON; nothing is parsed again
             text = f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {event.model_dump_json(exclude_unset=True)}}}'
         for secret in self._secrets:  # one substring test per line: events carry no secrets, but be sure
             if secret in text:
@@ -118,8 +125,10 @@ class RecordingWriter:
         self._events.write(text + "\n")
         self._count += 1
         self._last_t = t
-        if kind in _FLUSH_AT:
+        if kind in _FLUSH_AT:  # at the end of each answer everything so far is on disk
             self._events.flush()
+            for track in self._tracks.values():
+                track.flush()
 
     def close(self) -> None:
         """Finish the WAV headers and meta.json. Safe to call twice."""
@@ -142,11 +151,8 @@ class RecordingWriter:
         offset = track.append(pcm16)
         if isinstance(event, Mapping):  # our own input_audio_buffer.append
             body = _JSON.encode({**event, field: f"<{len(data)} bytes base64 audio>"})
-        else:  # a server delta: its few fields, each string JSON-escaped by the json module's C helper
-            body = (f'{{"type": "{kind}", "event_id": {_esc(event.event_id)}, "response_id": '
-                    f'{_esc(event.response_id)}, "item_id": {_esc(event.item_id)}, "output_index": '
-                    f'{int(event.output_index)}, "content_index": {int(event.content_index)}, '
-                    f'"{field}": "<{len(data)} bytes base64 audio>"}}')
+        else:
+            body = _delta_json(kind, event, f'"<{len(data)} bytes base64 audio>"')
         return (f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {body}, '
                 f'"audio": {{"track": "{track.path.name}", "offset": {offset}, "bytes": {len(pcm16)}}}}}')
 
@@ -173,6 +179,15 @@ def _pcm16(data: bytes, fmt: str, rate: int) -> tuple[bytes, int]:
 
     decoded = g711.decode_ulaw(data) if fmt == "audio/pcmu" else g711.decode_alaw(data)
     return decoded.astype("<i2", copy=False).tobytes(), 8000
+
+
+def _delta_json(kind: str, event: Any, delta: str) -> str:
+    """A server delta event's JSON, field by field (each string JSON-escaped by the json module's C helper)."""
+    extra = getattr(event, "obfuscation", None)  # the service pads deltas with it; kept as it came
+    return (f'{{"type": "{kind}", "event_id": {_esc(event.event_id)}, "response_id": {_esc(event.response_id)}, '
+            f'"item_id": {_esc(event.item_id)}, "output_index": {int(event.output_index)}, '
+            f'"content_index": {int(event.content_index)}, "delta": {delta}'
+            + (f', "obfuscation": {_esc(extra)}}}' if extra is not None else "}"))
 
 
 def _esc(value: Any) -> str:
