@@ -61,7 +61,8 @@ def test_written_recording_reads_back_with_turns_and_identical_audio(tmp_path: P
     writer.close()
     rec = Recording.load(tmp_path / "a.rkrec")
     turn = rec.turns[0]
-    assert (turn.user_text, turn.transcript, turn.status, turn.input_kind) == ("hi", "Hello there.", "completed", "text")
+    assert (turn.user_text, turn.transcript, turn.status) == ("hi", "Hello there.", "completed")
+    assert turn.input_kind == "text"
     assert turn.audio_out is not None and np.array_equal(turn.audio_out.samples, answer)
     assert turn.audio_in is None and turn.duration == pytest.approx(0.2)
     assert turn.latency == pytest.approx(0.019, abs=1e-6)  # request -> first transcript delta
@@ -78,7 +79,7 @@ def test_events_file_keeps_no_base64_and_names_where_the_audio_went(tmp_path: Pa
     assert [row["audio"] for row in audio] == [{"track": "audio_out.wav", "offset": 0, "bytes": 4800},
                                                {"track": "audio_out.wav", "offset": 4800, "bytes": 4800}]
     assert all(row["event"]["delta"] == "<4800 bytes base64 audio>" for row in audio)
-    assert all(list(row["event"])[0] == "type" for row in rows)
+    assert all(next(iter(row["event"])) == "type" for row in rows)
 
 
 def test_input_audio_goes_to_its_own_track_and_spoken_turns_take_the_transcript(tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ def test_loading_something_else_says_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="record one"):
         Recording.load(tmp_path / "nothing.rkrec")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="events.jsonl"):
+    with pytest.raises(ValueError, match=r"events\.jsonl"):
         Recording.load(tmp_path / "empty")
     with pytest.raises(FileExistsError, match="record_overwrite"):
         RecordingWriter.create(tmp_path / "empty")
@@ -172,7 +173,8 @@ def test_tool_calls_and_outputs_fold_into_turns() -> None:
         {"t": 0.0, "dir": "out", "event": {"type": "response.create"}},
         {"t": 0.1, "dir": "in", "event": {"type": "response.created", "response": {"id": "r1"}}},
         {"t": 0.2, "dir": "in", "event": {"type": "response.done", "response": {"id": "r1", "status": "completed",
-         "output": [{"type": "function_call", "name": "get_weather", "call_id": "c1", "arguments": "{\"city\": \"Oslo\"}"}]}}},
+         "output": [{"type": "function_call", "name": "get_weather", "call_id": "c1",
+                     "arguments": "{\"city\": \"Oslo\"}"}]}}},
         {"t": 0.3, "dir": "out", "event": {"type": "conversation.item.create", "item": {
             "type": "function_call_output", "call_id": "c1", "output": "sunny"}}},
         {"t": 0.3, "dir": "out", "event": {"type": "response.create"}},
@@ -208,7 +210,8 @@ def test_history_for_a_new_connection_uses_the_shapes_the_service_takes() -> Non
     """User text and transcripts become input_text; assistant audio becomes output_text; calls are kept."""
     items = [
         {"id": "u1", "type": "message", "role": "user", "content": [{"type": "input_audio", "transcript": None}]},
-        {"id": "a1", "type": "message", "role": "assistant", "content": [{"type": "output_audio", "transcript": "Hi!"}]},
+        {"id": "a1", "type": "message", "role": "assistant",
+         "content": [{"type": "output_audio", "transcript": "Hi!"}]},
         {"id": "c1", "type": "function_call", "call_id": "call_1", "name": "f", "arguments": "{}"},
         {"id": "o1", "type": "function_call_output", "call_id": "call_1", "output": "42"},
         {"id": "u2", "type": "message", "role": "user", "content": [{"type": "input_audio"}]},  # never heard

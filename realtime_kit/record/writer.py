@@ -20,7 +20,7 @@ import json
 import shutil
 import struct
 from collections.abc import Iterable, Mapping
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
