@@ -32,6 +32,8 @@ _ARROWS = {"out": "→", "in": "←", "note": "•"}
 
 def audio_summary(b64: str) -> str:
     """How a base64 audio payload appears in logs and exports: its decoded size, never its content."""
+    if b64.startswith("<"):  # already a summary (a recording read back)
+        return b64
     size = len(b64) * 3 // 4 - (b64[-2:].count("=") if len(b64) % 4 == 0 else 0)
     return f"<{size} bytes base64 audio>"
 

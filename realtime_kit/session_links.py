@@ -86,5 +86,7 @@ class Links:
         from .record import RecordingWriter
 
         key = target.api_key.reveal() if getattr(target, "api_key", None) is not None else None
+        if target.kind == "local" and key == "local":
+            key = None  # the embedded server's placeholder, not a secret (and a word the assistant says)
         session.recorder = RecordingWriter.create(self.record, target=target, secrets=[key] if key else [],
                                                   overwrite=self.record_overwrite)
