@@ -262,3 +262,27 @@ def test_replay_answers_in_order_and_reports_a_different_input(tmp_path: Path, a
     assert got.text == "Hello there." and got.audio == answer.astype("<i2").tobytes()
     assert got.wait_ms == pytest.approx(19.0)
     assert [(m.recorded, m.got) for m in seen] == [("hi", "bye")] and "'hi'" in str(seen[0])
+
+
+def test_cli_options_build_a_replaying_server_with_faults(tmp_path: Path, answer: np.ndarray) -> None:
+    """--replay and --fault-* make a server whose sessions answer from the recording, with those faults."""
+    from realtime_kit.server.__main__ import parse_args, server_of
+
+    writer = RecordingWriter.create(tmp_path / "a.rkrec")
+    text_turn(writer, 0.0, "hi", answer, "r1")
+    writer.close()
+    server = server_of(parse_args(["--replay", str(tmp_path / "a.rkrec"), "--replay-pace", "fast",
+                                   "--fault-refuse", "1", "--fault-close-after-s", "30"]))
+    assert server.faults.take_refusal() and not server.faults.take_refusal()
+    assert server.faults.for_session(server.max_session_s).close_after_s == 30
+    proto = server._make_protocol("gpt-realtime", 30.0)
+    proto.start()
+    proto.receive(json.dumps({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}}))
+    proto.receive(json.dumps({"type": "response.create"}))
+    events = []
+    while (out := proto.next_event()) is not None:
+        events.append(out.event)
+    said = [e["transcript"] for e in events if e["type"] == "response.output_audio_transcript.done"]
+    sent = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
+    assert said == ["Hello there."] and sent == answer.astype("<i2").tobytes()

@@ -102,9 +102,11 @@ def _text_of(part: Mapping[str, Any], heard: str) -> str:
 
 
 def session_to_resend(effective: Mapping[str, Any]) -> dict[str, Any]:
-    """The effective session as a session.update can send it again (read-only keys dropped).
+    """The effective session as a session.update can send it again (read-only keys and top-level nulls dropped).
 
-        >>> session_to_resend({"type": "realtime", "id": "sess_1", "model": "gpt-realtime", "instructions": "Hi"})
+        >>> session_to_resend({"type": "realtime", "id": "sess_1", "model": "gpt-realtime", "instructions": "Hi",
+        ...                    "prompt": None})
         {'type': 'realtime', 'instructions': 'Hi'}
     """
-    return {key: value for key, value in effective.items() if key not in _READ_ONLY}
+    # a top-level null (prompt, tracing, include) is the default anyway; nested ones (turn_detection) are kept
+    return {key: value for key, value in effective.items() if key not in _READ_ONLY and value is not None}
