@@ -12,13 +12,16 @@
 One task per session (the pump) reads the connection and folds every server event into a
 `Conversation`; the methods here only send client events and await futures that the pump resolves.
 A server `error` event is raised as `rk.RealtimeError` in the call that sent the offending event;
-a connection that drops raises `rk.ConnectionLost` with the partial response. From code that cannot
+a connection that drops raises `rk.ConnectionLost` (with the partial response) in the call in flight,
+and the session reconnects with its config and conversation (`session.reconnects`; see
+session_reconnect.py; `rk.connect(reconnect=False)` ends the session instead). From code that cannot
 await (a script, a widget callback) use `rk.run(...)` or `session.sync.send_text(...)`.
 
 Session is built in layers, one module each: session_pump.py (sending, waiting, the event pump),
 session_tools.py (the tool registry and the loop that answers function calls), session_audio.py
-(send_audio, append_audio, commit, clear_input); this module adds connect and the public text,
-update, interruption and listening methods.
+(send_audio, append_audio, commit, clear_input), session_reconnect.py (reconnecting); session_links.py
+handles connect's record=, replay= and reconnect= options; this module adds connect and the public
+text, update, interruption and listening methods.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ def connect(target: str | None = None, **options: Any) -> Connecting:
     `target` is None (from the environment: Azure, then OpenAI, else the embedded server), "local",
     "azure", "openai" or a ws:// URL. Session keywords (voice=, instructions=, turn_detection=, ...)
     are sent as a session.update once connected; other options go to the target (model=, ...).
+    record="lesson.rkrec" records the session; replay="lesson.rkrec" (replay_pace="recorded" or "fast")
+    answers from a recording on a private embedded server; reconnect=True (the default) keeps the
+    session over dropped connections and the service's time limit (see session_links.py).
     """
     return Connecting(target, options)
 

@@ -82,6 +82,8 @@ class Reconnecting(SessionPump):
         if self._restorer is not None:
             self._restorer.cancel()
         self._restorer = asyncio.get_running_loop().create_task(self._restore(record, config, items, started))
+        self._tasks.add(self._restorer)  # close() cancels it like any other task of the session
+        self._restorer.add_done_callback(self._tasks.discard)
         return True
 
     def _route_error(self, event: Any) -> None:
