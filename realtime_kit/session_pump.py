@@ -262,9 +262,11 @@ class SessionPump:
         self._dispatch(kind, event)
 
     def _record_in(self, kind: str, event: Any, touched: Response | None, now: float) -> None:
-        # an output delta was decoded by the fold already: the recorder takes those bytes
-        decoded = touched.last_audio if touched is not None and kind == "response.output_audio.delta" else None
-        self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format, decoded)
+        if kind == "response.output_audio.delta":  # the fold decoded it already: the recorder takes those bytes
+            decoded = touched.last_audio if touched is not None else None
+            self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format, decoded)
+        else:
+            self.recorder.write(now - self.started_at, "in", event)
 
     def _dispatch(self, kind: str, event: Any) -> None:
         for callback in [*self._listeners.get(kind, ()), *self._listeners.get("*", ())]:

@@ -32,6 +32,7 @@ __all__ = ["RecordingWriter"]
 _FLUSH_AT = frozenset({"response.done", "session.updated", "error"})
 _JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps would build one per audio delta
 _TEXT_DELTAS = frozenset({"response.output_audio_transcript.delta", "response.output_text.delta"})
+_BATCH = 64         # lines joined into one write
 _BUFFER = 1 << 20   # bytes buffered per file: few system calls, and memory that does not grow
 # Server events that may carry base64 audio outside the output deltas: dumped and scrubbed the slow way.
 _SCRUBBED_IN = ("conversation.item.", "response.output_item.", "response.done")
@@ -81,6 +82,7 @@ class RecordingWriter:
         self._events: IO[str] = (folder / EVENTS).open("w", encoding="utf-8", buffering=_BUFFER)
         self._tracks: dict[tuple[str, int], _Track] = {}
         self._count = 0
+        self._pending: list[str] = []
         self._last_t = 0.0
         self.closed = False
         self._write_meta()
@@ -122,9 +124,11 @@ class RecordingWriter:
         for secret in self._secrets:  # one substring test per line: events carry no secrets, but be sure
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        self._events.write(text + "\n")
+        self._pending.append(text)  # lines go to the file in batches: one write call per _BATCH lines
         self._count += 1
         self._last_t = t
+        if len(self._pending) >= _BATCH or kind in _FLUSH_AT:
+            self._write_pending()
         if kind in _FLUSH_AT:  # at the end of each answer everything so far is on disk
             self._events.flush()
             for track in self._tracks.values():
@@ -135,11 +139,17 @@ class RecordingWriter:
         if self.closed:
             return
         self.closed = True
+        self._write_pending()
         self._events.close()
         for track in self._tracks.values():
             track.close()
         self._meta.update(complete=True, events=self._count, duration_s=round(self._last_t, 3), ended=_now())
         self._write_meta()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            self._events.write("\n".join(self._pending) + "\n")
+            self._pending.clear()
 
     def _audio_line(self, t: float, direction: str, kind: str, event: Any, audio: tuple[str, str],
                     audio_format: tuple[str, int], decoded: bytes | None) -> str:
