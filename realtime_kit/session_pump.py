@@ -125,9 +125,9 @@ class SessionPump:
         try:
             await self._connection.send(event)
         except Exception as err:
-            self._connection_gone(f"sending {event['type']} failed: {err}")
-            raise ConnectionLost(f"The connection closed while sending {event['type']}; connect again with "
-                                 f"rk.connect().") from err
+            self._send_failed(f"sending {event['type']} failed: {err}")
+            raise ConnectionLost(f"The connection closed while sending {event['type']}; try again (a session "
+                                 f"that reconnects does so now), or connect again with rk.connect().") from err
         return str(event["event_id"])
 
     def _prepare(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +223,10 @@ class SessionPump:
         except Exception as err:  # websockets / SDK errors all mean the same here: the connection is gone
             return f"{type(err).__name__}: {err}"
         return "the server closed the connection"
+
+    def _send_failed(self, reason: str) -> None:
+        """A send failed: the connection is gone (the reconnect layer leaves that to the pump)."""
+        self._connection_gone(reason)
 
     async def _before_turn(self) -> None:
         """Called as a turn starts; the reconnect layer reconnects here when the session expires soon."""

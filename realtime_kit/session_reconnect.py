@@ -51,6 +51,7 @@ class Reconnecting(SessionPump):
         self._expired: str | None = None        # the service's session_expired message, if it came
         self._planned: str | None = None        # why we are closing the link ourselves, between turns
         self._session_began = time.time()
+        self._generation = 0                    # which reconnect is current (a stale restorer must not finish it)
 
     # -- the pump's hooks ------------------------------------------------------------------------
 
@@ -61,6 +62,7 @@ class Reconnecting(SessionPump):
     async def _recover(self, reason: str) -> bool:
         if not self.reconnect_enabled or self._closing:
             return False
+        self._generation += 1
         planned, self._planned = self._planned, None
         why = planned or (f"the service ended the session ({self._expired})" if self._expired else reason)
         self._expired = None
@@ -81,10 +83,15 @@ class Reconnecting(SessionPump):
         self.reconnects.append(record)
         if self._restorer is not None:
             self._restorer.cancel()
-        self._restorer = asyncio.get_running_loop().create_task(self._restore(record, config, items, started))
+        self._restorer = asyncio.get_running_loop().create_task(self._restore(record, config, items, started,
+                                                                          self._generation))
         self._tasks.add(self._restorer)  # close() cancels it like any other task of the session
         self._restorer.add_done_callback(self._tasks.discard)
         return True
+
+    def _send_failed(self, reason: str) -> None:
+        if not self.reconnect_enabled:
+            super()._send_failed(reason)  # with reconnecting, the pump sees the connection end and recovers
 
     def _route_error(self, event: Any) -> None:
         if self.reconnect_enabled and getattr(event.error, "code", None) == "session_expired":
@@ -141,7 +148,7 @@ class Reconnecting(SessionPump):
         return None
 
     async def _restore(self, record: Reconnect, config: dict[str, Any], items: list[dict[str, Any]],
-                       started: float) -> None:
+                       started: float, generation: int) -> None:
         try:
             async with asyncio.timeout(RESTORE_TIMEOUT_S):  # in this task: its sends pass _ready_to_send
                 await self._resend(record, config, items)
@@ -155,7 +162,8 @@ class Reconnecting(SessionPump):
         finally:
             record.took_s = time.perf_counter() - started
             self._note(record)
-            self._restored.set()
+            if generation == self._generation:  # not when a newer drop is being handled meanwhile
+                self._restored.set()
 
     async def _resend(self, record: Reconnect, config: dict[str, Any], items: list[dict[str, Any]]) -> None:
         await self._wait(lambda: self.conversation.session_created)
