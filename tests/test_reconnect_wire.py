@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -97,3 +98,34 @@ async def test_a_recording_across_a_reconnect_lists_it(local_server: LocalServer
     assert len(rec.reconnects) == 1 and rec.reconnects[0]["restored_items"] == 2
     lines = [json.loads(line) for line in (path / "events.jsonl").read_text().splitlines()]
     assert sum(line["event"]["type"] == "session.created" for line in lines) == 2
+
+
+class CountingCredential:
+    """A fake azure.identity.aio credential: a new token per call."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def get_token(self, *scopes: str, **kwargs: object) -> object:
+        from azure.core.credentials import AccessToken
+
+        self.calls += 1
+        return AccessToken(f"entra-token-{self.calls}", 4_102_444_800)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_reconnect_to_azure_asks_entra_for_a_fresh_token(local_server: LocalServer) -> None:
+    """Keyless Azure: the new connection carries a new token from the credential (an expired one is not reused)."""
+    credential = CountingCredential()
+    endpoint = local_server.url.replace("ws://", "http://")
+    async with connect("azure", endpoint=endpoint, credential=credential) as s:
+        await s.send_text("hello")
+        local_server.drop_connections()
+        await asyncio.sleep(0.3)
+        reply = await s.send_text("what did I say?")
+    assert reply.transcript == "Before this, you said: Hello." and credential.calls == 2
+    first, second = local_server.handshakes
+    assert first.credential_sha256 != second.credential_sha256
+    assert second.credential_sha256 == hashlib.sha256(b"entra-token-2").hexdigest()
