@@ -286,3 +286,14 @@ def test_cli_options_build_a_replaying_server_with_faults(tmp_path: Path, answer
     said = [e["transcript"] for e in events if e["type"] == "response.output_audio_transcript.done"]
     sent = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
     assert said == ["Hello there."] and sent == answer.astype("<i2").tobytes()
+
+
+def test_replay_converts_recorded_audio_for_a_g711_session(tmp_path: Path, answer: np.ndarray) -> None:
+    """A session that asks for audio/pcmu gets the recorded answer converted: 8 kHz mu-law of the same length."""
+    writer = RecordingWriter.create(tmp_path / "a.rkrec")
+    text_turn(writer, 0.0, "hi", answer, "r1")
+    writer.close()
+    answers = ReplayAnswers(Recording.load(tmp_path / "a.rkrec").turns, pace="fast")
+    got = answers.answer(TurnContext(user_text="hi"), {"format": {"type": "audio/pcmu"}}, True)
+    assert got.audio is not None and len(got.audio) == len(answer) // 3  # 0.2 s at 8000 one-byte samples
+    assert got.wait_ms == 0.0
