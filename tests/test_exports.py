@@ -43,3 +43,9 @@ def test_errors_form_one_tree():
     assert issubclass(rk.ConnectionLost, ConnectionError)
     assert issubclass(rk.InvalidState, RuntimeError)
     assert issubclass(rk.RealtimeError, rk.RealtimeKitError)
+
+
+def test_recordings_are_public():
+    """rk.Recording loads recordings and rk.ReplayMismatch is the warning a replay gives (both lazy)."""
+    assert callable(rk.Recording.load) and callable(rk.Recording.compare)
+    assert issubclass(rk.ReplayMismatch, UserWarning)
