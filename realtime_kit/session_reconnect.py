@@ -72,7 +72,9 @@ class Reconnecting(SessionPump):
         self._lose_in_flight(record)
         config, items = session_to_resend(self.conversation.session), self._history()
         link = await self._open_again(record)
-        if link is None:
+        if link is None or self._closing:  # no connection, or the user closed the session meanwhile
+            if link is not None:
+                await link.close()
             self._restored.set()
             return False
         old, self._connection = self._connection, link
