@@ -129,3 +129,16 @@ async def test_a_reconnect_to_azure_asks_entra_for_a_fresh_token(local_server: L
     first, second = local_server.handshakes
     assert first.credential_sha256 != second.credential_sha256
     assert second.credential_sha256 == hashlib.sha256(b"entra-token-2").hexdigest()
+
+
+async def test_closing_while_it_reconnects_stops_at_once(local_server: LocalServer) -> None:
+    """close() during the retries ends them: no new connection is left open and close() returns promptly."""
+    async with connect(local_server.url) as s:
+        local_server.faults.refuse_next(10)
+        local_server.drop_connections()
+        await asyncio.sleep(0.5)  # a retry or two has been refused by now
+        started = time.perf_counter()
+        await s.close()
+    assert time.perf_counter() - started < 3.0 and s.closed
+    await asyncio.sleep(0.3)
+    assert local_server.session_count == 0
