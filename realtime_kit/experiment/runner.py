@@ -70,12 +70,18 @@ class Experiment:
         self.repeats, self.concurrency, self.retries = repeats, concurrency, retries
         self.turn_timeout, self.progress, self.prices = turn_timeout, progress, prices
         self.connect_options = dict(connect_options or {})
-        self.results = Results([])   # grows as turns finish, so an interrupted run keeps them
+        self._rows: list[dict[str, Any]] = []   # grows as turns finish, so an interrupted run keeps them
+        self._interrupted = False
         self._gates = {target: RateGate(base_s=backoff_s) for target in self.targets}
 
     def __repr__(self) -> str:
         return (f"Experiment({len(self.targets)} targets x {len(self.configs)} configs x {len(self.turns)} turns x "
                 f"{self.repeats} repeats = {len(self.jobs())} turns to run)")
+
+    @property
+    def results(self) -> Results:
+        """The turns finished so far (all of them after `run`; what finished, after an interruption)."""
+        return Results(self._rows, interrupted=self._interrupted)
 
     def jobs(self) -> list[Job]:
         """Every turn to run, in the order they start: configs and targets interleaved turn by turn, so a
@@ -89,8 +95,7 @@ class Experiment:
         from tqdm.auto import tqdm
 
         jobs = self.jobs()
-        rows: list[dict[str, Any]] = []
-        self.results = Results(rows)
+        self._rows, self._interrupted = [], False
         slots = {target: asyncio.Semaphore(self.concurrency or _default_concurrency(target))
                  for target in self.targets}
 
@@ -102,12 +107,11 @@ class Experiment:
         bar = tqdm(total=len(jobs), desc="experiment", unit="turn", disable=not self.progress)
         try:
             for finished in asyncio.as_completed(tasks):
-                rows.append(await finished)
-                self.results = Results(rows)
+                self._rows.append(await finished)
                 bar.update()
         except (KeyboardInterrupt, asyncio.CancelledError):
             await _cancel(tasks)
-            self.results = Results(rows, interrupted=True)
+            self._interrupted = True
             if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 raise  # someone else cancelled us: keep asyncio's contract (exp.results holds the rows)
             return self.results
