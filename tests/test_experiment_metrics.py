@@ -213,6 +213,33 @@ def test_bad_turns_get_errors_that_name_the_fix():
         coerce_turn({"text": "a", "audio": "b.wav"})
 
 
+# -- the grid ---------------------------------------------------------------------------------------
+
+
+def test_jobs_interleave_configs_turn_by_turn():
+    """Configs alternate within each turn and repeat, so load drifting during a run hits them alike."""
+    exp = rk.Experiment({"a": {}, "b": {}}, ["one", "two"], repeats=2, progress=False)
+    order = [(job.config_name, job.turn_index, job.repeat) for job in exp.jobs()]
+    assert order[:4] == [("a", 0, 0), ("b", 0, 0), ("a", 1, 0), ("b", 1, 0)] and len(order) == 8
+
+
+def test_expected_words_turn_on_transcription_unless_the_config_says_otherwise():
+    """An audio turn with expected words needs the input transcript: transcription=True where not set."""
+    exp = rk.Experiment({"a": {}, "b": {"transcription": None}}, [(rk.Audio.tone(440, 0.2), "hi")])
+    assert exp.configs["a"]["transcription"] is True and exp.configs["b"]["transcription"] is None
+
+
+def test_default_concurrency_spares_this_machine_and_lets_the_cloud_decide():
+    """The embedded server (or any loopback URL) gets half the cores; a cloud endpoint gets 8."""
+    import os
+
+    from realtime_kit.experiment.runner import _default_concurrency
+
+    assert _default_concurrency("local") == _default_concurrency("ws://127.0.0.1:8765/openai/v1")
+    assert _default_concurrency("local") == max(1, (os.cpu_count() or 2) // 2)
+    assert _default_concurrency("wss://my.openai.azure.com/openai/v1") == 8
+
+
 # -- rate limits ------------------------------------------------------------------------------------
 
 

@@ -121,12 +121,14 @@ class Experiment:
 
     async def _attempt(self, job: Job) -> dict[str, Any]:
         gate, loop = self._gates[job.target], asyncio.get_running_loop()
-        started = datetime.now(UTC)
         for attempt in itertools.count(1):
             await asyncio.sleep(gate.delay(loop.time()))
             started = datetime.now(UTC)
             try:
                 return await asyncio.wait_for(self._turn(job, gate), self.turn_timeout)
+            except TimeoutError:
+                return {**self._identity(job, started), "status": "error",
+                        "error": f"TimeoutError: the turn did not finish within turn_timeout={self.turn_timeout} s"}
             except Exception as err:  # a failed turn is a row, not the end of the run
                 if is_rate_limited(err) and attempt <= self.retries:
                     gate.backoff(attempt, loop.time())
