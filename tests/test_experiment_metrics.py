@@ -86,6 +86,20 @@ def test_audio_turn_latencies_start_at_the_end_of_speech():
     assert row["vad_end_s"] == pytest.approx(1.9) and row["vad_lag_s"] == pytest.approx(-0.05)
 
 
+def test_a_tool_call_chain_is_timed_to_the_follow_up_answer():
+    """With a tool call, first audio and done come from the follow-up response, on the first request's clock."""
+    call = {"type": "function_call", "id": "item_call", "call_id": "call_1", "name": "get_weather",
+            "arguments": '{"city": "Paris"}', "status": "completed"}
+    first_done = done("r1")
+    first_done["response"]["output"] = [call]
+    chain = fold([(0.10, created("r1")), (0.20, first_done), (0.30, created("r2")), (0.45, audio_delta("r2")),
+                  (0.80, done("r2"))])
+    chain[0].follow_up = chain[1]  # the session links them when it answers the call
+    row = turn_metrics(chain)
+    assert row["tool_calls"] == 1 and row["tool_names"] == "get_weather"
+    assert row["to_first_audio_s"] == pytest.approx(0.45) and row["first_audio_to_done_s"] == pytest.approx(0.35)
+
+
 def test_missing_moments_give_nan_not_zero():
     """A text-only answer has no first audio: its audio latencies are NaN, the rest are still measured."""
     row = turn_metrics(fold([(0.1, created()), (0.4, done())]))
@@ -121,10 +135,10 @@ def test_a_failed_response_is_reported_with_its_reason():
 
 
 def test_word_error_rate_ignores_case_and_punctuation_and_needs_expected_text():
-    """WER is jiwer's over normalised words; NaN when nothing was expected; 1.0 when nothing was heard."""
+    """WER is jiwer's over normalised words; NaN without expected words or a transcript; 1.0 for hearing nothing."""
     assert word_error_rate("Hello, World!", "hello world") == 0.0
-    assert math.isnan(word_error_rate(None, "anything"))
-    assert word_error_rate("two words", None) == 1.0
+    assert math.isnan(word_error_rate(None, "anything")) and math.isnan(word_error_rate("two words", None))
+    assert word_error_rate("two words", "") == 1.0
 
 
 def test_speech_end_is_the_last_loud_frame():
