@@ -179,6 +179,22 @@ def test_cost_table_is_dated_and_overridable():
     assert costs.price_for("gpt-realtime-2025-08-28") is costs.PRICES["gpt-realtime"]
 
 
+def test_every_gpt_realtime_model_the_sdk_names_has_a_price():
+    """The table covers each gpt-realtime* model of the installed SDK's session type (a new SDK shows gaps)."""
+    import typing
+
+    from openai.types.realtime import RealtimeSessionCreateRequest
+
+    def literals(hint: object) -> list[str]:
+        if typing.get_origin(hint) is typing.Literal:
+            return list(typing.get_args(hint))
+        return [value for arg in typing.get_args(hint) for value in literals(arg)]
+
+    models = [m for m in literals(RealtimeSessionCreateRequest.model_fields["model"].annotation)
+              if m.startswith("gpt-realtime")]
+    assert models and [m for m in models if costs.price_for(m) is None] == []
+
+
 def test_unknown_model_costs_nan_and_says_how_to_price_it():
     """No price: NaN amounts, and a note naming the table to add the model to."""
     cost = costs.cost_of(USAGE, "my-deployment")

@@ -165,6 +165,7 @@ class Experiment:
     def _identity(self, job: Job, started: datetime, model: str | None = None) -> dict[str, Any]:
         return {"target": job.target, "model": model, "config": job.config_name, "turn": job.turn_index,
                 "label": job.turn.label, "kind": job.turn.kind, "repeat": job.repeat,
+                "input_s": round(job.turn.audio.duration, 3) if job.turn.audio is not None else None,
                 "started_at": started.isoformat(timespec="milliseconds")}
 
 
