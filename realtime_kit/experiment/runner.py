@@ -5,7 +5,7 @@
                  "patient": dict(silence_duration_ms=800, voice="cedar")},
         turns=["How are you?", rk.Audio.from_wav("q1.wav"), ("q2.wav", "expected words of q2")],
         targets=["local"], repeats=3)
-    results = await exp.run()        # a progress bar; Ctrl-C keeps what finished (also in exp.results)
+    results = await exp.run()        # a progress bar; after Ctrl-C, exp.results holds what finished
     results.table, results.summary(), results.plot()
 
 Each turn runs in a session of its own (connect, `session.update(**config)`, one `send_text` or
