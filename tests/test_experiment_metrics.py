@@ -260,13 +260,13 @@ def test_expected_words_turn_on_transcription_unless_the_config_says_otherwise()
 
 
 def test_default_concurrency_spares_this_machine_and_lets_the_cloud_decide():
-    """The embedded server (or any loopback URL) gets half the cores; a cloud endpoint gets 8."""
+    """The embedded server (or any loopback URL) gets one turn per core; a cloud endpoint gets 8."""
     import os
 
     from realtime_kit.experiment.runner import _default_concurrency
 
     assert _default_concurrency("local") == _default_concurrency("ws://127.0.0.1:8765/openai/v1")
-    assert _default_concurrency("local") == max(1, (os.cpu_count() or 2) // 2)
+    assert _default_concurrency("local") == (os.cpu_count() or 2)
     assert _default_concurrency("wss://my.openai.azure.com/openai/v1") == 8
 
 

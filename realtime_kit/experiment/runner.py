@@ -10,12 +10,15 @@
 
 Each turn runs in a session of its own (connect, `session.update(**config)`, one `send_text` or
 `send_audio`, close), so turns are independent. Each target runs `concurrency` turns at a time; by
-default one per two CPU cores on the embedded server (it shares this machine, and a loaded server
-measures its own load) and 8 on a cloud target, where the service's limits decide. An audio turn
+default one per CPU core for the embedded server (it shares this machine, and an overloaded server
+measures its own load) and 8 for a cloud target, where the service's limits decide. An audio turn
 with expected words gets input transcription (`transcription=True`) unless its config says
 otherwise, to measure the word error rate. Against a target that reports `rate_limits.updated`
 or answers with rate-limit errors, new turns wait for the limit to reset, and a refused turn is
-retried (`retries` times, waiting `backoff_s`, then twice as long each time).
+retried (`retries` times, waiting `backoff_s`, then twice as long each time). A spoken turn waits
+up to `vad_timeout` seconds for the server's VAD before committing the audio itself (`send_audio`'s
+fallback; the row's `error` then says so), longer than `send_audio`'s default, so a slow server is
+measured rather than second-guessed.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class Experiment:
     def __init__(self, configs: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]],
                  turns: Sequence[Any], targets: Sequence[Any] = ("local",), repeats: int = 1, *,
                  concurrency: int | None = None, retries: int = 3, backoff_s: float = 1.0, turn_timeout: float = 120.0,
-                 progress: bool = True,
+                 vad_timeout: float = 10.0, progress: bool = True,
                  prices: Mapping[str, Price] | None = None, connect_options: Mapping[str, Any] | None = None) -> None:
         if repeats < 1 or (concurrency is not None and concurrency < 1):
             raise ValueError(f"Experiment: repeats ({repeats}) and concurrency ({concurrency}) must be at least 1.")
@@ -68,7 +71,7 @@ class Experiment:
         self.configs = _checked_configs(configs, self.turns)
         self.targets = [_checked_target(target, connect_options or {}) for target in targets]
         self.repeats, self.concurrency, self.retries = repeats, concurrency, retries
-        self.turn_timeout, self.progress, self.prices = turn_timeout, progress, prices
+        self.turn_timeout, self.vad_timeout, self.progress, self.prices = turn_timeout, vad_timeout, progress, prices
         self.connect_options = dict(connect_options or {})
         self._rows: list[dict[str, Any]] = []   # grows as turns finish, so an interrupted run keeps them
         self._interrupted = False
@@ -148,7 +151,8 @@ class Experiment:
                 await session.update(**job.config)
             before = len(session.responses)
             turn = job.turn
-            reply = await (session.send_text(turn.text) if turn.text is not None else session.send_audio(turn.audio))
+            reply = await (session.send_text(turn.text) if turn.text is not None
+                           else session.send_audio(turn.audio, vad_timeout=self.vad_timeout))
             chain = _chain(session.responses[before:], reply)
             speech_end, end_of_speech = None, None
             if turn.audio is not None:
@@ -170,12 +174,12 @@ class Experiment:
 
 
 def _default_concurrency(target: str) -> int:
-    """Turns at a time on a target: half the CPU cores for a server on this machine, 8 for the cloud."""
+    """Turns at a time on a target: one per CPU core for a server on this machine, 8 for the cloud."""
     import os
     from urllib.parse import urlsplit
 
     on_this_machine = target == "local" or urlsplit(target).hostname in ("127.0.0.1", "localhost", "::1")
-    return max(1, (os.cpu_count() or 2) // 2) if on_this_machine else 8
+    return (os.cpu_count() or 2) if on_this_machine else 8
 
 
 def _chain(created: Sequence[Any], reply: Any) -> list[Any]:
