@@ -47,7 +47,7 @@ async def by_hand(server: LocalServer, experiment: rk.Experiment) -> tuple[float
             if job.turn.text is not None:
                 await session.send_text(job.turn.text)
             else:
-                await session.send_audio(job.turn.audio)
+                await session.send_audio(job.turn.audio, vad_timeout=experiment.vad_timeout)
     return time.perf_counter() - started, time.thread_time() - cpu
 
 
