@@ -75,6 +75,8 @@ async def overhead(runs: int) -> None:
         (hw, hc), (rw, rc) = [(pick(w for w, _ in runs_), pick(c for _, c in runs_)) for runs_ in (hand, runner)]
         print(f"  {name:6}  wall: hand {hw:6.2f} s  runner {rw:6.2f} s  ratio {rw / hw:.3f} (goal <= 1.10)   "
               f"CPU: hand {hc:5.2f} s  runner {rc:5.2f} s  ratio {rc / hc:.3f}")
+    paired = statistics.median(r / h for (h, _), (r, _) in zip(hand, runner, strict=True))
+    print(f"  paired  wall: median of runner / hand over back-to-back pairs {paired:.3f}")
     print(f"  every run, wall: hand {[round(w, 2) for w, _ in hand]}  runner {[round(w, 2) for w, _ in runner]}")
 
 
