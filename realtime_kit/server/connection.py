@@ -175,10 +175,10 @@ class ServerSession:
     async def _send(self, text: str) -> None:
         """Send one frame; a client that leaves it unread for ``send_stall_s`` is dropped (1008)."""
         sending = asyncio.ensure_future(self.connection.send(text))
+        sending.add_done_callback(_retrieved)
         self._drained.clear()
         done, _ = await asyncio.wait({sending}, timeout=self._limits.send_stall_s)
         if not done:  # _drained stays clear: the receiver feeds nothing more
-            sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved: no warning
             reason = f"client did not read server events for {self._limits.send_stall_s:g} s"
             self._drop(reason)
             raise SlowReader(f"{reason} ({self.connection.remote_address})")
@@ -204,6 +204,12 @@ class ServerSession:
             timeout = min(timeout, _BUSY_POLL_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """Mark a send's outcome as seen (the session may have ended while it was pending): no asyncio warning."""
+    if not task.cancelled():
+        task.exception()
 
 
 class SlowReader(Exception):
