@@ -101,6 +101,8 @@ class Conversation:
         wire = {"id": raw.get("id") or self._ids.new("item_"), "object": "realtime.item",
                 **{k: copy.deepcopy(v) for k, v in raw.items() if k not in ("id", "object", "status")},
                 "status": "completed"}
+        if str(wire["type"]).startswith("mcp_"):  # the SDK's MCP items carry neither object nor status
+            del wire["object"], wire["status"]
         if wire["type"] == "function_call":
             wire.setdefault("call_id", self._ids.new("call_", 16))
         item = Item(wire)
