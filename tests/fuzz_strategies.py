@@ -17,13 +17,17 @@ import base64
 import json
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 from openai.types.realtime import RealtimeClientEvent
 from pydantic import BaseModel
 
-__all__ = ["EVENT_MODELS", "client_event", "client_frames", "malformed_frame"]
+from realtime_kit.server.engines import Engines
+
+__all__ = ["ENGINES", "EVENT_MODELS", "client_event", "client_frames", "malformed_frame"]
 
 EVENT_MODELS: tuple[type[BaseModel], ...] = typing.get_args(typing.get_args(RealtimeClientEvent)[0])
 ITEM_IDS = ("item_a", "item_b", "item_fuzz_1", "")
@@ -134,3 +138,46 @@ def client_frames() -> st.SearchStrategy[str | bytes]:
         events.flatmap(broken).map(json.dumps),
         malformed_frame(),
     )
+
+
+# -- deterministic engines for fuzzing ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Boundary:
+    kind: str
+    audio_ms: int
+
+
+class EnergyVad:
+    """Speech while a chunk's peak passes 2000; silence after 200 ms below it. Deterministic, no model."""
+
+    def __init__(self, threshold: float, prefix_ms: int, silence_ms: int, rate: int) -> None:
+        self.rate, self.silence_ms = rate, 200
+        self.reset()
+
+    def reset(self) -> None:
+        self.fed_ms, self.speaking, self.quiet_ms = 0.0, False, 0.0
+
+    def feed(self, samples: np.ndarray) -> list[Boundary]:
+        ms = len(samples) * 1000 / self.rate
+        loud = bool(len(samples)) and int(np.abs(samples.astype(np.int32)).max()) > 2000
+        events = []
+        if loud and not self.speaking:
+            self.speaking, self.quiet_ms = True, 0.0
+            events.append(Boundary("speech_started", int(self.fed_ms)))
+        elif self.speaking and not loud:
+            self.quiet_ms += ms
+            if self.quiet_ms >= self.silence_ms:
+                self.speaking = False
+                events.append(Boundary("speech_stopped", int(self.fed_ms)))
+        self.fed_ms += ms
+        return events
+
+
+def tone(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
+    n = int(rate * 0.05 * max(1, len(text.split())))
+    return (3000 * np.sin(np.arange(n) * 0.05)).astype(np.int16)
+
+
+ENGINES = Engines(synthesize=tone, make_vad=EnergyVad, transcribe=lambda samples, rate: "hello there")

@@ -9,62 +9,20 @@ keep it fast and reproducible; hypothesis is derandomized so a failure repeats.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pytest
-from fuzz_strategies import client_frames
+from fuzz_strategies import ENGINES, client_frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from realtime_kit.server.limits import MemoryBudget
-from realtime_kit.server.protocol import Engines, RealtimeProtocol
+from realtime_kit.server.protocol import RealtimeProtocol
 from realtime_kit.spec import validate_server_event
 
 pytestmark = [pytest.mark.pure, pytest.mark.timeout(300)]
 
 MiB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Boundary:
-    kind: str
-    audio_ms: int
-
-
-class EnergyVad:
-    """Speech while a chunk's peak passes 2000; silence after 200 ms below it. Deterministic, no model."""
-
-    def __init__(self, threshold: float, prefix_ms: int, silence_ms: int, rate: int) -> None:
-        self.rate, self.silence_ms = rate, 200
-        self.reset()
-
-    def reset(self) -> None:
-        self.fed_ms, self.speaking, self.quiet_ms = 0.0, False, 0.0
-
-    def feed(self, samples: np.ndarray) -> list[Boundary]:
-        ms = len(samples) * 1000 / self.rate
-        loud = bool(len(samples)) and int(np.abs(samples.astype(np.int32)).max()) > 2000
-        events = []
-        if loud and not self.speaking:
-            self.speaking, self.quiet_ms = True, 0.0
-            events.append(Boundary("speech_started", int(self.fed_ms)))
-        elif self.speaking and not loud:
-            self.quiet_ms += ms
-            if self.quiet_ms >= self.silence_ms:
-                self.speaking = False
-                events.append(Boundary("speech_stopped", int(self.fed_ms)))
-        self.fed_ms += ms
-        return events
-
-
-def tone(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
-    n = int(rate * 0.05 * max(1, len(text.split())))
-    return (3000 * np.sin(np.arange(n) * 0.05)).astype(np.int16)
-
-
-ENGINES = Engines(synthesize=tone, make_vad=EnergyVad, transcribe=lambda samples, rate: "hello there")
 
 
 def drained(proto: RealtimeProtocol) -> list[dict[str, Any]]:
