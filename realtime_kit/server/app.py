@@ -30,8 +30,8 @@ from websockets.http11 import Request, Response
 from ..errors import ConfigError, InvalidState
 from .connection import ServerSession, SessionProtocol
 from .handshake import PATHS, Handshake, requested_model, review_handshake, sha256_hex
-from .limits import Limits, MemoryBudget, SessionMemory
-from .listening import listen, listening_port, server_ssl_context, url_host
+from .limits import Limits, MemoryBudget, SessionMemory, release_free_memory
+from .listening import keep_alive, listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
 
 __all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "Pacer", "SessionProtocol",
@@ -276,6 +276,7 @@ class LocalServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
+        keep_alive(connection, self.limits.tcp_keepalive_s)
         model = requested_model(connection.request.path)
         memory = self._memory.account()
         protocol = self._make_protocol(model, memory)
@@ -288,6 +289,8 @@ class LocalServer:
         finally:
             memory.release()
             self._sessions.discard(session)
+            if not self._sessions and self._executor is not None:  # the room left: give its memory back
+                self._executor.submit(release_free_memory)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
     def _make_protocol(self, model: str, memory: SessionMemory) -> SessionProtocol:
