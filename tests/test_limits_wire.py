@@ -366,3 +366,14 @@ async def test_a_canary_key_never_reaches_any_log_at_debug(style: str, monkeypat
     shown = "\n".join(record.getMessage() + str(record.exc_info or "") for record in records)
     assert canary not in shown
     assert np.all([canary not in str(record.args) for record in records])
+
+
+async def test_cli_max_sessions_refuses_the_next_session_with_503(cli_server: Any) -> None:
+    """`--max-sessions 1`: a second client is refused with 503 naming the limit while the first is served."""
+    server = cli_server("--pace", "fast", "--max-sessions", "1")
+    async with ws_connect(server.url + "/v1/realtime") as first:
+        assert json.loads(await first.recv())["type"] == "session.created"
+        status, reader, writer = await raw_http(int(server.url.rsplit(":", 1)[1]), upgrade())
+        body = await asyncio.wait_for(reader.read(4096), 5)
+        writer.close()
+    assert status == 503 and b"full (1 sessions)" in body

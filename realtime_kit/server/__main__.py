@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import ConfigError
-from .app import PATHS, LocalServer
+from .app import PATHS, Limits, LocalServer
 
 API_KEY_VARIABLE = "REALTIME_KIT_SERVER_API_KEY"
 
@@ -38,6 +38,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="stream audio at playback speed (default) or as fast as it is made")
     parser.add_argument("--max-session-s", type=float, default=3600.0,
                         help="close sessions after this many seconds, like the service (default 3600)")
+    parser.add_argument("--max-sessions", type=int, default=Limits().max_sessions,
+                        help=f"refuse new sessions (503) past this many at once (default {Limits().max_sessions})")
+    parser.add_argument("--max-server-mib", type=int, default=Limits().max_server_bytes >> 20,
+                        help="audio and items all sessions may hold together, in MiB "
+                             f"(default {Limits().max_server_bytes >> 20})")
     return parser.parse_args(argv)
 
 
@@ -67,8 +72,11 @@ async def serve(server: LocalServer) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
-                             certfile=args.certfile, keyfile=args.keyfile, max_session_s=args.max_session_s)
+        if args.max_sessions < 1 or args.max_server_mib < 1:
+            raise ConfigError("--max-sessions and --max-server-mib must be at least 1.")
+        limits = Limits(max_sessions=args.max_sessions, max_server_bytes=args.max_server_mib << 20)
+        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace, certfile=args.certfile,
+                             keyfile=args.keyfile, max_session_s=args.max_session_s, limits=limits)
         asyncio.run(serve(server))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

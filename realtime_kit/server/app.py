@@ -268,7 +268,7 @@ class LocalServer:
         if refusal is None and len(self._sessions) >= self.limits.max_sessions:
             handshake = dataclasses.replace(handshake, status=HTTPStatus.SERVICE_UNAVAILABLE)
             refusal = (f"This server is full ({self.limits.max_sessions} sessions); try again when someone "
-                       "leaves, or start the server with a higher limit.\n")
+                       "leaves, or start the server with a higher --max-sessions.\n")
         self._handshakes.append(handshake)
         return None if refusal is None else connection.respond(HTTPStatus(handshake.status), refusal)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -142,5 +143,6 @@ def items_bytes(items: Iterable[Any]) -> int:
 
 def release_free_memory() -> None:
     """Hand freed heap pages back to the system (glibc keeps them), so the server shrinks once a room has left."""
+    gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
