@@ -137,10 +137,9 @@ def spoken_chunks() -> list[str]:
 # -- the hostile client --------------------------------------------------------------------------------
 
 
-async def hostile(url: str, port: int, until: float, log: list[str]) -> None:
-    """Run issue 15's cases one after another until ``until``; note each outcome."""
-    cases = [_flood_retrieves, _banana, _big_appends, _unbounded_buffer, _bad_json, _close_mid_response,
-             _bad_handshakes, _idle_connections, _dead_client]
+async def hostile(url: str, port: int, until: float, log: list[str], names: list[str] | None = None) -> None:
+    """Run issue 15's cases (``names``, or all) one after another until ``until``; note each outcome."""
+    cases = [case for case in HOSTILE_CASES if not names or case.__name__.strip("_") in names]
     while time.perf_counter() < until:
         for case in cases:
             if time.perf_counter() >= until:
@@ -264,10 +263,15 @@ async def _dead_client(url: str, port: int) -> str:
     return f"read {len(data)} bytes then EOF: dropped by the server"
 
 
-def hostile_process(url: str, port: int, seconds: float, queue: multiprocessing.Queue[list[str]]) -> None:
+HOSTILE_CASES = [_flood_retrieves, _banana, _big_appends, _unbounded_buffer, _bad_json, _close_mid_response,
+                 _bad_handshakes, _idle_connections, _dead_client]
+
+
+def hostile_process(url: str, port: int, seconds: float, queue: multiprocessing.Queue[list[str]],
+                    names: list[str] | None) -> None:
     """The hostile client in its own process, so its 15 MiB payloads do not stall the good clients' timing."""
     log: list[str] = []
-    asyncio.run(hostile(url, port, time.perf_counter() + seconds, log))
+    asyncio.run(hostile(url, port, time.perf_counter() + seconds, log, names))
     queue.put(log)
 
 
@@ -286,7 +290,8 @@ async def run_phase(url: str, port: int, args: argparse.Namespace, seconds: floa
     until = time.perf_counter() + seconds
     rng = random.Random(7)
     queue: multiprocessing.Queue[list[str]] = multiprocessing.Queue()
-    rogue = multiprocessing.Process(target=hostile_process, args=(url, port, seconds, queue), daemon=True)
+    rogue = multiprocessing.Process(target=hostile_process, args=(url, port, seconds, queue, args.cases),
+                                    daemon=True)
     if with_hostile:
         rogue.start()
     good = [spoken_session(url, phase, until, chunks, random.Random(rng.random())) for _ in range(args.spoken)]
@@ -319,13 +324,15 @@ def main() -> None:
     parser.add_argument("--spoken", type=int, default=5, help="how many of them speak (the rest type)")
     parser.add_argument("--quiet-s", type=float, default=20.0, help="the baseline: the room without the hostile client")
     parser.add_argument("--hostile-s", type=float, default=60.0, help="the room with the hostile client")
+    parser.add_argument("--cases", nargs="+", default=None,
+                        help="only these hostile cases, e.g. big_appends banana (default: all)")
     args = parser.parse_args()
 
     chunks = spoken_chunks()
     proc, url = start_server(["--port", "0"])
     port = int(url.split(":")[2].split("/")[0])
     try:
-        warm = argparse.Namespace(sessions=2, spoken=1)
+        warm = argparse.Namespace(sessions=2, spoken=1, cases=None)
         asyncio.run(run_phase(url, port, warm, 8.0, False, chunks))  # engines loaded: start is the ready server
         start_rss, _ = rss_mib(proc.pid)
         rows = {}
@@ -336,8 +343,14 @@ def main() -> None:
             rows[name] = report(name, phase, 100 * (cpu_seconds(proc.pid) - cpu) / (time.perf_counter() - wall))
             for line in log:
                 print(f"    hostile: {line}")
-        time.sleep(5.0)  # the room has left
+        left = time.perf_counter()
+        while time.perf_counter() - left < 60:  # the room has left: wait until the server is idle (< 5% CPU)
+            cpu = cpu_seconds(proc.pid)
+            time.sleep(2.0)
+            if cpu_seconds(proc.pid) - cpu < 0.1:
+                break
         end_rss, peak_rss = rss_mib(proc.pid)
+        print(f"server idle {time.perf_counter() - left:.0f} s after the room left")
     finally:
         proc.terminate()
         proc.wait(30)

@@ -69,8 +69,15 @@ async def serve(server: LocalServer) -> None:
     await server.serve_forever(on_ready=lambda s: print(banner(s), flush=True))
 
 
+# The GIL passes between threads every 0.5 ms instead of 5: the event loop, which paces every session's audio,
+# waits that much less behind a worker busy with one client's seconds of audio (bench/bench_room.py: p99 lateness
+# 1214 -> -80 ms with 15 MiB appends arriving). The server owns this process, so the setting is its to make.
+SWITCH_INTERVAL_S = 0.0005
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         if args.max_sessions < 1 or args.max_server_mib < 1:
             raise ConfigError("--max-sessions and --max-server-mib must be at least 1.")

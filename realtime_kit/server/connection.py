@@ -27,7 +27,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from .limits import Limits
+from .limits import Limits, release_free_memory
 from .pacing import Pacer
 
 if TYPE_CHECKING:
@@ -131,8 +131,11 @@ class ServerSession:
                 # back-pressure: what this frame makes waits until the client has read what came before
                 await self._drained.wait()
                 # big frames (seconds of audio at once) queue on their own worker, so they cannot starve the room
-                await self._call(self.protocol.receive, frame, bulk=len(frame) > self._limits.bulk_frame_bytes)
+                bulk = len(frame) > self._limits.bulk_frame_bytes
+                await self._call(self.protocol.receive, frame, bulk=bulk)
                 self._wake.set()
+                if bulk:  # tens of MB of copies were just freed: give them back rather than keep the peak
+                    self._bulk_executor.submit(release_free_memory, False)
 
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -141,8 +141,9 @@ def items_bytes(items: Iterable[Any]) -> int:
     return total
 
 
-def release_free_memory() -> None:
+def release_free_memory(collect: bool = True) -> None:
     """Hand freed heap pages back to the system (glibc keeps them), so the server shrinks once a room has left."""
-    gc.collect()
+    if collect:
+        gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
