@@ -43,8 +43,8 @@ from .handshake import (
     sha256_hex,
     unknown_model_event,
 )
-from .limits import Limits, MemoryBudget, SessionMemory
-from .listening import listen, listening_port, server_ssl_context, url_host
+from .limits import Limits, MemoryBudget, SessionMemory, release_free_memory
+from .listening import keep_alive, listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
 
 __all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "Pacer", "SessionProtocol",
@@ -293,7 +293,7 @@ class LocalServer:
         if refusal is None and len(self._sessions) >= self.limits.max_sessions:
             handshake = dataclasses.replace(handshake, status=HTTPStatus.SERVICE_UNAVAILABLE)
             refusal = (f"This server is full ({self.limits.max_sessions} sessions); try again when someone "
-                       "leaves, or start the server with a higher limit.\n")
+                       "leaves, or start the server with a higher --max-sessions.\n")
         self._handshakes.append(handshake)
         return None if refusal is None else connection.respond(HTTPStatus(handshake.status), refusal)
 
@@ -301,6 +301,7 @@ class LocalServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
+        keep_alive(connection, self.limits.tcp_keepalive_s)
         model, service = requested_model(connection.request.path), service_of(connection.request.path)
         if not known_model(model, self.deployments):  # only OpenAI's path gets here: Azure's refused at the handshake
             await connection.send(json.dumps(unknown_model_event(model)))
@@ -319,6 +320,8 @@ class LocalServer:
         finally:
             memory.release()
             self._sessions.discard(session)
+            if not self._sessions and self._executor is not None:  # the room left: give its memory back
+                self._executor.submit(release_free_memory)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
     def _make_protocol(self, model: str, service: Service, memory: SessionMemory, max_session_s: float,
