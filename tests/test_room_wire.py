@@ -46,3 +46,17 @@ async def test_local_realtime_pace_streams_audio_no_faster_than_it_plays():
     streamed = reply.timings["done"] - reply.timings["first_audio"]
     assert reply.audio.duration > 1.0
     assert streamed >= reply.audio.duration - rk.server.REALTIME_LEAD_MS / 1000 - 0.1
+
+
+async def test_a_wss_room_server_with_its_certificate_in_ssl_cert_file(tls_files, monkeypatch: pytest.MonkeyPatch):
+    """As docs/instructor.md says: a wss:// room server with a self-signed certificate, trusted by SSL_CERT_FILE."""
+    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with LocalServer(api_key=ROOM_KEY, certfile=str(tls_files.certfile), keyfile=str(tls_files.keyfile)) as server:
+        assert server.url.startswith("wss://")
+        monkeypatch.setenv("REALTIME_KIT_URL", server.url)
+        monkeypatch.setenv("REALTIME_KIT_API_KEY", ROOM_KEY)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls_files.certfile))
+        async with rk.connect() as session:
+            reply = await session.send_text("say secure hello")
+    assert reply.transcript == "Secure hello."
