@@ -81,6 +81,15 @@ class Connecting:
         if self._session is not None:
             await self._session.close()
 
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not hasattr(Session, name):
+            raise AttributeError(f"'Connecting' object has no attribute {name!r}")
+        raise AttributeError(f"rk.connect() gives something to await, not a session yet: did you forget `await`? "
+                             f"Write `session = await rk.connect(...)`, then session.{name}.")
+
+    def __repr__(self) -> str:
+        return "<rk.connect(...) not awaited yet: write `session = await rk.connect(...)`>"
+
     async def _open(self) -> Session:
         from .config import FLAT_KEYWORDS
         from .targets import open_connection, resolve_target

@@ -144,9 +144,7 @@ class _Settings:
     def __init__(self, env: Mapping[str, str], options: Mapping[str, Any]) -> None:
         unknown = [name for name in options if name not in TARGET_OPTIONS]
         if unknown:
-            guess = difflib.get_close_matches(unknown[0], TARGET_OPTIONS, n=1)
-            hint = f"did you mean {guess[0]}=?" if guess else f"the options are: {', '.join(TARGET_OPTIONS)}."
-            raise TargetError(f"Unknown connection option {unknown[0]}=; {hint}")
+            raise TargetError(_unknown_option(unknown[0]))
         self.env = env
         self.options = {name: value for name, value in options.items() if value is not None}
 
@@ -164,6 +162,21 @@ class _Settings:
                 return str(self.options[option])
         value, _ = self.get(None, variable)
         return value or DEFAULT_MODEL
+
+
+def _unknown_option(name: str) -> str:
+    """The sentence for an rk.connect keyword that is neither a connection option nor a session keyword."""
+    from .config import FLAT_KEYWORDS
+    from .session import SESSION_EXTRA_KEYWORDS
+
+    session_keywords = sorted(SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS))
+    guess = difflib.get_close_matches(name, [*TARGET_OPTIONS, *session_keywords], n=1, cutoff=0.6)
+    if guess and guess[0] in TARGET_OPTIONS:
+        return f"Unknown option {name}=; did you mean {guess[0]}= (a connection option)?"
+    if guess:
+        return f"Unknown option {name}=; did you mean {guess[0]}= (a session keyword)?"
+    return (f"Unknown option {name}=; connection options are {', '.join(TARGET_OPTIONS)}, and session keywords "
+            f"include {', '.join(session_keywords[:8])}, ...")
 
 
 def _check_pace(settings: _Settings) -> None:

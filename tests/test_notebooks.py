@@ -32,6 +32,11 @@ PROMISES: dict[str, dict[str, int]] = {
     "10_telephony": {"figure": 2, "player": 2, "table": 1},
 }
 
+# text that must appear in the outputs of the cell whose source contains the key (output under the right cell)
+CELL_PROMISES: dict[str, dict[str, str]] = {
+    "07_tools": {"flaky_lookup for the opening hours": "raised RuntimeError: the lookup service is down"},
+}
+
 
 def _label(path: Path) -> str:
     return str(path.relative_to(FOLDER).with_suffix(""))
@@ -58,6 +63,11 @@ def _outputs(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 
 def _html(output: nbformat.NotebookNode) -> str:
     return str(output.get("data", {}).get("text/html", ""))
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    """Everything a cell printed or displayed as text."""
+    return "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in _outputs(cell))
 
 
 def _count(book: nbformat.NotebookNode) -> dict[str, int]:
@@ -94,6 +104,9 @@ def test_notebook_runs_offline_and_shows_what_it_promises(path, tmp_path, monkey
         if DRAWS.search(cell.source):
             assert images, f"no figure under the cell:\n{cell.source}"
         assert len(images) == len(set(images)), f"a figure shown twice under:\n{cell.source}"
+    for marker, expected in CELL_PROMISES.get(_label(path), {}).items():
+        (cell,) = [c for c in book.cells if c.cell_type == "code" and marker in c.source]
+        assert expected in _text(cell), f"{path.name}: {expected!r} is not under the cell with {marker!r}"
     shown = _count(book)
     for kind, least in PROMISES.get(_label(path), {}).items():
         assert shown[kind] >= least, f"{path.name}: {shown[kind]} {kind}(s), expected at least {least}"
