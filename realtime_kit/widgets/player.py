@@ -60,6 +60,8 @@ class StreamingPlayer(anywidget.AnyWidget):
     playing = traitlets.Bool(False, help="True while queued audio is sounding").tag(sync=True)
     buffered_ms = traitlets.Int(0, help="ms queued ahead of the playhead").tag(sync=True)
     blocked = traitlets.Bool(False, help="the browser holds audio until a click (autoplay)").tag(sync=True)
+    show_stop = traitlets.Bool(True, help="show the player's own Stop button (the playground has its own)").tag(
+        sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_key=uuid.uuid4().hex, **kwargs)
