@@ -667,3 +667,25 @@ def test_the_widgets_need_no_audio_device_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+async def test_widget_events_from_another_thread_run_on_the_session_loop(panel_for: Callable[..., Playground]) -> None:
+    """ipykernel 7 delivers widget events on its shell-channel thread; the panel runs them on the session's loop."""
+    import threading
+
+    session = FakeSession()
+    panel = panel_for(session)
+    loops: list[asyncio.AbstractEventLoop] = []
+    record = session.send_text
+
+    async def send_text(text: str) -> Any:
+        loops.append(asyncio.get_running_loop())
+        return await record(text)
+
+    session.send_text = send_text  # type: ignore[method-assign]
+    panel.text.value = "from the comm thread"
+    thread = threading.Thread(target=lambda: from_browser(panel.text, {"event": "submit"}))
+    thread.start()
+    thread.join()
+    await settle()
+    assert loops == [asyncio.get_running_loop()] and session.called("send_text") == ["from the comm thread"]

@@ -12,8 +12,10 @@ player's played ms, never past the end).
 
 The controls show the session's effective state, whoever changed it (Apply, or `session.update` from
 code); a refused Apply puts them back and says why, once. Input transcription is switched on when the
-panel opens, so spoken turns have their words. Widget callbacks are sync and run on the kernel's loop:
-session calls are scheduled as tasks, and a failure turns up in red, cleared by the next success.
+panel opens, so spoken turns have their words. Widget callbacks are sync, and ipykernel 7 runs them on
+its shell-channel thread, not on the loop where the session lives: each hands its work to the
+session's loop (call_soon_threadsafe), where session calls run as tasks; a failure turns up in red,
+cleared by the next success.
 Saved with the notebook, the panel leaves a still snapshot (transcript, latencies, waveforms) in place
 of the live widget.
 """
@@ -83,6 +85,7 @@ class Playground(w.VBox):
         self.log_rows: list[LogRow] = []
         self.truncations: list[dict[str, Any]] = []
         self._t0 = time.monotonic()
+        self._loop = _loop_of(session)  # where the session's futures live: every session call runs there
         self._tasks: set[Any] = set()
         self._audio: dict[str, bytearray] = {}  # response id -> its PCM16 output audio
         self._interrupted: set[str] = set()  # assistant items cut off: late deltas are not played
@@ -96,9 +99,9 @@ class Playground(w.VBox):
         self.add_class("rk-playground")
         self._unsubscribe: list[Callable[[], Any]] = [
             session.on("*", self._on_server_event),
-            self.microphone.on_chunk(self._on_mic_chunk),
-            self.microphone.on_take(self._on_mic_take),
-            self.player.on_stop_pressed(self._on_player_stop),
+            self.microphone.on_chunk(lambda samples, rate: self._on_loop(self._on_mic_chunk, samples, rate)),
+            self.microphone.on_take(lambda audio: self._on_loop(self._on_mic_take, audio)),
+            self.player.on_stop_pressed(lambda: self._on_loop(self._on_player_stop)),
         ]
         self.config_out.value = config_html(session_config(session)) if session_config(session) else ""
         self._render_now()
@@ -140,10 +143,10 @@ class Playground(w.VBox):
         self.text.on_msg(self._on_text_message)  # Enter in the text box sends
         self.turn_detection.observe(lambda _change: self._enable_vad_sliders(), names="value")
         self._enable_vad_sliders()
-        self.apply_button.on_click(lambda _b: self.apply())
-        self.send_button.on_click(lambda _b: self.send())
-        self.listen_button.on_click(lambda _b: self.toggle_listening())
-        self.stop_button.on_click(lambda _b: self.stop())
+        self.apply_button.on_click(lambda _b: self._on_loop(self.apply))
+        self.send_button.on_click(lambda _b: self._on_loop(self.send))
+        self.listen_button.on_click(lambda _b: self._on_loop(self.toggle_listening))
+        self.stop_button.on_click(lambda _b: self._on_loop(self.stop))
 
     def _layout(self) -> list[w.Widget]:
         settings = w.VBox([
@@ -241,7 +244,18 @@ class Playground(w.VBox):
 
     def _on_text_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("event") == "submit":
-            self.send()
+            self._on_loop(self.send)
+
+    def _on_loop(self, action: Callable[..., Any], *args: Any) -> None:
+        """Run a widget callback's action on the session's loop (now, if this is that loop)."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if self._loop is None or running is self._loop or self._loop.is_closed():
+            action(*args)
+        else:
+            self._loop.call_soon_threadsafe(action, *args)
 
     def toggle_listening(self) -> None:
         """Start or stop streaming the browser's microphone into the session."""
@@ -508,6 +522,17 @@ class Playground(w.VBox):
         err = task.exception()
         if err is not None:
             self._show_error(f"{what}: {_what_went_wrong(err)}", key=_what_went_wrong(err))
+
+
+def _loop_of(session: Any) -> asyncio.AbstractEventLoop | None:
+    """The loop the session's event pump runs on (else the running loop, else None)."""
+    pump = getattr(session, "_pump", None)
+    if isinstance(pump, asyncio.Task):
+        return pump.get_loop()
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _what_went_wrong(err: BaseException) -> str:

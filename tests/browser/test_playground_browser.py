@@ -54,7 +54,8 @@ def test_send_text_shows_the_transcript_and_plays_the_reply(notebook_page: Noteb
     wait_for_text(page, ".rk-transcript .rk-user", "tell me a story")
     wait_for_text(page, ".rk-transcript .rk-assistant", "robot")
     wait_for_played(page, 500)
-    page.locator(".rk-turn audio").first.wait_for()
+    page.locator(".rk-clip .rk-clip-play").first.click()  # the turn's own player fetches its audio as bytes
+    page.locator(".rk-clip audio").first.wait_for()
     wait_for_text(page, ".rk-turn .rk-latency", r"first audio \d+\.\d\d s")
     state = notebook_page.probe.state()
     assert state["errors"] == []
