@@ -42,8 +42,8 @@ from .tools import Tool, function_tool
 
 __all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "connect", "run"]
 
-LOCAL_NOTICE = ("No AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server at {url} "
-                "(offline voice, not the real model).")
+LOCAL_NOTICE = ("No REALTIME_KIT_URL, AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server "
+                "at {url} (offline voice, not the real model).")
 
 # Besides config.FLAT_KEYWORDS, these rk.connect keywords configure the session (the rest pick the target).
 SESSION_EXTRA_KEYWORDS = frozenset({"config", "audio", "include", "prompt"})

@@ -25,16 +25,24 @@ CLOUD_VARIABLES = ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_
 DRAWS = re.compile(r"\.plot\(|\.timeline\(|plots\.\w+\(|\.spectrogram\(|plt\.subplots\(")
 # what a notebook promises beyond its figures, counted over all its outputs (at least this many)
 PROMISES: dict[str, dict[str, int]] = {
-    "02_text_in_audio_out": {"player": 3, "table": 2},
-    "03_session_config_lab": {"figure": 2},
+    "02_text_in_audio_out": {"player": 2, "table": 2},
+    "03_session_config_lab": {"figure": 1},
     "04_audio_in": {"figure": 2, "player": 1},
     "06_events_and_latency": {"figure": 1, "table": 2},
     "10_telephony": {"figure": 2, "player": 2, "table": 1},
+    "solutions/02_text_in_audio_out": {"figure": 1, "player": 2},
+    "solutions/03_session_config_lab": {"figure": 1},
+    "solutions/04_audio_in": {"figure": 1},
+    "solutions/06_events_and_latency": {"figure": 1},
+    "solutions/10_telephony": {"figure": 1, "player": 1, "table": 1},
 }
 
 # text that must appear in the outputs of the cell whose source contains the key (output under the right cell)
 CELL_PROMISES: dict[str, dict[str, str]] = {
     "07_tools": {"flaky_lookup for the opening hours": "raised RuntimeError: the lookup service is down"},
+    "solutions/07_tools": {"Use to_fahrenheit for 21 degrees": "to_fahrenheit(21.0) was called"},
+    "solutions/04_audio_in": {"PAUSE_S = 1.5": "completed"},
+    "solutions/01_setup_and_targets": {"voise=": "did you mean voice="},
 }
 
 
@@ -42,10 +50,25 @@ def _label(path: Path) -> str:
     return str(path.relative_to(FOLDER).with_suffix(""))
 
 
-def test_lessons_are_numbered_from_one_without_gaps_or_repeats():
-    """The workshop's lessons are numbered 01, 02, ... with no number used twice or skipped."""
+def test_lessons_are_numbered_with_no_number_used_twice():
+    """The workshop's lessons are numbered from 01 (01 to 07 at least), each number once."""
     numbers = [int(p.name[:2]) for p in LESSONS]
-    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 7
+    assert len(numbers) == len(set(numbers)) and set(range(1, 8)) <= set(numbers)
+
+
+def test_every_exercise_has_its_solution():
+    """Each notebook in exercises/ has a solution of the same name in solutions/, and the other way round."""
+    assert EXERCISES, "notebooks/exercises/ is empty"
+    assert [p.name for p in EXERCISES] == [p.name for p in SOLUTIONS]
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS if (FOLDER / "exercises" / p.name).exists()], ids=_label)
+def test_a_lesson_ends_by_pointing_to_its_exercise(path):
+    """A lesson with an exercise ends with a link to it (the old "Try it" cells became the exercises)."""
+    book = nbformat.read(path, as_version=4)
+    last = [c.source for c in book.cells if c.cell_type == "markdown"][-1]
+    assert f"exercises/{path.name}" in last and f"solutions/{path.name}" in last
+    assert not any("## Try it" in c.source for c in book.cells if c.cell_type == "markdown")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_label)
