@@ -234,7 +234,7 @@ def test_transcript_fold_times_a_spoken_turn() -> None:
     assert [(line.role, line.text) for line in fold.lines] == [("user", "what time is it"), ("assistant", "Hello")]
     turn = fold.turns["r1"]
     assert turn.trigger == "speech"
-    assert turn.latency_line() == ("first text 0.20 s · first audio 0.30 s · done 1.00 s · 1.0 s of audio "
+    assert turn.latency_line() == ("first text 200 ms · first audio 300 ms · done 1.00 s · 1.0 s of audio "
                                    "(after speech stopped)")
 
 
@@ -258,7 +258,7 @@ def test_a_failed_response_says_why() -> None:
     fold.apply({"type": "response.created", "response": {"id": "r1"}}, at=0.0)
     fold.apply({"type": "response.done", "response": {"id": "r1", "status": "failed", "status_details": {
         "type": "failed", "error": {"type": "server_error", "message": "The speech engine is missing."}}}}, at=0.5)
-    assert fold.turns["r1"].latency_line() == "done 0.50 s · failed: The speech engine is missing."
+    assert fold.turns["r1"].latency_line() == "done 500 ms · failed: The speech engine is missing."
 
 
 def test_transcript_shows_the_latest_items_and_counts_the_rest() -> None:

@@ -422,7 +422,7 @@ class Playground(w.VBox):
         mode = turn_detection_type(session_config(self.session)) or "none (push to talk)"
         listening = "listening" if self.microphone.recording else "off"
         self.status.value = (f"<span class='rk-status' style='color:#555'>turn detection: {mode} · microphone: "
-                             f"{listening} · {len(self.fold.turns)} responses</span>")
+                             f"{listening} · {len(self.fold.turns)} response{'' if len(self.fold.turns) == 1 else 's'}</span>")
 
     def _add_turn(self, response_id: str) -> None:
         turn = self.fold.turns.get(response_id)
@@ -435,7 +435,9 @@ class Playground(w.VBox):
                 png, clip = _turn_media(bytes(pcm), turn.audio_rate)
             except Exception as err:
                 self._show_error(f"The waveform of {response_id} could not be drawn: {err!r}")
-        head = w.HTML(turn_html(turn, self.fold.asked(turn), png))
+        head = w.HTML(turn_html(turn, self.fold.asked(turn), png), layout=w.Layout(flex="1 1 auto", min_width="0"))
+        if clip is not None:
+            clip.layout.flex = "0 0 auto"  # the player keeps its size; the text wraps beside it
         row = w.HBox([head, clip] if clip is not None else [head],
                      layout=w.Layout(align_items="center", border_bottom="1px solid #eee"))
         self._turn_boxes[response_id] = (row, png)

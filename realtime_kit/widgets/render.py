@@ -87,7 +87,7 @@ def _line_html(line: Line) -> str:
 def turn_html(turn: Turn, title: str, waveform_png_b64: str = "") -> str:
     """One response in a compact row: what the user said, latency figures and a small waveform (a red
     line marks where the listener cut it off). The turn's player is a widget beside it."""
-    head = (f"<div style='font-size:12px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis'>"
+    head = (f"<div style='font-size:12px'>"
             f"<b class='rk-turn-title'>{html.escape(_clip(title, 70))}</b> · "
             f"<span class='rk-latency' style='color:#555'>{html.escape(turn.latency_line())}</span></div>")
     opening = (f"<div class='rk-turn' data-response='{html.escape(turn.response_id)}' "

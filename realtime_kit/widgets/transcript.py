@@ -4,7 +4,7 @@
     view.apply({"type": "conversation.item.input_audio_transcription.completed",
                 "item_id": "item_1", "transcript": "hello"}, at=1.0)
     view.lines[-1].text        # "hello"
-    view.turns["resp_1"].latency_line()   # "first audio 0.21 s · done 0.80 s · 2.4 s of audio"
+    view.turns["resp_1"].latency_line()   # "first audio 210 ms · done 800 ms · 2.4 s of audio"
 
 No widgets and no asyncio: the playground feeds it events with their arrival times and renders it.
 """
@@ -59,7 +59,7 @@ class Turn:
         for label, at in (("first text", self.t_first_text), ("first audio", self.t_first_audio),
                           ("done", self.t_done)):
             if at is not None:
-                parts.append(f"{label} {at - self.t_trigger:.2f} s")
+                parts.append(f"{label} {_duration(at - self.t_trigger)}")
         if self.audio_bytes:
             parts.append(f"{self.audio_seconds:.1f} s of audio")
         if self.heard_ms is not None:
@@ -67,6 +67,15 @@ class Turn:
         if self.status not in ("in_progress", "completed"):
             parts.append(f"{self.status}: {self.reason}" if self.reason else self.status)
         return " · ".join(parts) + (f" ({since})" if since and parts else "")
+
+
+def _duration(seconds: float) -> str:
+    """Under a second in milliseconds (the local server answers in tens of them), else in seconds.
+
+    >>> _duration(0.0423), _duration(2.5)
+    ('42 ms', '2.50 s')
+    """
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 class TranscriptFold:
