@@ -421,8 +421,9 @@ class Playground(w.VBox):
             self._add_turn(self._finished.pop(0))
         mode = turn_detection_type(session_config(self.session)) or "none (push to talk)"
         listening = "listening" if self.microphone.recording else "off"
+        count = len(self.fold.turns)
         self.status.value = (f"<span class='rk-status' style='color:#555'>turn detection: {mode} · microphone: "
-                             f"{listening} · {len(self.fold.turns)} response{'' if len(self.fold.turns) == 1 else 's'}</span>")
+                             f"{listening} · {count} response{'' if count == 1 else 's'}</span>")
 
     def _add_turn(self, response_id: str) -> None:
         turn = self.fold.turns.get(response_id)

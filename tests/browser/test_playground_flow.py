@@ -40,6 +40,7 @@ def test_a_second_send_cuts_off_the_first_reply(notebook_page: NotebookPage) -> 
     type_and_enter(page, "Say second message.")
     wait_for_text(page, ".rk-transcript .rk-assistant", "second message")
     wait_for_text(page, ".rk-transcript .rk-note", "interrupted")
+    wait_for_text(page, ".rk-turn .rk-turn-title", "second message")  # its response is done
     state = notebook_page.probe.state()
     assert state["errors"] == []
     [cut] = state["truncations"]
