@@ -85,7 +85,11 @@ def await_hint(error: BaseException, namespace: Mapping[str, Any] | None = None)
 def _hinting_handler(shell: Any, etype: type[BaseException], value: BaseException, tb: TracebackType | None,
                      tb_offset: int | None = None) -> list[str]:
     """IPython custom-exception handler: the usual traceback, plus the await hint when it applies."""
-    stb: list[str] = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    if "did you forget `await`?" in str(value):  # our own sentence already (rk.connect() used unawaited)
+        stb = short_traceback(value)
+        shell._showtraceback(etype, value, stb)
+        return stb
+    stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     hint = await_hint(value, getattr(shell, "user_ns", None))
     if hint:
         stb = [*stb, f"{_GREEN}Hint{_RESET}: {hint}"]

@@ -94,6 +94,11 @@ def test_install_hints_in_an_ipython_shell_once(capsys):
         out = capsys.readouterr().out
         assert "AttributeError" in out and "did you forget `await`?" in out and "`reply`" in out
         shell.user_ns["reply"].close()
+        shell.run_cell("import realtime_kit as rk\npending = rk.connect()\npending.send_text('hi')")
+        out = capsys.readouterr().out
+        assert out.splitlines()[0].endswith("did you forget `await`? Write `session = await rk.connect(...)`, "
+                                            "then session.send_text.")
+        assert "session.py" not in out
     finally:
         shell.set_custom_exc((), None)
         InteractiveShell.clear_instance()
