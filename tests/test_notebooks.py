@@ -28,6 +28,7 @@ PROMISES: dict[str, dict[str, int]] = {
     "02_text_in_audio_out": {"player": 2, "table": 2},
     "03_session_config_lab": {"figure": 1},
     "04_audio_in": {"figure": 2, "player": 1},
+    "05_playground": {"snapshot": 1},
     "06_events_and_latency": {"figure": 1, "table": 2},
     "10_telephony": {"figure": 2, "player": 2, "table": 1},
     "solutions/02_text_in_audio_out": {"figure": 1, "player": 2},
@@ -94,12 +95,13 @@ def _text(cell: nbformat.NotebookNode) -> str:
 
 
 def _count(book: nbformat.NotebookNode) -> dict[str, int]:
-    """How many figures, players and tables the executed notebook shows."""
+    """How many figures, players, tables and playground snapshots the executed notebook shows."""
     outputs = [o for cell in book.cells for o in _outputs(cell)]
     return {
         "figure": sum("image/png" in o.get("data", {}) for o in outputs),
         "player": sum(_html(o).count("<audio") for o in outputs),
         "table": sum(_html(o).count("<table") for o in outputs),
+        "snapshot": sum(_html(o).count("class='rk-snapshot'") for o in outputs),  # what a saved playground keeps
     }
 
 
