@@ -23,15 +23,14 @@ of the live widget.
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
-from ..errors import RealtimeError, RealtimeKitError
+from ..errors import RealtimeKitError
 from .closing import close_own_parts, close_tree
 from .controls import (
     GA_VOICES,
@@ -52,13 +51,12 @@ from .render import (
     event_log_html,
     snapshot_html,
     transcript_html,
-    turn_html,
 )
+from .tasks import SessionTasks, loop_of, what_went_wrong
 from .transcript import TranscriptFold, as_dict
-from .views import ClipPlayer, TranscriptView
+from .turns import TurnList
+from .views import TranscriptView
 
-KEEP_TURNS = 8  # per-turn players kept in the panel; older ones are closed to free their comms
-SNAPSHOT_TURNS = 30  # turns kept (with their waveforms) in the saved snapshot
 RENDER_DELAY_S = 0.05  # coalesce bursts of deltas into one redraw
 
 
@@ -80,17 +78,16 @@ class Playground(w.VBox):
         self.errors: list[str] = []
         self._error_keys: list[str] = []  # what each shown error is about: each is shown once
         self._cutting: asyncio.Future[Any] | None = None  # an interruption on its way (cancel + truncate)
-        self._snapshot_turns: list[tuple[Any, str]] = []  # (turn, waveform PNG base64) for the snapshot
         self._snapshot: Any = None  # the display handle of the saved-notebook snapshot
         self.log_rows: list[LogRow] = []
         self.truncations: list[dict[str, Any]] = []
         self._t0 = time.monotonic()
-        self._loop = _loop_of(session)  # where the session's futures live: every session call runs there
-        self._tasks: set[Any] = set()
+        # every session call runs on the session's loop, whichever thread a widget event came in on
+        self._runner = SessionTasks(loop_of(session), self._task_failed)
+        self._spawn, self._on_loop = self._runner.spawn, self._runner.on_loop
         self._audio: dict[str, bytearray] = {}  # response id -> its PCM16 output audio
         self._interrupted: set[str] = set()  # assistant items cut off: late deltas are not played
         self._finished: list[str] = []  # responses done, waiting for their turn box
-        self._turn_boxes: dict[str, tuple[w.HBox, str]] = {}  # response id -> its row, waveform PNG
         self._render_handle: asyncio.TimerHandle | None = None
         self._mic_queue: asyncio.Queue[tuple[np.ndarray, int]] | None = None
         self._streaming = True  # chunks go to append_audio (VAD) rather than one send_audio per take
@@ -137,7 +134,8 @@ class Playground(w.VBox):
                                     tooltip="Stop the assistant: cut its reply at what you heard")
         self.status = w.HTML()
         self.transcript = TranscriptView(max_height=340)
-        self.turns = w.VBox(layout=w.Layout(max_height="260px", overflow="auto", display="block"))
+        self.turn_list = TurnList(self.fold, self._show_error)
+        self.turns = self.turn_list.box
         self.event_log = w.HTML()
         self.error_box = w.HTML()
         self.text.on_msg(self._on_text_message)  # Enter in the text box sends
@@ -196,7 +194,7 @@ class Playground(w.VBox):
             try:
                 state = await self.session.update(**part)
             except RealtimeKitError as err:
-                refused.append(_what_went_wrong(err))
+                refused.append(what_went_wrong(err))
         self._show_controls(self._effective())  # refused values go back to what the session has
         if refused:
             self.config_out.value = "<span class='rk-not-applied' style='color:#c62828'>Not applied</span>"
@@ -245,17 +243,6 @@ class Playground(w.VBox):
     def _on_text_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
         if content.get("event") == "submit":
             self._on_loop(self.send)
-
-    def _on_loop(self, action: Callable[..., Any], *args: Any) -> None:
-        """Run a widget callback's action on the session's loop (now, if this is that loop)."""
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if self._loop is None or running is self._loop or self._loop.is_closed():
-            action(*args)
-        else:
-            self._loop.call_soon_threadsafe(action, *args)
 
     def toggle_listening(self) -> None:
         """Start or stop streaming the browser's microphone into the session."""
@@ -316,7 +303,7 @@ class Playground(w.VBox):
                                  "received_ms": round(received), "played_reported_ms": int(played.get(item_id, 0))})
         self._log_out("conversation.item.truncate", f"item_id={item_id} audio_end_ms={heard} ({reason})")
         self.fold.interrupted(item_id, heard)
-        self._refresh_turn_of(item_id)
+        self.turn_list.refresh(item_id)
         self._schedule_render()
         await self.session.truncate(item_id, heard)
         self._update_snapshot()
@@ -326,8 +313,7 @@ class Playground(w.VBox):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        for task in list(self._tasks):
-            task.cancel()
+        self._runner.cancel_all()
         if self._render_handle is not None:
             self._render_handle.cancel()
         for child in self.children:
@@ -426,43 +412,15 @@ class Playground(w.VBox):
                              f"{listening} · {count} response{'' if count == 1 else 's'}</span>")
 
     def _add_turn(self, response_id: str) -> None:
-        turn = self.fold.turns.get(response_id)
-        if turn is None:
-            return
         pcm = self._audio.pop(response_id, None)
-        png, clip = "", None
-        if pcm:
-            try:
-                png, clip = _turn_media(bytes(pcm), turn.audio_rate)
-            except Exception as err:
-                self._show_error(f"The waveform of {response_id} could not be drawn: {err!r}")
-        head = w.HTML(turn_html(turn, self.fold.asked(turn), png), layout=w.Layout(flex="1 1 auto", min_width="0"))
-        if clip is not None:
-            clip.layout.flex = "0 0 auto"  # the player keeps its size; the text wraps beside it
-        row = w.HBox([head, clip] if clip is not None else [head],
-                     layout=w.Layout(align_items="center", border_bottom="1px solid #eee"))
-        self._turn_boxes[response_id] = (row, png)
-        kept = [row, *self.turns.children]  # newest first, on top of the list
-        for old in kept[KEEP_TURNS:]:
-            close_tree(old)
-        self.turns.children = kept[:KEEP_TURNS]
-        self._turn_boxes = {rid: entry for rid, entry in self._turn_boxes.items() if entry[0] in self.turns.children}
-        self._snapshot_turns = [*self._snapshot_turns, (turn, png)][-SNAPSHOT_TURNS:]
+        self.turn_list.add(response_id, bytes(pcm) if pcm else None)
         self._update_snapshot()
-
-    def _refresh_turn_of(self, item_id: str) -> None:
-        """Redraw the turn box of the response that produced `item_id` (after a truncation)."""
-        for response_id, turn in self.fold.turns.items():
-            if item_id in turn.item_ids and response_id in self._turn_boxes:
-                row, png = self._turn_boxes[response_id]
-                row.children[0].value = turn_html(turn, self.fold.asked(turn), png)
 
     # ---- the snapshot a saved notebook keeps
 
     def snapshot_html(self) -> str:
         """The panel as still HTML: transcript, and each turn's title, latency and waveform."""
-        return snapshot_html(self.fold.lines, [(turn, self.fold.asked(turn), png) for turn, png in
-                                               self._snapshot_turns])
+        return snapshot_html(self.fold.lines, self.turn_list.snapshot_rows())
 
     def _ipython_display_(self) -> None:
         from IPython.display import HTML, display
@@ -499,61 +457,10 @@ class Playground(w.VBox):
         self.errors, self._error_keys = [], []
         self.error_box.value = ""
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any] | Awaitable[Any], what: str) -> asyncio.Future[Any] | None:
-        """Run a session call from a sync callback: a task on the running loop, failures shown in red."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:
-            from ..sync import run
-
-            try:
-                run(coro)
-            except Exception as err:
-                self._show_error(f"{what}: {_what_went_wrong(err)}", key=_what_went_wrong(err))
-            return None
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(lambda done: self._task_done(done, what))
-        return task
-
-    def _task_done(self, task: asyncio.Future[Any], what: str) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        err = task.exception()
-        if err is not None:
-            self._show_error(f"{what}: {_what_went_wrong(err)}", key=_what_went_wrong(err))
-
-
-def _loop_of(session: Any) -> asyncio.AbstractEventLoop | None:
-    """The loop the session's event pump runs on (else the running loop, else None)."""
-    pump = getattr(session, "_pump", None)
-    if isinstance(pump, asyncio.Task):
-        return pump.get_loop()
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-def _what_went_wrong(err: BaseException) -> str:
-    """The sentence of an error (for a server error, its message: the same one the event carried)."""
-    return err.message if isinstance(err, RealtimeError) else str(err)
+    def _task_failed(self, what: str, err: BaseException) -> None:
+        self._show_error(f"{what}: {what_went_wrong(err)}", key=what_went_wrong(err))
 
 
 def _transcribing(config: dict[str, Any]) -> bool:
     audio_in = (config.get("audio") or {}).get("input") or {}
     return bool(audio_in.get("transcription"))
-
-
-def _turn_media(pcm: bytes, rate: int) -> tuple[str, ClipPlayer]:
-    """A turn's waveform (a small base64 PNG, drawn once) and its player (the PCM goes as bytes)."""
-    from ..audio import Audio
-    from ..plots import waveform_png
-    from .render import WAVE_HEIGHT, WAVE_WIDTH
-
-    audio = Audio(np.frombuffer(pcm, dtype="<i2"), rate=rate)
-    png = base64.b64encode(waveform_png(audio, WAVE_WIDTH, WAVE_HEIGHT)).decode("ascii")
-    return png, ClipPlayer.of(audio)
