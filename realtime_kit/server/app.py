@@ -336,19 +336,20 @@ class LocalServer:
 
 # -- shared server ---------------------------------------------------------------------------------
 
-_shared: LocalServer | None = None
+_shared: dict[str, LocalServer] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_server() -> LocalServer:
-    """The process-wide server (pace "fast", loopback, no key) behind ``rk.connect("local")``: started on first
-    use, the same one after (``shared_server() is shared_server()``), stopped at exit."""
+def shared_server(pace: Pace = "fast") -> LocalServer:
+    """The process-wide server for one pace (loopback, no key) behind ``rk.connect("local", pace=...)``:
+    started on first use, the same one after (``shared_server() is shared_server()``), stopped at exit."""
     global _shared
     with _shared_lock:
-        if _shared is None or not _shared.running:
-            _shared = LocalServer(pace="fast").start()
-            atexit.register(_shared.stop)
-        return _shared
+        server = _shared.get(pace)
+        if server is None or not server.running:
+            server = _shared[pace] = LocalServer(pace=pace).start()
+            atexit.register(server.stop)
+        return server
 
 
 def _warm_up_engines() -> None:

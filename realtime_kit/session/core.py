@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "TurnStream", "connect", "run"]
 
-LOCAL_NOTICE = ("No AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server at {url} "
-                "(offline voice, not the real model).")
+LOCAL_NOTICE = ("No REALTIME_KIT_URL, AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server "
+                "at {url} (offline voice, not the real model).")
 
 # Besides config.FLAT_KEYWORDS, these rk.connect keywords configure the session (the rest pick the target).
 SESSION_EXTRA_KEYWORDS = frozenset({"config", "audio", "include", "prompt"})
@@ -93,6 +93,15 @@ class Connecting:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._session is not None:
             await self._session.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not hasattr(Session, name):
+            raise AttributeError(f"'Connecting' object has no attribute {name!r}")
+        raise AttributeError(f"rk.connect() gives something to await, not a session yet: did you forget `await`? "
+                             f"Write `session = await rk.connect(...)`, then session.{name}.")
+
+    def __repr__(self) -> str:
+        return "<rk.connect(...) not awaited yet: write `session = await rk.connect(...)`>"
 
     async def _open(self) -> Session:
         from ..config.build import FLAT_KEYWORDS

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import time
 import warnings
@@ -336,7 +337,7 @@ class SessionPump:
     def _after_response(self, response: Response, now: float) -> None:
         """Called at each response.done; the tool loop (tool_loop.py) answers function calls here."""
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+    def _spawn(self, coroutine: Any, context: contextvars.Context | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
