@@ -309,7 +309,7 @@ class LocalServer:
             return
         faults = self.faults.for_session(self.max_session_s)
         memory = self._memory.account()
-        protocol = self._make_protocol(model, service, memory, faults.close_after_s)
+        protocol = self._make_protocol(model, faults.close_after_s, service, memory)
         wire = typing.cast(ServerConnection, DroppingConnection(connection, faults)) if faults.drops else connection
         session = ServerSession(wire, protocol, self._executor, Pacer.for_pace(self.pace), faults.close_after_s,
                                 limits=self.limits, bulk_executor=self._bulk_executor)
@@ -324,8 +324,8 @@ class LocalServer:
                 self._executor.submit(release_free_memory)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
-    def _make_protocol(self, model: str, service: Service, memory: SessionMemory, max_session_s: float,
-                       ) -> SessionProtocol:
+    def _make_protocol(self, model: str, max_session_s: float, service: Service = "openai",
+                       memory: SessionMemory | None = None) -> SessionProtocol:
         if self._protocol_factory is not None:
             return self._protocol_factory(model=model, max_session_s=max_session_s)
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
