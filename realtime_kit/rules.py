@@ -10,6 +10,10 @@ same GA protocol (Azure's ``/openai/v1`` vs OpenAI's ``/v1``), how transcription
     True
     >>> SERVICES["azure"].rate_limits_updated, SERVICES["openai"].rate_limits_updated
     (False, True)
+    >>> shutdown_notice("gpt-realtime-mini").split(";")[0]
+    'gpt-realtime-mini shuts down on 2027-01-20 (announced in the openai SDK)'
+    >>> shutdown_notice(CURRENT_MODEL) is None
+    True
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "GPT_REALTIME", "GPT_REALTIME_2", "SERVICES", "ModelProfile", "Service", "ServiceRules", "model_names",
-    "profile_for", "transcription_usage_kind",
+    "CURRENT_MODEL", "GPT_REALTIME", "GPT_REALTIME_2", "SERVICES", "SHUTDOWNS", "ModelProfile", "Service",
+    "ServiceRules", "Shutdown", "model_names", "profile_for", "shutdown_notice", "transcription_usage_kind",
 ]
+
+# The model rk.connect and the notebooks use unless told otherwise: the current generation.
+CURRENT_MODEL = "gpt-realtime-2.1"
 
 Service = Literal["openai", "azure"]
 
@@ -37,6 +44,8 @@ class ModelProfile:
     item_phase: bool = False               # assistant messages carry phase: commentary | final_answer
     preamble_before_tool: bool = False     # says a short commentary message before calling a tool
     reasoning_tokens: bool = False         # usage.output_token_details.reasoning_tokens in response.done
+    reasoning: bool = False                # accepts ``reasoning`` and ``parallel_tool_calls`` (SDK: "reasoning
+                                           # Realtime models such as gpt-realtime-2" only)
 
 
 # gpt-realtime (2025-08-28) and its mini: recorded on OpenAI and Azure, July-August 2026.
@@ -44,7 +53,7 @@ GPT_REALTIME = ModelProfile("gpt-realtime")
 # gpt-realtime-2.1: recorded (parity traces, "openai-current"): voice marin, 500 ms silence, item.phase,
 # a commentary message before a tool call in the same response, reasoning tokens in usage.
 GPT_REALTIME_2 = ModelProfile("gpt-realtime-2", voice="marin", silence_duration_ms=500, item_phase=True,
-                              preamble_before_tool=True, reasoning_tokens=True)
+                              preamble_before_tool=True, reasoning_tokens=True, reasoning=True)
 
 
 @functools.cache
@@ -64,6 +73,37 @@ def profile_for(model: str) -> ModelProfile | None:
     if model not in model_names():
         return None
     return GPT_REALTIME_2 if model.startswith("gpt-realtime-2") else GPT_REALTIME
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """A model the SDK marks for shutdown: the date it announces and the model that replaces it."""
+
+    date: str
+    successor: str
+
+
+# The SDK's docstring of RealtimeSessionCreateRequest.model: "Deprecated values: gpt-realtime,
+# gpt-realtime-2025-08-28, gpt-realtime-mini, gpt-realtime-mini-2025-12-15, gpt-audio-mini,
+# gpt-audio-mini-2025-12-15: Announced shutdown date: 2027-01-20". The SDK names no successor; the
+# deprecations page's replacements as relayed by https://docs.retellai.com/deprecation-notice/2027/
+# 01-19_model_replacements (gpt-realtime -> gpt-realtime-2.1, gpt-realtime-mini -> gpt-realtime-2.1-mini).
+# gpt-audio-mini is the audio model of Chat Completions: its current one, gpt-audio-1.5, replaces it.
+SHUTDOWNS: dict[str, Shutdown] = {
+    **dict.fromkeys(("gpt-realtime", "gpt-realtime-2025-08-28"), Shutdown("2027-01-20", "gpt-realtime-2.1")),
+    **dict.fromkeys(("gpt-realtime-mini", "gpt-realtime-mini-2025-12-15"),
+                    Shutdown("2027-01-20", "gpt-realtime-2.1-mini")),
+    **dict.fromkeys(("gpt-audio-mini", "gpt-audio-mini-2025-12-15"), Shutdown("2027-01-20", "gpt-audio-1.5")),
+}
+
+
+def shutdown_notice(model: str) -> str | None:
+    """One line saying when ``model`` shuts down and what replaces it; None for a model with no shutdown date."""
+    shutdown = SHUTDOWNS.get(model)
+    if shutdown is None:
+        return None
+    return (f"{model} shuts down on {shutdown.date} (announced in the openai SDK); its successor is "
+            f"{shutdown.successor}: rk.connect(model=\"{shutdown.successor}\").")
 
 
 @dataclass(frozen=True)

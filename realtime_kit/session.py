@@ -87,6 +87,7 @@ class Connecting:
 
     async def _open(self) -> Session:
         from .config import FLAT_KEYWORDS
+        from .rules import shutdown_notice
         from .targets import open_connection, resolve_target
 
         names = SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS)
@@ -103,6 +104,9 @@ class Connecting:
         target = getattr(connection, "target", target)  # the local server's URL is known once it runs
         if self._target is None and target.kind == "local":
             print(LOCAL_NOTICE.format(url=_origin(target.websocket_base_url)))
+        notice = shutdown_notice(target.model)
+        if notice is not None:
+            print(notice)
         session = Session(connection, target)
         await session._start()
         if session_options:

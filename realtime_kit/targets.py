@@ -5,7 +5,7 @@ I/O shell over the official SDK, and the one place where foreign exceptions beco
 
     >>> target = resolve_target(env={"AZURE_OPENAI_ENDPOINT": "https://my-aoai.openai.azure.com/"})
     >>> target.describe()
-    'Using Azure OpenAI at wss://my-aoai.openai.azure.com/openai/v1, deployment gpt-realtime, keyless (Entra ID)'
+    'Using Azure OpenAI at wss://my-aoai.openai.azure.com/openai/v1, deployment gpt-realtime-2.1, keyless (Entra ID)'
     >>> resolve_target(env={}).kind
     'local'
 """
@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConnectionLost, RealtimeKitError, TargetError
 from .redaction import redacting_logger
+from .rules import CURRENT_MODEL
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 TargetKind = Literal["azure", "openai", "local", "url"]
 AuthKind = Literal["entra", "azure-key", "openai-key", "bearer", "none"]
 
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = CURRENT_MODEL
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 OPENAI_WEBSOCKET_BASE = "wss://api.openai.com/v1"
 # Keyword options resolve_target understands (rk.connect passes the rest on to the session).
@@ -104,8 +105,8 @@ def resolve_target(target: str | None = None, *, env: Mapping[str, str] | None =
     api_key=, deployment= (or model=), credential= (an azure.identity.aio credential).
 
         >>> resolve_target("openai", env={"OPENAI_API_KEY": "sk-test"})
-        Target(kind='openai', websocket_base_url='wss://api.openai.com/v1', model='gpt-realtime', \
-auth='openai-key', description='OpenAI at wss://api.openai.com/v1, model gpt-realtime, API key from OPENAI_API_KEY')
+        Target(kind='openai', websocket_base_url='wss://api.openai.com/v1', model='gpt-realtime-2.1', \
+auth='openai-key', description='OpenAI at wss://api.openai.com/v1, model gpt-realtime-2.1, API key from OPENAI_API_KEY')
     """
     settings = _Settings(os.environ if env is None else env, options)
     kind, url = _choose(target, settings)

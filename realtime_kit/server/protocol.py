@@ -81,6 +81,7 @@ from .responses import Responses
 from .session_config import (
     DEFAULT_INSTRUCTIONS,
     GA_VOICES,
+    check_model_params,
     check_session_values,
     default_session,
     format_kind,
@@ -343,6 +344,7 @@ class RealtimeProtocol:
     def _on_response_create(self, event: dict[str, Any]) -> None:
         params = event.get("response") or {}
         check_session_values(params, "response")
+        check_model_params(params, "response", self._model)
         conversation = params.get("conversation") or "auto"
         if conversation not in ("auto", "none"):
             raise ClientError("invalid_value", f"Invalid value: '{conversation}'. Supported values are: 'auto' "

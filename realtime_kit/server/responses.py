@@ -27,7 +27,7 @@ from .items import Conversation, Item
 from .session_config import response_settings
 from .streaming import OutputWriter, Response, Synthesize
 from .tool_calls import ToolCall, choose_tool
-from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, usage
+from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, reasoning_tokens, usage
 from .wire import Ids, Outgoing
 
 __all__ = ["PREAMBLE", "Responses"]
@@ -177,7 +177,9 @@ class Responses:
         status, details = _ending(response)
         written = output_tokens(response.output)
         # recorded on 2.1: reasoning tokens for an answer to the user, none beside a tool call or its output
-        used = usage(response.usage_in, written, reasoning=written[0] // 2 if response.reasoned else None)
+        effort = str(response.settings["reasoning_effort"])
+        used = usage(response.usage_in, written, reasoning=reasoning_tokens(written[0], effort)
+                     if response.reasoned else None)
         response.done = True
         self.done_count += 1
         self.tokens_used += used["total_tokens"]

@@ -20,8 +20,8 @@ from .items import Item
 from .limits import MAX_OUTPUT_TOKENS, MAX_REPLY_CHARS
 
 __all__ = [
-    "AUDIO_TOKENS_PER_SECOND", "audio_tokens", "context_tokens", "cut_to_tokens", "output_tokens", "rate_limits",
-    "text_tokens", "transcription_usage", "usage",
+    "AUDIO_TOKENS_PER_SECOND", "REASONING_SHARE", "audio_tokens", "context_tokens", "cut_to_tokens", "output_tokens",
+    "rate_limits", "reasoning_tokens", "text_tokens", "transcription_usage", "usage",
 ]
 
 WORDS_PER_TOKEN = 0.75
@@ -78,6 +78,19 @@ def output_tokens(items: Sequence[Item]) -> tuple[int, int]:
     text += sum(text_tokens(item.wire.get("arguments")) for item in items)
     audio = sum(audio_tokens(item.audio_ms(0)) for item in items if item.audio)
     return text, audio
+
+
+# Reasoning tokens per answer token, by effort: the local server's rule (low is the models' default).
+REASONING_SHARE = {"minimal": 0.25, "low": 0.5, "medium": 1.0, "high": 2.0, "xhigh": 4.0}
+
+
+def reasoning_tokens(answer_tokens: int, effort: str) -> int:
+    """How many reasoning tokens the local server reports for an answer of ``answer_tokens`` text tokens.
+
+        >>> reasoning_tokens(10, "low"), reasoning_tokens(10, "high")
+        (5, 20)
+    """
+    return int(answer_tokens * REASONING_SHARE.get(effort, 0.5))
 
 
 def usage(context: tuple[int, int], output: tuple[int, int], reasoning: int | None = None) -> dict[str, Any]:
