@@ -45,6 +45,8 @@ _LAZY = {
     "Playground": "realtime_kit.widgets",
     "Microphone": "realtime_kit.widgets",
     "StreamingPlayer": "realtime_kit.widgets",
+    "transcribe": "realtime_kit.session_transcription",
+    "Transcription": "realtime_kit.transcription",
 }
 
 __all__ = [
@@ -68,11 +70,13 @@ __all__ = [
     "TargetError",
     "Tool",
     "ToolCall",
+    "Transcription",
     "__version__",
     "connect",
     "function_tool",
     "run",
     "shared_server",
+    "transcribe",
     "vad_sweep",
 ]
 

@@ -24,8 +24,22 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "CURRENT_MODEL", "GPT_REALTIME", "GPT_REALTIME_2", "SERVICES", "SHUTDOWNS", "ModelProfile", "Service",
-    "ServiceRules", "Shutdown", "model_names", "profile_for", "shutdown_notice", "transcription_usage_kind",
+    "CURRENT_MODEL",
+    "GPT_REALTIME",
+    "GPT_REALTIME_2",
+    "SERVICES",
+    "SHUTDOWNS",
+    "TRANSCRIPTION_OPTIONS",
+    "ModelProfile",
+    "Service",
+    "ServiceRules",
+    "Shutdown",
+    "model_names",
+    "profile_for",
+    "shutdown_notice",
+    "transcription_model_names",
+    "transcription_usage_kind",
+    "unsupported_transcription_options",
 ]
 
 # The model rk.connect and the notebooks use unless told otherwise: the current generation.
@@ -126,3 +140,48 @@ def transcription_usage_kind(model: str) -> Literal["duration", "tokens"]:
     Recorded: gpt-realtime-whisper -> {"type": "duration", "seconds": 3}; gpt-4o-transcribe -> tokens.
     """
     return "duration" if "whisper" in model else "tokens"
+
+
+# -- transcription models ----------------------------------------------------------------------------
+
+
+@functools.cache
+def transcription_model_names() -> tuple[str, ...]:
+    """The transcription model names the installed SDK lists (AudioTranscription.model)."""
+    from openai.types.realtime import AudioTranscription
+
+    names: list[str] = []
+    for member in typing.get_args(AudioTranscription.model_fields["model"].annotation):
+        if typing.get_origin(member) is Literal:
+            names.extend(typing.get_args(member))
+    return tuple(names)
+
+
+# Which transcription models take which option, from the SDK's AudioTranscription docstrings: delay "Only
+# supported with gpt-realtime-whisper", keywords and languages "Supported by gpt-transcribe and
+# gpt-live-transcribe"; prompt "is not supported with gpt-realtime-whisper" (None: every other model).
+TRANSCRIPTION_OPTIONS: dict[str, tuple[str, ...] | None] = {
+    "delay": ("gpt-realtime-whisper",),
+    "keywords": ("gpt-transcribe", "gpt-live-transcribe"),
+    "languages": ("gpt-transcribe", "gpt-live-transcribe"),
+    "prompt": None,
+}
+
+
+def unsupported_transcription_options(transcription: dict[str, object]) -> list[str]:
+    """The options set in ``transcription`` that its model does not take, per `TRANSCRIPTION_OPTIONS`.
+
+        >>> unsupported_transcription_options({"model": "whisper-1", "delay": "low", "language": "en"})
+        ['delay']
+        >>> unsupported_transcription_options({"model": "gpt-realtime-whisper", "prompt": "tech words"})
+        ['prompt']
+    """
+    model = str(transcription.get("model") or "")
+    found = []
+    for option, models in TRANSCRIPTION_OPTIONS.items():
+        if transcription.get(option) in (None, "", []):
+            continue
+        allowed = model in models if models is not None else model != "gpt-realtime-whisper"
+        if not allowed:
+            found.append(option)
+    return found

@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .conversation import Delta, Response
-from .errors import RealtimeKitError, TargetError
+from .errors import InvalidState, RealtimeKitError, TargetError
 from .session_audio import APPEND_CHUNK_MS as APPEND_CHUNK_MS
-from .session_audio import AudioInput, turn_detection_of
+from .session_audio import turn_detection_of
 from .session_pump import CREATED_TIMEOUT as CREATED_TIMEOUT
 from .session_tools import response_chain
+from .session_transcription import TranscriptionInput
 from .sync import SyncFacade, run
 from .tools import Tool, function_tool
 
@@ -90,12 +91,16 @@ class Connecting:
         from .rules import shutdown_notice
         from .targets import open_connection, resolve_target
 
+        intent = self._options.pop("intent", None)
+        if intent not in (None, "transcription"):
+            raise TargetError(f"rk.connect: intent={intent!r} is not one the service knows; use "
+                              "intent=\"transcription\" for a transcription session, or leave it out.")
         names = SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS)
         session_options = {k: v for k, v in self._options.items() if k in names}
         target_options = {k: v for k, v in self._options.items() if k not in names}
         target = resolve_target(self._target, **target_options)
         try:
-            connection = await open_connection(target)
+            connection = await open_connection(target, intent=intent)
         except RealtimeKitError:
             raise
         except Exception as err:
@@ -104,7 +109,7 @@ class Connecting:
         target = getattr(connection, "target", target)  # the local server's URL is known once it runs
         if self._target is None and target.kind == "local":
             print(LOCAL_NOTICE.format(url=_origin(target.websocket_base_url)))
-        notice = shutdown_notice(target.model)
+        notice = shutdown_notice(target.model) if intent is None else None
         if notice is not None:
             print(notice)
         session = Session(connection, target)
@@ -203,7 +208,7 @@ def _turn_type(session: Mapping[str, Any]) -> Any:
 # -- the session ----------------------------------------------------------------------------------
 
 
-class Session(AudioInput):
+class Session(TranscriptionInput):
     """A live realtime session. Make one with `await rk.connect(...)`; see the module docstring."""
 
     async def __aenter__(self) -> Session:
@@ -239,6 +244,9 @@ class Session(AudioInput):
         """
         from .config import build_session, session_changes
 
+        if self.is_transcription:
+            raise InvalidState("This is a transcription session: configure it with "
+                               "await session.update_transcription(model=..., language=...).")
         config, flat = self._tools_to_schemas(config, flat)
         requested = build_session(config, **flat)
         before = self.conversation.session_updates

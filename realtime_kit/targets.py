@@ -324,7 +324,7 @@ class RealtimeLink:
         await self.close()
 
 
-async def open_connection(target: Target, **connect_options: Any) -> RealtimeLink:
+async def open_connection(target: Target, *, intent: str | None = None, **connect_options: Any) -> RealtimeLink:
     """Connect with the official SDK (``AsyncOpenAI(...).realtime.connect``); rk errors on failure.
 
     Entra ID fetches a token for every connect (a fresh provider each time); an Azure key goes in the
@@ -344,8 +344,8 @@ async def open_connection(target: Target, **connect_options: Any) -> RealtimeLin
                   **connect_options.pop("websocket_connection_options", {})}
     connect_options["websocket_connection_options"] = ws_options
     try:
-        connection = await client.realtime.connect(model=target.model, extra_headers=extra_headers,
-                                                   **connect_options).enter()
+        connection = await client.realtime.connect(model=_model_for(target, intent), extra_headers=extra_headers,
+                                                   **_intent_query(intent), **connect_options).enter()
     except Exception as exc:
         await _close_quietly(client, credential if owned else None)
         translated = translate_error(exc, target)
@@ -353,6 +353,18 @@ async def open_connection(target: Target, **connect_options: Any) -> RealtimeLin
             raise
         raise translated from exc
     return RealtimeLink(client, connection, target, credential if owned else None)
+
+
+def _model_for(target: Target, intent: str | None) -> Any:
+    """The model query: a transcription session names none (the SDK: "Transcription sessions use
+    intent=transcription"), except on Azure, whose URL always names the deployment."""
+    import openai
+
+    return openai.omit if intent == "transcription" and target.kind != "azure" else target.model
+
+
+def _intent_query(intent: str | None) -> dict[str, Any]:
+    return {"extra_query": {"intent": intent}} if intent else {}
 
 
 async def _started(target: Target) -> Target:

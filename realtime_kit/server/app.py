@@ -35,6 +35,7 @@ from .handshake import (
     PATHS,
     Handshake,
     known_model,
+    requested_intent,
     requested_model,
     review_handshake,
     service_of,
@@ -296,7 +297,7 @@ class LocalServer:
             await connection.close(1008, "model_not_found")
             return
         memory = self._memory.account()
-        protocol = self._make_protocol(model, service, memory)
+        protocol = self._make_protocol(model, service, memory, requested_intent(connection.request.path))
         session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s,
                                 limits=self.limits, bulk_executor=self._bulk_executor)
         self._sessions.add(session)
@@ -308,13 +309,15 @@ class LocalServer:
             self._sessions.discard(session)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
-    def _make_protocol(self, model: str, service: Service, memory: SessionMemory) -> SessionProtocol:
+    def _make_protocol(self, model: str, service: Service, memory: SessionMemory,
+                       intent: str | None = None) -> SessionProtocol:
         if self._protocol_factory is not None:
-            return self._protocol_factory(model=model, max_session_s=self.max_session_s)
+            return self._protocol_factory(model=model, max_session_s=self.max_session_s,
+                                          **({"intent": intent} if intent else {}))
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
         return RealtimeProtocol(model=model, service=service, max_session_s=self.max_session_s, limits=self.limits,
-                                memory=memory, profile=profile_for(self.deployments.get(model, model)))
+                                memory=memory, profile=profile_for(self.deployments.get(model, model)), intent=intent)
 
 
 # -- shared server ---------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ from .. import redaction
 from ..rules import CURRENT_MODEL, Service, profile_for
 
 __all__ = ["DEFAULT_MODEL", "PATHS", "SUBPROTOCOL", "Handshake", "chosen_subprotocol", "known_model",
-           "redacting_logger", "requested_model", "review_handshake", "service_of", "sha256_hex", "unknown_model_event"]
+           "redacting_logger", "requested_intent", "requested_model", "review_handshake",
+           "service_of", "sha256_hex", "unknown_model_event"]
 
 # The two GA WebSocket paths: Azure's (``{endpoint}/openai/v1``) and OpenAI's (``.../v1``).
 PATHS = ("/openai/v1/realtime", "/v1/realtime")
@@ -112,6 +113,15 @@ def requested_model(request_path: str) -> str:
     """
     query = dict(parse_qsl(urlsplit(request_path).query))
     return query.get("model") or query.get("deployment") or DEFAULT_MODEL
+
+
+def requested_intent(request_path: str) -> str | None:
+    """The session kind a client asked for: ``intent=transcription`` in the query (the SDK's connect docstring).
+
+        >>> requested_intent("/v1/realtime?intent=transcription"), requested_intent("/v1/realtime?model=m")
+        ('transcription', None)
+    """
+    return dict(parse_qsl(urlsplit(request_path).query)).get("intent")
 
 
 def service_of(request_path: str) -> Service:

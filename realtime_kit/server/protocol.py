@@ -89,6 +89,13 @@ from .session_config import (
     updated_session,
 )
 from .streaming import TEXT_LEAD_MS, Response, transcript_pieces
+from .transcription_session import (
+    check_transcription,
+    default_transcription_session,
+    refined_transcription,
+    transcription_only,
+    updated_transcription_session,
+)
 from .usage import AUDIO_TOKENS_PER_SECOND, audio_tokens, text_tokens
 from .wire import ClientError, Ids, Outgoing, dig, parse_frame, validated
 
@@ -129,6 +136,7 @@ class RealtimeProtocol:
         id_prefix_seed: int | None = None,
         limits: Limits | None = None,
         memory: SessionMemory | None = None,
+        intent: str | None = None,
     ) -> None:
         self._engines = engines or Engines.default()
         self._limits = limits or Limits()
@@ -137,6 +145,7 @@ class RealtimeProtocol:
         self._max_session_s = max_session_s
         self._ids = Ids(id_prefix_seed)
         self._model = model
+        self._transcription_only = intent == "transcription"   # ?intent=transcription: no model answers
         self._session: dict[str, Any] = {}
         self._deadline = math.inf
         self._closed = False
@@ -154,8 +163,11 @@ class RealtimeProtocol:
         """Queue ``session.created`` with the whole effective session."""
         now = self._clock()
         self._deadline = now + self._max_session_s
-        self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
-                                        self._profile)
+        if self._transcription_only:
+            self._session = default_transcription_session(self._ids.new("sess_"), int(now + self._max_session_s))
+        else:
+            self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
+                                            self._profile)
         self._emit({"type": "session.created", "session": copy.deepcopy(self._session)})
 
     def receive(self, frame: str | bytes) -> None:
@@ -262,8 +274,13 @@ class RealtimeProtocol:
     # -- session.update and conversation items -----------------------------------------------------
 
     def _on_session_update(self, event: dict[str, Any]) -> None:
-        self._session = updated_session(self._session, event["session"],
-                                        voice_locked=self._responses.audio_was_produced)
+        if self._transcription_only:
+            self._session = updated_transcription_session(self._session, event["session"])
+        else:
+            session = updated_session(self._session, event["session"],
+                                      voice_locked=self._responses.audio_was_produced)
+            check_transcription(dig(session, "audio", "input", "transcription"), "session.audio.input.transcription")
+            self._session = session
         self._emit({"type": "session.updated", "session": copy.deepcopy(self._session)})
 
     def _on_item_create(self, event: dict[str, Any]) -> None:
@@ -321,7 +338,8 @@ class RealtimeProtocol:
         if not transcription:
             return None
         model = str(transcription.get("model") or "")
-        return transcription_events(item, model, self._engines.transcribe, self._ids)
+        return refined_transcription(transcription_events(item, model, self._engines.transcribe, self._ids),
+                                     self._session, item)
 
     def _speech_started(self, turn: SpeechStarted) -> None:
         self._emit({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(turn.start_ms),
@@ -334,6 +352,10 @@ class RealtimeProtocol:
         self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(turn.end_ms),
                     "item_id": turn.item_id})
         transcription = self._commit(turn.audio, turn.item_id)
+        if self._transcription_only:  # nothing answers: only the transcription follows
+            if transcription is not None:
+                self._jobs.append(transcription)
+            return
         if self._turn_detection().get("create_response", True) and self._responses.default_writer() is None:
             self._start_response({}, None, transcription)
         elif transcription is not None:
@@ -342,6 +364,8 @@ class RealtimeProtocol:
     # -- responses ---------------------------------------------------------------------------------
 
     def _on_response_create(self, event: dict[str, Any]) -> None:
+        if self._transcription_only:
+            raise transcription_only("response.create")
         params = event.get("response") or {}
         check_session_values(params, "response")
         check_model_params(params, "response", self._model)

@@ -158,8 +158,10 @@ def updated_session(current: Mapping[str, Any], update: Mapping[str, Any], *, vo
     ``voice_locked``: the assistant has produced audio, so the voice can no longer change.
     """
     if update.get("type") != "realtime":
-        raise ClientError("invalid_value", "This is a realtime session, so session.type must be 'realtime'; "
-                          "open a separate transcription session for 'transcription'.", "session.type")
+        # the service's words (community.openai.com/t/1366640), then the fix
+        raise ClientError("invalid_value", "Passing a transcription session update event to a realtime session is "
+                          "not allowed. Connect with intent=transcription for a transcription session.",
+                          "session.type")
     _refuse_nulls(update, current, "session")
     check_model_params(update, "session", str(current.get("model")))
     merged = merge_session(current, update)
