@@ -124,6 +124,20 @@ class Connecting:
         return session
 
 
+def _user_content(text: str, image: Any, detail: str | None) -> list[dict[str, Any]]:
+    """A user message's content: the text, then the image (checked and encoded here, before any sending)."""
+    if not isinstance(text, str):
+        raise TypeError(f"send_text needs a str, got {type(text).__name__}; for audio use send_audio.")
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": text}]
+    if image is not None:
+        from .images import image_content
+
+        content.append(image_content(image, detail))
+    elif detail is not None:
+        raise TypeError("image_detail= needs image=; pass the picture too, or drop image_detail.")
+    return content
+
+
 def _origin(url: str) -> str:
     """ws://host:port of a websocket base URL (the notice shows where the server listens)."""
     scheme, _, rest = url.partition("://")
@@ -265,33 +279,39 @@ class Session(TranscriptionInput):
 
     # -- text ------------------------------------------------------------------------------------
 
-    async def send_text(self, text: str, **overrides: Any) -> Response:
+    async def send_text(self, text: str, *, image: Any = None, image_detail: str | None = None,
+                        **overrides: Any) -> Response:
         """Add a user message and ask for a response; returns the Response at response.done.
 
+        ``image=`` adds a picture to the message (a PNG/JPEG path or bytes, a numpy array, a matplotlib
+        figure), checked and encoded before anything is sent; ``image_detail=`` is "auto", "low" or "high".
         Keyword arguments override the response (instructions=, voice=, output_modalities=,
         max_output_tokens=, tool_choice=, metadata=, ...). With tools, the final Response of the
         tool-call chain is returned and `reply.tool_calls` lists every call with its result.
         """
+        content = _user_content(text, image, image_detail)
         reply = await self._begin_turn("send_text")
         waiter = self._expect_turn(reply)
         try:
-            await self._request_text(reply, text, overrides)
+            await self._request_text(reply, content, overrides)
             await self._until(waiter)
         finally:
             self._forget(waiter)
             self._end_turn(reply)  # cancelled or failed before response.done: the server stops too
         return reply.final
 
-    def stream_text(self, text: str, **overrides: Any) -> TurnStream:
+    def stream_text(self, text: str, *, image: Any = None, image_detail: str | None = None,
+                    **overrides: Any) -> TurnStream:
         """Like send_text, but yields Delta(kind, value, response) as transcript, text and audio arrive.
 
         Leaving the loop early (``break``, an exception, a cancelled task) cancels the response on the
         server, so the next call starts cleanly.
         """
         handle = TurnHandle()
-        return TurnStream(self, handle, self._stream_turn(handle, text, overrides))
+        content = _user_content(text, image, image_detail)
+        return TurnStream(self, handle, self._stream_turn(handle, content, overrides))
 
-    async def _stream_turn(self, handle: TurnHandle, text: str, overrides: Mapping[str, Any]
+    async def _stream_turn(self, handle: TurnHandle, content: list[dict[str, Any]], overrides: Mapping[str, Any]
                            ) -> AsyncIterator[Delta]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         reply = handle.reply = await self._begin_turn("stream_text")
@@ -299,7 +319,7 @@ class Session(TranscriptionInput):
         waiter = self._expect_turn(reply)
         waiter.future.add_done_callback(lambda _: queue.put_nowait(None))
         try:
-            await self._request_text(reply, text, overrides)
+            await self._request_text(reply, content, overrides)
             if waiter.ready() and not waiter.future.done():
                 waiter.future.set_result(None)
             while (delta := await queue.get()) is not None:
@@ -311,10 +331,9 @@ class Session(TranscriptionInput):
                 self._streams.pop(response, None)
             self._end_turn(reply)
 
-    async def _request_text(self, reply: Response, text: str, overrides: Mapping[str, Any]) -> None:
-        if not isinstance(text, str):
-            raise TypeError(f"send_text needs a str, got {type(text).__name__}; for audio use send_audio.")
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    async def _request_text(self, reply: Response, content: list[dict[str, Any]],
+                            overrides: Mapping[str, Any]) -> None:
+        item = {"type": "message", "role": "user", "content": content}
         try:
             ask = self._prepare(self._response_create(reply.tag, overrides))  # refuse bad overrides first
             reply.request_event_ids.append(await self._send({"type": "conversation.item.create", "item": item}))

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from . import responder
+from .images import images_of
 from .input_audio import heard
 from .items import Conversation, Item
 from .session_config import response_settings
@@ -147,6 +148,8 @@ class Responses:
             user_messages=len(users),
             responses_so_far=self.done_count,
             tool_result=self._tool_result(last, items),
+            images=tuple(facts.describe() for facts in images_of(users[-1].wire)) if users and last is users[-1]
+            else (),
         )
         call = None
         # A tool is only called in answer to a user message, so answering a call's output cannot loop.

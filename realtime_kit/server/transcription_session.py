@@ -29,7 +29,7 @@ from typing import Any
 from ..rules import transcription_model_names, unsupported_transcription_options
 from .audio_format import PCM_RATE
 from .items import Item
-from .wire import ClientError, Outgoing, dig
+from .wire import ClientError, dig
 
 __all__ = [
     "LOGPROBS", "check_transcription", "default_transcription_session", "refined_transcription",
@@ -103,8 +103,8 @@ def transcription_only(event_type: str) -> ClientError:
                        "only transcribes the input audio. Open a realtime session to get responses.", "type")
 
 
-def refined_transcription(events: Iterator[Outgoing], session: Mapping[str, Any],
-                          item: Item | None = None) -> Iterator[Outgoing]:
+def refined_transcription(events: Iterator[Any], session: Mapping[str, Any],
+                          item: Item | None = None) -> Iterator[Any]:
     """The transcription events with the session's keywords applied and logprobs added when included.
 
     Keywords: a heard word close to a keyword (difflib ratio >= `KEYWORD_CUTOFF`) is written as the
@@ -115,6 +115,9 @@ def refined_transcription(events: Iterator[Outgoing], session: Mapping[str, Any]
     keywords = [str(k) for k in transcription.get("keywords") or []]
     logprobs = LOGPROBS in (session.get("include") or [])
     for out in events:
+        if out is None:  # a job waiting on engine work (the server's offloaded engines) passes that on
+            yield out
+            continue
         event = out.event
         if event["type"].endswith(".delta"):
             event["delta"] = _with_keywords(event["delta"], keywords)
