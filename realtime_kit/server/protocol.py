@@ -35,7 +35,8 @@ How the local server approximates the real service (the README quotes this list)
   input and output. `max_output_tokens` cuts the spoken text at that many tokens' worth of words
   (status "incomplete", reason "max_output_tokens"). Cached tokens are always 0.
 - `semantic_vad` is server VAD with threshold 0.5, 300 ms padding and a silence that depends on
-  eagerness (`SEMANTIC_SILENCE_MS`). `idle_timeout_ms` is kept in the session but never fires.
+  eagerness (`SEMANTIC_SILENCE_MS`). `idle_timeout_ms` (server_vad) fires by the SDK's rule on the input
+  audio's clock (`idle_timeout.IdleTimer`): after a reply's audio has played, that much input with no speech.
 - `output_audio_buffer.clear` is WebRTC/SIP only (SDK docstring): over this WebSocket server it
   gets an `error` event that says to use `response.cancel` and `conversation.item.truncate`.
 - A tool is only called in answer to a user message, never right after a function_call_output
@@ -63,7 +64,9 @@ from typing import Any
 from ..errors import InvalidState
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, Service, profile_for
 from ..spec import SpecViolation
+from .audio_format import ms_of
 from .engines import Engines
+from .idle_timeout import IdleTimer
 from .input_audio import (
     MAX_APPEND_BYTES,
     MIN_COMMIT_MS,
@@ -156,6 +159,8 @@ class RealtimeProtocol:
         self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe,
                                     SERVICES[service], self._profile)
         self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
+        self._idle = IdleTimer()
+        self._played_ms: dict[str, float] = {}   # response id -> ms of audio sent so far (for the idle timer)
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -197,6 +202,16 @@ class RealtimeProtocol:
 
     def next_event(self) -> Outgoing | None:
         """The next event to send, or None when there is nothing to send now."""
+        out = self._next_event()
+        if out is not None and out.response_id is not None:   # the idle timer starts after a reply has played
+            played = self._played_ms.pop(out.response_id, 0.0) + out.audio_ms
+            if out.event["type"] == "response.done":
+                self._idle.response_done(played)
+            else:
+                self._played_ms[out.response_id] = played
+        return out
+
+    def _next_event(self) -> Outgoing | None:
         self._expire_if_due()
         if self._outbox:
             return self._outbox.popleft()
@@ -307,11 +322,32 @@ class RealtimeProtocol:
     # -- input audio -------------------------------------------------------------------------------
 
     def _on_append(self, event: dict[str, Any]) -> None:
-        for turn in self._input.append(event["audio"], self._input_kind(), self._turn_detection()):
+        turns = self._input.append(event["audio"], self._input_kind(), self._turn_detection())
+        self._idle.fed(ms_of(len(event["audio"]) * 3 // 4 - event["audio"][-2:].count("="), self._input_kind()))
+        for turn in turns:
             if isinstance(turn, SpeechStarted):
                 self._speech_started(turn)
             else:
                 self._speech_stopped(turn)
+        detection = self._turn_detection()
+        if detection.get("type") == "server_vad" and not self._transcription_only:
+            due = self._idle.due(detection.get("idle_timeout_ms"))
+            if due is not None:
+                self._idle_timeout(*due)
+
+    def _idle_timeout(self, start_ms: int, end_ms: int) -> None:
+        """input_audio_buffer.timeout_triggered, the silent audio committed as an item, and a response."""
+        try:
+            data, item_id = self._input.commit(self._input_kind())
+        except ClientError:  # the client cleared the buffer meanwhile: no silent audio to commit
+            return
+        self._emit({"type": "input_audio_buffer.timeout_triggered", "audio_start_ms": start_ms,
+                    "audio_end_ms": end_ms, "item_id": item_id})
+        transcription = self._commit(data, item_id)
+        if self._responses.default_writer() is None:
+            self._start_response({}, None, transcription)
+        elif transcription is not None:
+            self._jobs.append(transcription)
 
     def _on_commit(self, event: dict[str, Any]) -> None:
         data, item_id = self._input.commit(self._input_kind())
@@ -342,6 +378,7 @@ class RealtimeProtocol:
                                      self._session, item)
 
     def _speech_started(self, turn: SpeechStarted) -> None:
+        self._idle.speech_started()
         self._emit({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(turn.start_ms),
                     "item_id": turn.item_id})
         writer = self._responses.default_writer()
@@ -349,6 +386,7 @@ class RealtimeProtocol:
             self._cancel(writer, "turn_detected")
 
     def _speech_stopped(self, turn: SpeechStopped) -> None:
+        self._idle.speech_stopped()
         self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(turn.end_ms),
                     "item_id": turn.item_id})
         transcription = self._commit(turn.audio, turn.item_id)
