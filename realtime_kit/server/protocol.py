@@ -80,6 +80,7 @@ from .input_audio import (
 )
 from .items import Conversation, Item
 from .limits import Limits, MemoryBudget, SessionMemory, items_bytes
+from .noise import InputFilter
 from .responses import Responses
 from .session_config import (
     DEFAULT_INSTRUCTIONS,
@@ -160,6 +161,7 @@ class RealtimeProtocol:
                                     SERVICES[service], self._profile)
         self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
         self._idle = IdleTimer()
+        self._noise = InputFilter()
         self._played_ms: dict[str, float] = {}   # response id -> ms of audio sent so far (for the idle timer)
 
     # -- public ------------------------------------------------------------------------------------
@@ -322,7 +324,10 @@ class RealtimeProtocol:
     # -- input audio -------------------------------------------------------------------------------
 
     def _on_append(self, event: dict[str, Any]) -> None:
-        turns = self._input.append(event["audio"], self._input_kind(), self._turn_detection())
+        # noise reduction filters the audio before VAD and transcription see it (the SDK's order)
+        audio = self._noise.apply(event["audio"], self._input_kind(), dig(self._session, "audio", "input",
+                                                                           "noise_reduction"))
+        turns = self._input.append(audio, self._input_kind(), self._turn_detection())
         self._idle.fed(ms_of(len(event["audio"]) * 3 // 4 - event["audio"][-2:].count("="), self._input_kind()))
         for turn in turns:
             if isinstance(turn, SpeechStarted):

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..rules import GPT_REALTIME, ModelProfile, profile_for
 from .audio_format import PCM_RATE
+from .noise import merged_noise_reduction
 from .wire import ClientError, dig
 
 __all__ = [
@@ -115,6 +116,8 @@ def _merge_audio(audio: dict[str, Any], update: Mapping[str, Any], silence_ms: i
                 target[key] = format_filled(value)
             elif key == "turn_detection":
                 target[key] = _turn_detection_merged(target.get(key), value, silence_ms)
+            elif key == "noise_reduction":
+                target[key] = merged_noise_reduction(target.get(key), value)
             elif key == "transcription" and isinstance(value, Mapping):
                 # the service echoes language and prompt as null when they were not given
                 target[key] = {"model": None, "language": None, "prompt": None, **copy.deepcopy(dict(value))}

@@ -29,6 +29,7 @@ from typing import Any
 from ..rules import transcription_model_names, unsupported_transcription_options
 from .audio_format import PCM_RATE
 from .items import Item
+from .noise import merged_noise_reduction
 from .wire import ClientError, dig
 
 __all__ = [
@@ -73,6 +74,8 @@ def updated_transcription_session(current: Mapping[str, Any], update: Mapping[st
     for key, value in (dig(update, "audio", "input") or {}).items():
         if key == "transcription" and isinstance(value, Mapping):
             value = {"model": None, "language": None, "prompt": None, **value}
+        elif key == "noise_reduction":
+            value = merged_noise_reduction(target.get(key), value)
         elif key == "turn_detection" and isinstance(value, Mapping) and isinstance(target.get(key), Mapping) \
                 and target[key].get("type") == value.get("type"):
             value = {**target[key], **value}
