@@ -60,6 +60,8 @@ class ModelProfile:
     reasoning_tokens: bool = False         # usage.output_token_details.reasoning_tokens in response.done
     reasoning: bool = False                # accepts ``reasoning`` and ``parallel_tool_calls`` (SDK: "reasoning
                                            # Realtime models such as gpt-realtime-2" only)
+    input_token_limit: int = 28_224        # context tokens before truncation (the SDK's truncation docstring:
+                                           # "A 32k context model with 4,096 max output tokens ... 28,224")
 
 
 # gpt-realtime (2025-08-28) and its mini: recorded on OpenAI and Azure, July-August 2026.
@@ -67,7 +69,8 @@ GPT_REALTIME = ModelProfile("gpt-realtime")
 # gpt-realtime-2.1: recorded (parity traces, "openai-current"): voice marin, 500 ms silence, item.phase,
 # a commentary message before a tool call in the same response, reasoning tokens in usage.
 GPT_REALTIME_2 = ModelProfile("gpt-realtime-2", voice="marin", silence_duration_ms=500, item_phase=True,
-                              preamble_before_tool=True, reasoning_tokens=True, reasoning=True)
+                              preamble_before_tool=True, reasoning_tokens=True, reasoning=True,
+                              input_token_limit=128_000 - 32_000)  # model page: 128,000 context, 32,000 max output
 
 
 @functools.cache

@@ -58,13 +58,14 @@ import math
 import time
 import typing
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..errors import InvalidState
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, Service, profile_for
 from ..spec import SpecViolation
 from .audio_format import ms_of
+from .context_window import ContextWindow
 from .engines import Engines
 from .idle_timeout import IdleTimer
 from .input_audio import (
@@ -90,6 +91,7 @@ from .session_config import (
     default_session,
     format_kind,
     merge_session,
+    response_settings,
     updated_session,
 )
 from .streaming import TEXT_LEAD_MS, Response, transcript_pieces
@@ -161,6 +163,8 @@ class RealtimeProtocol:
                                     SERVICES[service], self._profile)
         self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
         self._idle = IdleTimer()
+        self._window = ContextWindow()
+        self._responses.in_context = self._in_context
         self._noise = InputFilter()
         self._played_ms: dict[str, float] = {}   # response id -> ms of audio sent so far (for the idle timer)
 
@@ -434,6 +438,8 @@ class RealtimeProtocol:
 
     def _start_response(self, params: dict[str, Any], input_items: list[Item] | None,
                         transcription: Iterator[Outgoing] | None = None) -> None:
+        if input_items is None:  # over the limit with truncation disabled: an error instead of a response
+            self._in_context(list(self._conversation.items), response_settings(self._session, params))
         events = self._responses.start(params, self._session, input_items)
         if transcription is not None:  # the service transcribes the turn while it answers
             response = self._responses.owner_of(events)
@@ -441,6 +447,10 @@ class RealtimeProtocol:
             if response is not None:
                 response.events = events
         self._jobs.append(events)
+
+    def _in_context(self, items: list[Item], settings: Mapping[str, Any]) -> list[Item]:
+        """The conversation items the model reads, per the session's truncation (context_window.py)."""
+        return self._window.fit(items, settings, self._profile.input_token_limit)
 
     def _cancel(self, response: Response, reason: str) -> None:
         """End ``response`` now: its closing events go out before anything received later."""

@@ -50,6 +50,8 @@ class Responses:
         self.active: list[Response] = []       # accepted, until their response.done goes out
         self.done_count = 0
         self.tokens_used = 0
+        # which conversation items a response reads (the protocol's context window; all of them by default)
+        self.in_context: Callable[[list[Item], Mapping[str, Any]], list[Item]] = lambda items, settings: items
 
     @property
     def audio_was_produced(self) -> bool:
@@ -131,7 +133,8 @@ class Responses:
 
     def _plan(self, response: Response) -> tuple[responder.TurnContext, ToolCall | None]:
         """What the assistant answers to: the latest user message or function output, and a tool call if any."""
-        items = response.input_items if response.input_items is not None else list(self._conversation.items)
+        items = response.input_items if response.input_items is not None \
+            else self.in_context(list(self._conversation.items), response.settings)
         response.usage_in = context_tokens(items, response.settings["instructions"])
         settings = response.settings
         relevant = [i for i in items if i.wire.get("type") in ("message", "function_call_output")
