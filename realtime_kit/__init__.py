@@ -29,15 +29,15 @@ _LAZY = {
     "Audio": "realtime_kit.audio",
     "connect": "realtime_kit.session",
     "Session": "realtime_kit.session",
-    "Response": "realtime_kit.conversation",
-    "Delta": "realtime_kit.conversation",
-    "ToolCall": "realtime_kit.conversation",
+    "Response": "realtime_kit.session.conversation",
+    "Delta": "realtime_kit.session.conversation",
+    "ToolCall": "realtime_kit.session.conversation",
     "SessionState": "realtime_kit.session",
-    "EventLog": "realtime_kit.eventlog",
+    "EventLog": "realtime_kit.session.eventlog",
     "Experiment": "realtime_kit.experiment",
     "vad_sweep": "realtime_kit.experiment",
-    "function_tool": "realtime_kit.tools",
-    "Tool": "realtime_kit.tools",
+    "function_tool": "realtime_kit.session.tools",
+    "Tool": "realtime_kit.session.tools",
     "AudioBuffer": "realtime_kit.audio",
     "run": "realtime_kit.session",
     "LocalServer": "realtime_kit.server",
@@ -45,8 +45,8 @@ _LAZY = {
     "Playground": "realtime_kit.widgets",
     "Microphone": "realtime_kit.widgets",
     "StreamingPlayer": "realtime_kit.widgets",
-    "transcribe": "realtime_kit.session_transcription",
-    "Transcription": "realtime_kit.transcription",
+    "transcribe": "realtime_kit.session.transcription",
+    "Transcription": "realtime_kit.session.transcription",
 }
 
 __all__ = [
@@ -81,7 +81,13 @@ __all__ = [
 ]
 
 
+# modules users import by their short name (`from realtime_kit import plots`), now inside a subpackage
+_SUBMODULES = {"plots": "realtime_kit.audio.plots", "g711": "realtime_kit.audio.g711"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name])
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'realtime_kit' has no attribute {name!r}")

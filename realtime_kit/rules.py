@@ -19,16 +19,20 @@ same GA protocol (Azure's ``/openai/v1`` vs OpenAI's ``/v1``), how transcription
 from __future__ import annotations
 
 import functools
+import math
 import typing
 from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "AUDIO_FORMATS",
     "CURRENT_MODEL",
     "GPT_REALTIME",
     "GPT_REALTIME_2",
+    "RANGES",
     "SERVICES",
     "SHUTDOWNS",
+    "SPEED_RANGE",
     "TRANSCRIPTION_OPTIONS",
     "ModelProfile",
     "Service",
@@ -40,6 +44,7 @@ __all__ = [
     "transcription_model_names",
     "transcription_usage_kind",
     "unsupported_transcription_options",
+    "voices",
 ]
 
 # The model rk.connect and the notebooks use unless told otherwise: the current generation.
@@ -143,6 +148,57 @@ def transcription_usage_kind(model: str) -> Literal["duration", "tokens"]:
     Recorded: gpt-realtime-whisper -> {"type": "duration", "seconds": 3}; gpt-4o-transcribe -> tokens.
     """
     return "duration" if "whisper" in model else "tokens"
+
+
+# -- the protocol's vocabulary: the client's checks and the server read these, nothing else ---------
+
+
+@functools.cache
+def voices() -> tuple[str, ...]:
+    """The built-in GA voice names, from the Literal in the SDK's audio output config (the spec).
+
+        >>> voices()[:3], "marin" in voices()
+        (('alloy', 'ash', 'ballad'), True)
+    """
+    from openai.types.realtime import RealtimeAudioConfigOutput
+
+    annotation = RealtimeAudioConfigOutput.model_fields["voice"].annotation
+    for member in _flattened(annotation):
+        if typing.get_origin(member) is Literal:
+            return tuple(typing.get_args(member))
+    raise RuntimeError("openai.types.realtime no longer lists the built-in voices; update realtime_kit")
+
+
+def _flattened(annotation: object) -> list[object]:
+    members: list[object] = []
+    for member in typing.get_args(annotation) or (annotation,):
+        members.extend(_flattened(member) if typing.get_origin(member) is typing.Union else [member])
+    return members
+
+
+SPEED_RANGE = (0.25, 1.5)
+# Ranges the SDK documents in prose only, by GA session path: (low, high). No maximum is documented for
+# the turn-detection durations, so none is invented here.
+RANGES: dict[tuple[str, ...], tuple[float, float]] = {
+    ("audio", "output", "speed"): SPEED_RANGE,
+    ("audio", "input", "turn_detection", "threshold"): (0.0, 1.0),
+    ("audio", "input", "turn_detection", "prefix_padding_ms"): (0, math.inf),
+    ("audio", "input", "turn_detection", "silence_duration_ms"): (0, math.inf),
+    ("audio", "input", "turn_detection", "idle_timeout_ms"): (0, math.inf),
+    ("max_output_tokens",): (1, 4096),
+    ("truncation", "retention_ratio"): (0.0, 1.0),
+}
+
+# The GA audio formats, by their GA type and by the preview-era names the flat keywords still accept.
+PCM_RATE, G711_RATE = 24000, 8000
+AUDIO_FORMATS: dict[str, dict[str, object]] = {
+    "audio/pcm": {"type": "audio/pcm", "rate": PCM_RATE},
+    "audio/pcmu": {"type": "audio/pcmu"},
+    "audio/pcma": {"type": "audio/pcma"},
+    "pcm16": {"type": "audio/pcm", "rate": PCM_RATE},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+}
 
 
 # -- transcription models ----------------------------------------------------------------------------

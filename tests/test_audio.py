@@ -16,8 +16,7 @@ import pytest
 import soundfile
 from scipy.io import wavfile
 
-from realtime_kit import g711
-from realtime_kit.audio import Audio, AudioBuffer, ClippingWarning, coerce_audio
+from realtime_kit.audio import Audio, AudioBuffer, ClippingWarning, coerce_audio, g711
 
 pytestmark = pytest.mark.pure
 

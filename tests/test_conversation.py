@@ -11,7 +11,7 @@ import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
-from realtime_kit.conversation import REQUEST_TAG, AudioDeltaRecord, Conversation, Response
+from realtime_kit.session.conversation import REQUEST_TAG, AudioDeltaRecord, Conversation, Response
 
 pytestmark = pytest.mark.pure
 

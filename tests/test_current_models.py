@@ -115,7 +115,7 @@ def test_config_keywords_cover_reasoning_with_did_you_mean() -> None:
 
 def test_response_keywords_cover_reasoning_effort_and_name_image_typos() -> None:
     """Per-response reasoning_effort= nests as reasoning.effort; typos of image= get a did-you-mean."""
-    from realtime_kit.config_response import build_response
+    from realtime_kit.config.response import build_response
 
     assert build_response(reasoning_effort="high") == {"reasoning": {"effort": "high"}}
     with pytest.raises(ConfigError, match="did you mean 'image'"):

@@ -11,7 +11,7 @@ import pytest
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 
-from realtime_kit.eventlog import EventLog, audio_summary, scrub
+from realtime_kit.session.eventlog import EventLog, audio_summary, scrub
 
 pytestmark = pytest.mark.pure
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from realtime_kit import g711
+from realtime_kit.audio import g711
 
 pytestmark = pytest.mark.pure
 

@@ -13,9 +13,9 @@ from PIL import Image
 from test_protocol import FAKES, drain, error_of, of_type, send
 
 from realtime_kit.errors import ConfigError
-from realtime_kit.images import MAX_IMAGE_BYTES, image_content
 from realtime_kit.server.images import image_facts, image_tokens
 from realtime_kit.server.protocol import RealtimeProtocol
+from realtime_kit.session.images import MAX_IMAGE_BYTES, image_content
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.pure

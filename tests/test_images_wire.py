@@ -13,8 +13,8 @@ from test_server_wire import sdk_session
 
 import realtime_kit as rk
 from realtime_kit.errors import ConfigError
-from realtime_kit.images import image_content
 from realtime_kit.server import LocalServer
+from realtime_kit.session.images import image_content
 from realtime_kit.spec import validate_client_event, validate_server_event
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]

@@ -17,8 +17,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import StepPatch
 
-from realtime_kit import plots
-from realtime_kit.audio import Audio
+from realtime_kit.audio import Audio, plots
 
 pytestmark = pytest.mark.pure
 
@@ -213,7 +212,7 @@ def test_waveform_png_has_the_asked_size_and_uses_no_pyplot():
 
 
 def test_importing_plots_does_not_import_matplotlib():
-    """realtime_kit.plots imports matplotlib only when a plot is drawn."""
-    code = "import sys, realtime_kit.plots; print(__import__('json').dumps('matplotlib' in sys.modules))"
+    """realtime_kit.audio.plots imports matplotlib only when a plot is drawn."""
+    code = "import sys, realtime_kit.audio.plots; print(__import__('json').dumps('matplotlib' in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) is False

@@ -533,7 +533,7 @@ def test_append_over_15_mib_is_refused():
 
 def test_g711_input_is_decoded():
     """audio/pcmu input is 8 kHz: 100 ms is 800 bytes, and the item keeps the bytes."""
-    from realtime_kit.g711 import encode_ulaw
+    from realtime_kit.audio.g711 import encode_ulaw
 
     proto = new()
     send(proto, type="session.update", session={"type": "realtime", "audio": {"input": {

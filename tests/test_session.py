@@ -13,10 +13,10 @@ import pytest
 
 import realtime_kit as rk
 from realtime_kit.audio import Audio
-from realtime_kit.conversation import AudioDeltaRecord
 from realtime_kit.errors import ConfigError, ConnectionLost, InvalidState, RealtimeError
 from realtime_kit.server import LocalServer
 from realtime_kit.session import LOCAL_NOTICE, connect
+from realtime_kit.session.conversation import AudioDeltaRecord
 from realtime_kit.spec import validate_server_event
 
 pytestmark = pytest.mark.wire

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime_kit.sync import SyncFacade, background_loop, blocking, run
+from realtime_kit.session.sync import SyncFacade, background_loop, blocking, run
 
 pytestmark = pytest.mark.wire
 
@@ -93,7 +93,7 @@ def test_run_inside_a_running_loop_uses_nest_asyncio() -> None:
     """From sync code called inside a running loop (a widget callback), rk.run finishes on that loop."""
     out = run_script("""
         import asyncio
-        from realtime_kit.sync import run
+        from realtime_kit.session.sync import run
 
         async def inner():
             await asyncio.sleep(0.01)

@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.http11 import Response
 
 from realtime_kit.errors import ConnectionLost, TargetError
-from realtime_kit.targets import Secret, Target, resolve_target, translate_error
+from realtime_kit.session.targets import Secret, Target, resolve_target, translate_error
 
 pytestmark = pytest.mark.pure
 

@@ -10,7 +10,7 @@ from azure.core.credentials import AccessToken
 
 from realtime_kit.errors import TargetError
 from realtime_kit.server import LocalServer, shared_server
-from realtime_kit.targets import RealtimeLink, open_connection, resolve_target
+from realtime_kit.session.targets import RealtimeLink, open_connection, resolve_target
 
 pytestmark = pytest.mark.wire
 

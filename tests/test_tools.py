@@ -10,8 +10,15 @@ from typing import Annotated, Any, Literal
 
 import pytest
 
+from realtime_kit.session.tools import (
+    call_function,
+    error_text,
+    function_tool,
+    json_schema,
+    output_text,
+    parse_docstring,
+)
 from realtime_kit.spec import validate_session
-from realtime_kit.tools import call_function, error_text, function_tool, json_schema, output_text, parse_docstring
 
 pytestmark = pytest.mark.pure
 

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from test_protocol import FAKES, append, silence, speech
 
+from realtime_kit.config.transcription import transcription_config
 from realtime_kit.errors import ConfigError
 from realtime_kit.server.protocol import RealtimeProtocol
+from realtime_kit.session.transcription import Transcription
 from realtime_kit.spec import validate_server_event
-from realtime_kit.transcription import Transcription, transcription_config
 
 pytestmark = pytest.mark.pure
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..conversation import Conversation, Response
+from ..session.conversation import Conversation, Response
 from .cost import Price, cost_of, tokens_of
 
 __all__ = ["LATENCIES", "fold", "speech_end_s", "speech_end_sent", "turn_metrics", "word_error_rate"]

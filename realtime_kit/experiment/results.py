@@ -73,7 +73,7 @@ class Results:
 
     def plot(self, metric: str = "to_first_audio_s") -> Figure:
         """Left: median latency components per config and turn kind, stacked; right: the spread of `metric`."""
-        from ..plots import _pyplot_figure, _released
+        from ..audio.plots import _pyplot_figure, _released
 
         figure, (stacked, spread) = _pyplot_figure(ncols=2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]})
         table = self.table

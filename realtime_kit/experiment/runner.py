@@ -132,7 +132,7 @@ class Experiment:
         raise AssertionError("unreachable")
 
     async def _turn(self, job: Job, gate: RateGate) -> dict[str, Any]:
-        from ..session import connect
+        from ..session.core import connect
 
         started, clock = datetime.now(UTC), time.perf_counter()
         loop = asyncio.get_running_loop()
@@ -173,7 +173,7 @@ def _default_concurrency(target: str) -> int:
 
 def _chain(created: Sequence[Any], reply: Any) -> list[Any]:
     """The turn's responses: the first one the server created for it, and its tool-call follow-ups."""
-    from ..session_tools import response_chain
+    from ..session.tool_loop import response_chain
 
     for head in created:
         chain = response_chain(head)
@@ -191,14 +191,14 @@ def _append_times(session: Any, head: Any) -> list[float]:
 
 
 def _chunk_s() -> float:
-    from ..session_audio import APPEND_CHUNK_MS
+    from ..session.audio_input import APPEND_CHUNK_MS
 
     return APPEND_CHUNK_MS / 1000
 
 
 def _checked_configs(configs: Any, turns: Sequence[Turn]) -> dict[str, dict[str, Any]]:
     """Configs by name, each checked as session.update keywords now (a typo fails before anything runs)."""
-    from ..config import build_session
+    from ..config.build import build_session
 
     if isinstance(configs, Mapping):
         named = {str(name): dict(config or {}) for name, config in configs.items()}
@@ -222,7 +222,7 @@ def _checked_configs(configs: Any, turns: Sequence[Turn]) -> dict[str, dict[str,
 
 def _checked_target(target: Any, options: Mapping[str, Any]) -> str:
     """A target as rk.connect takes it ("local", "azure", "openai", a URL; a LocalServer's URL; None), checked now."""
-    from ..targets import resolve_target
+    from ..session.targets import resolve_target
 
     url = getattr(target, "azure_base_url", None)
     if isinstance(url, str):

@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..audio import Audio
+from ..audio.core import Audio
 from .turns import coerce_turn
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ async def vad_sweep(recording: Any, threshold: Sequence[float] = (0.5,), silence
 async def _cut(clip: Audio, target: str, setting: Mapping[str, Any],
                options: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The turns the server's VAD cut from `clip` at one setting: start, end and duration in seconds."""
-    from ..session import connect
+    from ..session.core import connect
 
     starts: list[float] = []
     ends: list[float] = []
@@ -121,7 +121,7 @@ class VadSweep:
 
     def plot(self) -> Figure:
         """The waveform on top; below, one row per setting with the turns its VAD cut as bars."""
-        from ..plots import _pyplot_figure, _released, waveform
+        from ..audio.plots import _pyplot_figure, _released, waveform
 
         rows = len(self.settings)
         fig, (top, bottom) = _pyplot_figure(nrows=2, sharex=True, figsize=(10, 2.2 + 0.32 * rows),

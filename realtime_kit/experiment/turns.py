@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..audio import Audio
+from ..audio.core import Audio
 
 __all__ = ["Turn", "coerce_turn"]
 

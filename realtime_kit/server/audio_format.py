@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import g711
+from ..audio import g711
+from ..rules import G711_RATE, PCM_RATE
 
 __all__ = ["G711_RATE", "PCM_RATE", "bytes_per_ms", "decode", "encode", "ms_of", "rate_of", "sample_width"]
 
-PCM_RATE, G711_RATE = 24000, 8000
 
 
 def rate_of(kind: str) -> int:

@@ -15,11 +15,10 @@ Pure functions of dicts; `RealtimeProtocol` keeps the current session and calls 
 from __future__ import annotations
 
 import copy
-import typing
 from collections.abc import Mapping
 from typing import Any
 
-from ..rules import GPT_REALTIME, ModelProfile, profile_for
+from ..rules import GPT_REALTIME, RANGES, SPEED_RANGE, ModelProfile, profile_for, voices
 from .audio_format import PCM_RATE
 from .noise import merged_noise_reduction
 from .wire import ClientError, dig
@@ -29,25 +28,14 @@ __all__ = [
     "default_session", "format_filled", "format_kind", "merge_session", "response_settings", "updated_session",
 ]
 
-SPEED_RANGE = (0.25, 1.5)
-MAX_OUTPUT_TOKENS_RANGE = (1, 4096)
+MAX_OUTPUT_TOKENS_RANGE = RANGES[("max_output_tokens",)]
 DEFAULT_INSTRUCTIONS = (
     "You are the realtime-kit local assistant, an offline stand-in for gpt-realtime. You follow simple "
     "documented rules: you say what you heard and describe how this session is set up when asked."
 )
 
 
-def _ga_voices() -> tuple[str, ...]:
-    """The built-in voice names, read from the SDK's Voice literal (the spec)."""
-    from openai.types.realtime import realtime_audio_config_output
-
-    for member in typing.get_args(realtime_audio_config_output.Voice):
-        if typing.get_origin(member) is typing.Literal:
-            return tuple(typing.get_args(member))
-    raise RuntimeError("openai.types.realtime no longer lists the built-in voices; update realtime_kit")
-
-
-GA_VOICES = _ga_voices()
+GA_VOICES = voices()
 
 
 # -- defaults and merging --------------------------------------------------------------------------
@@ -261,9 +249,9 @@ def check_session_values(config: Mapping[str, Any], path: str) -> None:
     _check_voice(output.get("voice"), f"{path}.audio.output.voice")
     _check_range(output.get("speed"), SPEED_RANGE, f"{path}.audio.output.speed", "decimal")
     turn = dig(config, "audio", "input", "turn_detection") or {}
-    _check_range(turn.get("threshold"), (0.0, 1.0), f"{path}.audio.input.turn_detection.threshold", "decimal")
-    for key in ("prefix_padding_ms", "silence_duration_ms"):
-        _check_range(turn.get(key), (0, 10_000), f"{path}.audio.input.turn_detection.{key}", "integer")
+    for key, kind in (("threshold", "decimal"), ("prefix_padding_ms", "integer"), ("silence_duration_ms", "integer")):
+        bounds = RANGES[("audio", "input", "turn_detection", key)]
+        _check_range(turn.get(key), bounds, f"{path}.audio.input.turn_detection.{key}", kind)
 
 
 def _check_modalities(modalities: Any, param: str) -> None:

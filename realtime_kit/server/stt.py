@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import resample_int16 as resample
+from ..audio.core import resample_int16 as resample
 
 DECODER_RATE = 16000
 SILENCE_RMS = 30.0  # int16 units (about -60 dBFS): quieter clips are not worth decoding

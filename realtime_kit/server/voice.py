@@ -37,12 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from ..audio import resample_int16 as resample
+from ..audio.core import resample_int16 as resample
 from ..errors import ConfigError
+from ..rules import SPEED_RANGE, voices
 
-GA_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+GA_VOICES = voices()
 ESPEAK_RATE = 22050
-MIN_SPEED, MAX_SPEED = 0.25, 1.5
+MIN_SPEED, MAX_SPEED = SPEED_RANGE
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..rules import voices
+
 # The GA voices, in the order the Azure AI Foundry playground lists them (same tuple as server/voice.py).
-GA_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+GA_VOICES = voices()
 TURN_DETECTION_TYPES = ("server_vad", "semantic_vad", "none")
 OUTPUT_MODALITIES = ("audio", "text")
 

@@ -113,7 +113,7 @@ def pcm16_samples(buffer: Any) -> np.ndarray:
 
 
 def _as_audio(chunks: Sequence[np.ndarray], rate: int) -> Any:
-    from ..audio import Audio  # numpy/scipy-heavy; loaded when the audio is first asked for
+    from ..audio.core import Audio  # numpy/scipy-heavy; loaded when the audio is first asked for
 
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     return Audio(samples, rate=rate)

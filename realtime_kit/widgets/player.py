@@ -38,7 +38,7 @@ def pcm16_from_delta(delta_b64: str, fmt: str = "audio/pcm") -> tuple[bytes, int
     """
     data = base64.b64decode(delta_b64)
     if fmt in ("audio/pcmu", "audio/pcma"):
-        from ..audio import Audio
+        from ..audio.core import Audio
 
         audio = Audio.from_bytes(data, fmt=fmt)
         return np.asarray(audio.samples, dtype="<i2").tobytes(), int(audio.rate)

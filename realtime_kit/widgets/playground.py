@@ -375,7 +375,7 @@ class Playground(w.VBox):
                 box.value = turn_html(turn, *parts)
 
     def _log_in(self, kind: str, data: dict[str, Any], at: float) -> None:
-        from ..eventlog import scrub, summarize
+        from ..session.eventlog import scrub, summarize
 
         add_log_row(self.log_rows, LogRow(at, "in", kind, summarize(kind, scrub(data, kind))))
 
@@ -394,7 +394,7 @@ class Playground(w.VBox):
         except RuntimeError:
             loop = None
         if loop is None:
-            from ..sync import run
+            from ..session.sync import run
 
             try:
                 run(coro)
@@ -416,8 +416,8 @@ class Playground(w.VBox):
 
 def _turn_media(pcm: bytes, rate: int) -> tuple[str, str]:
     """A turn's waveform (base64 PNG) and player (IPython Audio HTML), drawn once per turn."""
-    from ..audio import Audio
-    from ..plots import waveform_png
+    from ..audio.core import Audio
+    from ..audio.plots import waveform_png
     from .render import WAVE_HEIGHT, WAVE_WIDTH
 
     audio = Audio(np.frombuffer(pcm, dtype="<i2"), rate=rate)

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .config_tree import Path, plain
-from .spec import dotted
+from ..spec import dotted
+from .tree import Path, plain
 
 
 class _Unset:

@@ -1,9 +1,9 @@
-"""Transcription sessions, the pure part: their config (checked like a realtime session's) and the result.
+"""Transcription sessions' config: the ``session.update`` of a transcription session, checked before sending.
 
 A transcription session (``rk.connect(intent="transcription")``) has no model answering: the input
 audio is committed and transcribed, with ``conversation.item.input_audio_transcription.delta``
 events as words arrive and ``.completed`` at the end. `transcription_config` builds its
-``session.update`` from keywords; `Transcription` is what ``rk.transcribe`` returns.
+``session.update`` from keywords (session/transcription.py sends it).
 
     >>> transcription_config(model="gpt-transcribe", language="en", logprobs=True)["audio"]["input"]["transcription"]
     {'model': 'gpt-transcribe', 'language': 'en'}
@@ -17,17 +17,14 @@ gpt-4o-mini-transcribe-2025-12-15, gpt-4o-transcribe, gpt-4o-transcribe-diarize,
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from .config_errors import closest
-from .errors import ConfigError
-from .rules import transcription_model_names, unsupported_transcription_options
+from ..errors import ConfigError
+from ..rules import transcription_model_names, unsupported_transcription_options
+from .checks import closest
 
-__all__ = ["DEFAULT_TRANSCRIPTION_MODEL", "LOGPROBS", "TRANSCRIPTION_KEYWORDS", "Transcription",
-           "transcription_config"]
+__all__ = ["DEFAULT_TRANSCRIPTION_MODEL", "LOGPROBS", "TRANSCRIPTION_KEYWORDS", "transcription_config"]
 
 # The current transcription model the SDK lists with keywords and languages (not marked for shutdown).
 DEFAULT_TRANSCRIPTION_MODEL = "gpt-transcribe"
@@ -85,8 +82,8 @@ def _check_model(transcription: Mapping[str, Any]) -> None:
 
 
 def _validated(session: dict[str, Any]) -> dict[str, Any]:
-    from .config_errors import friendly
-    from .spec import SpecViolation, validate_transcription_session
+    from ..spec import SpecViolation, validate_transcription_session
+    from .checks import friendly
 
     try:
         validate_transcription_session(session)
@@ -97,41 +94,3 @@ def _validated(session: dict[str, Any]) -> dict[str, Any]:
             error = ConfigError(f"{CONTEXT}: {violation.message} ({violation.param})", path=violation.param)
         raise error from None
     return session
-
-
-@dataclass
-class Transcription:
-    """What ``rk.transcribe`` returns: the text, the deltas as they came, and logprobs when asked.
-
-        result = await rk.transcribe(rk.Audio.from_wav("question.wav"), logprobs=True)
-        result.text, result.deltas, result.logprobs
-    """
-
-    text: str = ""
-    deltas: list[str] = field(default_factory=list)
-    logprobs: list[dict[str, Any]] | None = None
-    item_id: str | None = None
-    model: str = DEFAULT_TRANSCRIPTION_MODEL
-    usage: dict[str, Any] | None = None
-    error: str | None = None            # the failed event's message, when transcription failed
-
-    def add_delta(self, delta: str, logprobs: Sequence[Any] | None) -> None:
-        """Keep one delta (and its logprobs, as plain dicts) in arrival order."""
-        self.deltas.append(delta)
-        if logprobs is not None:
-            self.logprobs = [*(self.logprobs or []), *(_plain(p) for p in logprobs)]
-
-    def __repr__(self) -> str:
-        logprobs = "" if self.logprobs is None else f", {len(self.logprobs)} logprobs"
-        return f"Transcription({self.text!r}, {len(self.deltas)} deltas{logprobs}, model={self.model!r})"
-
-    def _repr_html_(self) -> str:
-        deltas = " | ".join(html.escape(d) for d in self.deltas)
-        failed = f"<br><b>failed:</b> {html.escape(self.error)}" if self.error else ""
-        return (f"<div><b>{html.escape(self.model)}</b>: {html.escape(self.text) or '<i>(nothing heard)</i>'}"
-                f"<br><small>deltas: {deltas}</small>{failed}</div>")
-
-
-def _plain(value: Any) -> dict[str, Any]:
-    dump = getattr(value, "model_dump", None)
-    return dict(dump()) if callable(dump) else dict(value)

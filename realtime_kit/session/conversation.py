@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .audio import Audio, AudioBuffer
+    from ..audio.core import Audio, AudioBuffer
 
 # The metadata key that ties a response.created to the response.create we sent.
 REQUEST_TAG = "rk_request"
@@ -125,7 +125,7 @@ class Response:
     @property
     def audio(self) -> Audio:
         """All output audio so far as one `rk.Audio` (int16, mono); built once per new data."""
-        from .audio import Audio
+        from ..audio.core import Audio
 
         if self._buffer is None:
             import numpy as np
@@ -157,7 +157,7 @@ class Response:
     def add_audio(self, b64: str, fmt: str, rate: int) -> bytes:
         """Decode and keep one base64 audio delta (amortised O(n) overall); returns the PCM/G.711 bytes."""
         if self._buffer is None:
-            from .audio import AudioBuffer
+            from ..audio.core import AudioBuffer
 
             self._buffer = AudioBuffer(fmt=fmt, rate=rate)
         data = base64.b64decode(b64)
@@ -203,7 +203,7 @@ class Response:
 
     def timeline(self, title: str | None = None) -> Figure:
         """The turn on one time axis: request, created, first transcript/audio, done, and the audio."""
-        from .plots import turn_timeline
+        from ..audio.plots import turn_timeline
 
         start = self.timings.get("first_audio", 0.0)
         audio = self.audio if self.audio_duration > 0 else None

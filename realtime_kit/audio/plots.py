@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .audio import Audio
+    from .core import Audio
 
 __all__ = ["compare", "envelope", "spectrogram", "turn_timeline", "waveform", "waveform_png"]
 

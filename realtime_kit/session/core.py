@@ -32,18 +32,18 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidState, RealtimeKitError, TargetError
+from .audio_input import APPEND_CHUNK_MS as APPEND_CHUNK_MS
+from .audio_input import turn_detection_of
 from .conversation import Delta, Response
-from .errors import InvalidState, RealtimeKitError, TargetError
-from .session_audio import APPEND_CHUNK_MS as APPEND_CHUNK_MS
-from .session_audio import turn_detection_of
-from .session_pump import CREATED_TIMEOUT as CREATED_TIMEOUT
-from .session_tools import response_chain
-from .session_transcription import TranscriptionInput
+from .pump import CREATED_TIMEOUT as CREATED_TIMEOUT
 from .sync import SyncFacade, run
+from .tool_loop import response_chain
 from .tools import Tool, function_tool
+from .transcription import TranscriptionInput
 
 if TYPE_CHECKING:
-    from .experiment.cost import Cost
+    from ..experiment.cost import Cost
 
 __all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "TurnStream", "connect", "run"]
 
@@ -87,8 +87,8 @@ class Connecting:
             await self._session.close()
 
     async def _open(self) -> Session:
-        from .config import FLAT_KEYWORDS
-        from .rules import shutdown_notice
+        from ..config.build import FLAT_KEYWORDS
+        from ..rules import shutdown_notice
         from .targets import open_connection, resolve_target
 
         intent = self._options.pop("intent", None)
@@ -194,14 +194,14 @@ class SessionState:
     changes: list[Any] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        from .config import format_changes
+        from ..config.build import format_changes
 
         head = (f"SessionState(voice={_voice(self.effective)!r}, turn_detection={_turn_type(self.effective)!r}, "
                 f"{len(self.changes)} changes)")
         return f"{head}\n{format_changes(self.changes)}" if self.changes else head
 
     def _repr_html_(self) -> str:
-        from .config import format_changes
+        from ..config.build import format_changes
 
         table = (format_changes(self.changes, as_html=True) if self.changes
                  else "<div>The server took the config as sent.</div>")
@@ -239,7 +239,7 @@ class Session(TranscriptionInput):
     @property
     def cost(self) -> Cost:
         """What the responses so far cost (an experiment.cost.Cost: per modality, cached input apart)."""
-        from .experiment.cost import total_cost
+        from ..experiment.cost import total_cost
 
         return total_cost((r.usage for r in self.responses), self.config.get("model") or self.target.model)
 
@@ -256,7 +256,7 @@ class Session(TranscriptionInput):
             state = await session.update(voice="echo", turn_detection=None, transcription=True)
             state.effective["audio"]["output"]["voice"], state.changes
         """
-        from .config import build_session, session_changes
+        from ..config.build import build_session, session_changes
 
         if self.is_transcription:
             raise InvalidState("This is a transcription session: configure it with "
@@ -356,7 +356,7 @@ class Session(TranscriptionInput):
 
     def on(self, event_type: str, callback: Callable[[Any], Any]) -> Callable[[], None]:
         """Call `callback(event)` for every server event of this type ("*" for all); returns unsubscribe."""
-        from .spec import server_event_types
+        from ..spec import server_event_types
 
         known = server_event_types()
         if event_type != "*" and event_type not in known:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import ConnectionLost, RealtimeKitError, TargetError
-from .redaction import redacting_logger
-from .rules import CURRENT_MODEL
+from ..errors import ConnectionLost, RealtimeKitError, TargetError
+from ..redaction import redacting_logger
+from ..rules import CURRENT_MODEL
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -371,7 +371,7 @@ async def _started(target: Target) -> Target:
     """The local target with the embedded server's URL filled in (starting it on first use)."""
     if target.kind != "local" or target.websocket_base_url:
         return target
-    from .server import shared_server
+    from ..server import shared_server
 
     server = await asyncio.to_thread(shared_server)
     base = server.azure_base_url

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .config_tree import Path, get_at
+from .tree import Path, get_at
 
 
 @functools.cache
@@ -39,10 +39,10 @@ def read_only_keys() -> tuple[str, ...]:
 
 @functools.cache
 def ga_voices() -> tuple[str, ...]:
-    """The built-in GA voice names, from the Literal in the SDK's audio output config."""
-    from openai.types.realtime import RealtimeAudioConfigOutput
+    """The built-in GA voice names (the rulebook reads them from the SDK)."""
+    from ..rules import voices
 
-    return tuple(literals(RealtimeAudioConfigOutput.model_fields["voice"].annotation))
+    return voices()
 
 
 @functools.cache

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["IMAGE_DETAILS", "MAX_IMAGE_BYTES", "image_content", "image_format"]
 

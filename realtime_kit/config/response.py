@@ -17,10 +17,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from .config_errors import check_values, closest
-from .config_tree import merge, plain
-from .errors import ConfigError
-from .spec import SpecViolation, validate_client_event
+from ..errors import ConfigError
+from ..spec import SpecViolation, validate_client_event
+from .checks import check_values, closest
+from .tree import merge, plain
 
 CONTEXT = "response.create"
 # Keywords that stand for a nested place, as in session.update.

@@ -10,22 +10,16 @@ Only what the installed SDK cannot tell us is written down here (config_schema r
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from .config_tree import Path
+from .. import rules
+from ..rules import AUDIO_FORMATS
+from .tree import Path
 
 CONTEXT = "session.update"
 
-# Preview-era format strings and their GA objects (the flat input_format=/output_format= accept both).
-FORMATS: dict[str, dict[str, Any]] = {
-    "pcm16": {"type": "audio/pcm", "rate": 24000},
-    "g711_ulaw": {"type": "audio/pcmu"},
-    "g711_alaw": {"type": "audio/pcma"},
-    "audio/pcm": {"type": "audio/pcm", "rate": 24000},
-    "audio/pcmu": {"type": "audio/pcmu"},
-    "audio/pcma": {"type": "audio/pcma"},
-}
+# GA format types and preview-era names -> their GA objects (the flat input_format=/output_format= accept both).
+FORMATS: dict[str, dict[str, Any]] = dict(AUDIO_FORMATS)
 
 # Preview-era top-level session keys -> (where GA puts it, the flat keyword that sets it).
 PREVIEW_KEYS: dict[str, tuple[str | None, str | None]] = {
@@ -76,13 +70,5 @@ TURN_DETECTION_KEYWORDS = ("vad_threshold", "prefix_padding_ms", "silence_durati
 # For these, None or False means "turn it off" (an explicit null); for every other keyword None means "leave it".
 SWITCHES = ("turn_detection", "transcription", "noise_reduction", "tracing")
 
-# Ranges the SDK documents in prose only: path -> (low, high).
-RANGES: dict[Path, tuple[float, float]] = {
-    ("audio", "output", "speed"): (0.25, 1.5),
-    (*TURN_DETECTION, "threshold"): (0.0, 1.0),
-    (*TURN_DETECTION, "prefix_padding_ms"): (0, math.inf),
-    (*TURN_DETECTION, "silence_duration_ms"): (0, math.inf),
-    (*TURN_DETECTION, "idle_timeout_ms"): (0, math.inf),
-    ("max_output_tokens",): (1, 4096),
-    ("truncation", "retention_ratio"): (0.0, 1.0),
-}
+# Ranges the SDK documents in prose only: path -> (low, high), from the rulebook.
+RANGES: dict[Path, tuple[float, float]] = {tuple(path): bounds for path, bounds in rules.RANGES.items()}

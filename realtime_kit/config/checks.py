@@ -15,8 +15,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .config_keys import CONTEXT, FLAT_PATHS, FORMATS, PREVIEW_KEYS, RANGES
-from .config_schema import (
+from ..errors import ConfigError
+from ..spec import SpecViolation, dotted
+from .keys import CONTEXT, FLAT_PATHS, FORMATS, PREVIEW_KEYS, RANGES
+from .schema import (
     allowed_keys,
     allowed_values,
     annotation_at,
@@ -26,9 +28,7 @@ from .config_schema import (
     model_keys,
     models,
 )
-from .config_tree import ABSENT, Path, get_at, parse_param
-from .errors import ConfigError
-from .spec import SpecViolation, dotted
+from .tree import ABSENT, Path, get_at, parse_param
 
 
 def closest(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:

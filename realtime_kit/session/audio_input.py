@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .conversation import Response
-from .session_tools import ToolCalling
+from .tool_loop import ToolCalling
 
 # Input audio goes out in chunks of this many milliseconds (the service accepts up to 15 MiB per event).
 APPEND_CHUNK_MS = 500
@@ -40,7 +40,7 @@ class AudioInput(ToolCalling):
         for `vad_timeout` seconds after the last chunk, the audio is committed and answered anyway.
         When input transcription is on, waits up to `transcript_timeout` s for `input_transcript`.
         """
-        from .audio import Audio, coerce_audio
+        from ..audio.core import Audio, coerce_audio
 
         clip = coerce_audio(audio, rate)
         reply = await self._begin_turn("send_audio", audio_input=True)
@@ -75,7 +75,7 @@ class AudioInput(ToolCalling):
 
     async def append_audio(self, samples: Any, rate: int | None = None) -> list[str]:
         """Convert samples (int16/float, any rate/channels) to the input format and append them."""
-        from .audio import coerce_audio
+        from ..audio.core import coerce_audio
 
         return await self._append(coerce_audio(samples, rate))
 

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigError, ConnectionLost, InvalidState, RealtimeError, TargetError
 from .conversation import REQUEST_TAG, Conversation, Delta, Response
-from .errors import ConfigError, ConnectionLost, InvalidState, RealtimeError, TargetError
 from .eventlog import EventLog
 
 # Seconds to wait for session.created after the WebSocket opens.
@@ -127,7 +127,7 @@ class SessionPump:
 
     def _prepare(self, event: dict[str, Any]) -> dict[str, Any]:
         """The event with its event_id, checked against the SDK's client event types."""
-        from .spec import SpecViolation, validate_client_event
+        from ..spec import SpecViolation, validate_client_event
 
         self._check_open()
         event = {**event, "event_id": event.get("event_id") or f"rk_{next(self._ids)}"}
@@ -252,7 +252,7 @@ class SessionPump:
         elif kind == "response.output_text.delta":
             queue.put_nowait(Delta("text", event.delta, response))
         elif kind == "response.output_audio.delta":
-            from .audio import Audio
+            from ..audio.core import Audio
 
             fmt, rate = self.conversation.output_format
             queue.put_nowait(Delta("audio", Audio.from_bytes(response.last_audio, fmt, rate), response))

@@ -21,9 +21,9 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..errors import ConnectionLost, InvalidState, RealtimeError
 from .conversation import REQUEST_TAG, Response, ToolCall
-from .errors import ConnectionLost, InvalidState, RealtimeError
-from .session_pump import SessionPump, Waiter
+from .pump import SessionPump, Waiter
 from .tools import Tool, error_text, function_tool, output_text
 
 
@@ -65,7 +65,7 @@ class ToolCalling(SessionPump):
     # -- requests --------------------------------------------------------------------------------
 
     def _response_create(self, tag: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        from .config import build_response
+        from ..config.build import build_response
 
         overrides = dict(overrides)
         if overrides.get("tools") is not None:

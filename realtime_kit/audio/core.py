@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..rules import G711_RATE, PCM_RATE
 from . import g711
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ _FORMAT_ALIASES = {
     PCMA: PCMA,
     "g711_alaw": PCMA,
 }
-_DEFAULT_RATES = {PCM: 24000, PCMU: 8000, PCMA: 8000}
+_DEFAULT_RATES = {PCM: PCM_RATE, PCMU: G711_RATE, PCMA: G711_RATE}
 _BYTES_PER_SAMPLE = {PCM: 2, PCMU: 1, PCMA: 1}
 # Longer audio gets no embedded player in the repr: base64 WAV of 10 minutes is already ~38 MB of HTML.
 _REPR_PLAYER_MAX_SECONDS = 600.0

@@ -19,9 +19,11 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from .config_changes import NOT_SET, Change, format_changes, session_changes
-from .config_errors import check_values, closest, friendly, reject_preview_keys
-from .config_keys import (
+from ..errors import ConfigError
+from ..spec import SpecViolation, validate_session
+from .changes import NOT_SET, Change, format_changes, session_changes
+from .checks import check_values, closest, friendly, reject_preview_keys
+from .keys import (
     CONTEXT,
     FLAT_KEYWORDS,
     FLAT_PATHS,
@@ -32,11 +34,9 @@ from .config_keys import (
     TURN_DETECTION,
     TURN_DETECTION_KEYWORDS,
 )
-from .config_response import build_response, response_keys
-from .config_schema import allowed_keys, allowed_values, ga_voices, read_only_keys, session_keys, vad_types
-from .config_tree import ABSENT, Path, get_at, merge, plain, set_at
-from .errors import ConfigError
-from .spec import SpecViolation, validate_session
+from .response import build_response, response_keys
+from .schema import allowed_keys, allowed_values, ga_voices, read_only_keys, session_keys, vad_types
+from .tree import ABSENT, Path, get_at, merge, plain, set_at
 
 # The public names, here and in the config_* modules they come from (imports keep working from here).
 __all__ = [

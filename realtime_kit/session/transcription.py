@@ -15,16 +15,56 @@ The audio goes through the realtime transcription path: appended in chunks, comm
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidState
-from .session_audio import AudioInput
-from .transcription import Transcription, transcription_config
+from ..config.transcription import DEFAULT_TRANSCRIPTION_MODEL, transcription_config
+from ..errors import InvalidState
+from .audio_input import AudioInput
 
-__all__ = ["TranscriptionInput", "transcribe"]
+__all__ = ["Transcription", "TranscriptionInput", "transcribe"]
 
 _EVENTS = "conversation.item.input_audio_transcription."
+
+
+@dataclass
+class Transcription:
+    """What ``rk.transcribe`` returns: the text, the deltas as they came, and logprobs when asked.
+
+        result = await rk.transcribe(rk.Audio.from_wav("question.wav"), logprobs=True)
+        result.text, result.deltas, result.logprobs
+    """
+
+    text: str = ""
+    deltas: list[str] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] | None = None
+    item_id: str | None = None
+    model: str = DEFAULT_TRANSCRIPTION_MODEL
+    usage: dict[str, Any] | None = None
+    error: str | None = None            # the failed event's message, when transcription failed
+
+    def add_delta(self, delta: str, logprobs: Sequence[Any] | None) -> None:
+        """Keep one delta (and its logprobs, as plain dicts) in arrival order."""
+        self.deltas.append(delta)
+        if logprobs is not None:
+            self.logprobs = [*(self.logprobs or []), *(_plain(p) for p in logprobs)]
+
+    def __repr__(self) -> str:
+        logprobs = "" if self.logprobs is None else f", {len(self.logprobs)} logprobs"
+        return f"Transcription({self.text!r}, {len(self.deltas)} deltas{logprobs}, model={self.model!r})"
+
+    def _repr_html_(self) -> str:
+        deltas = " | ".join(html.escape(d) for d in self.deltas)
+        failed = f"<br><b>failed:</b> {html.escape(self.error)}" if self.error else ""
+        return (f"<div><b>{html.escape(self.model)}</b>: {html.escape(self.text) or '<i>(nothing heard)</i>'}"
+                f"<br><small>deltas: {deltas}</small>{failed}</div>")
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    dump = getattr(value, "model_dump", None)
+    return dict(dump()) if callable(dump) else dict(value)
 
 
 class TranscriptionInput(AudioInput):
@@ -49,7 +89,7 @@ class TranscriptionInput(AudioInput):
 
     async def transcribe(self, audio: Any, rate: int | None = None, *, timeout: float = 60.0) -> Transcription:
         """Append ``audio`` (anything rk.Audio accepts), commit it and return its transcription."""
-        from .audio import coerce_audio
+        from ..audio.core import coerce_audio
 
         if not self.is_transcription:
             raise InvalidState("transcribe() needs a transcription session: rk.connect(intent=\"transcription\"), "
@@ -104,7 +144,7 @@ async def transcribe(audio: Any, rate: int | None = None, *, target: str | None 
 
         result = await rk.transcribe(rk.Audio.from_wav("q.wav"), model="gpt-transcribe", logprobs=True)
     """
-    from .session import connect
+    from .core import connect
 
     config = transcription_config(turn_detection=None, **options)   # checked before connecting
     targeting = {k: v for k, v in dict(endpoint=endpoint, api_key=api_key, deployment=deployment,
