@@ -93,3 +93,15 @@ async def test_the_unchanged_sdk_gets_vad_turns_and_transcripts_and_no_response(
     assert events[0]["session"]["type"] == "transcription"
     assert kinds.index("input_audio_buffer.speech_stopped") < kinds.index("input_audio_buffer.committed")
     assert events[-1]["transcript"] == "the quick brown fox" and not any(k.startswith("response.") for k in kinds)
+
+
+async def test_connect_checks_the_intent_and_names_typos(server: LocalServer, capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """An unknown or misspelt intent is refused before connecting; a transcription session prints no notice."""
+    with pytest.raises(rk.TargetError, match="intent='translation'"):
+        await rk.connect(server.url, intent="translation")
+    with pytest.raises(rk.TargetError, match="did you mean intent="):
+        await rk.connect(server.url, intnet="transcription")
+    async with rk.connect(server.url, intent="transcription", model="gpt-realtime") as session:
+        assert session.is_transcription
+    assert capsys.readouterr().out == ""

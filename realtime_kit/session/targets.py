@@ -41,6 +41,8 @@ ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 OPENAI_WEBSOCKET_BASE = "wss://api.openai.com/v1"
 # Keyword options resolve_target understands (rk.connect passes the rest on to the session).
 TARGET_OPTIONS = ("endpoint", "api_key", "deployment", "model", "credential")
+# rk.connect's own option beside them (taken before the target is resolved): named in did-you-mean hints.
+CONNECT_OPTIONS = (*TARGET_OPTIONS, "intent")
 _KIND_NAMES: dict[str, TargetKind] = {"local": "local", "azure": "azure", "openai": "openai"}
 _KINDS = tuple(_KIND_NAMES)
 _AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
@@ -128,8 +130,8 @@ class _Settings:
     def __init__(self, env: Mapping[str, str], options: Mapping[str, Any]) -> None:
         unknown = [name for name in options if name not in TARGET_OPTIONS]
         if unknown:
-            guess = difflib.get_close_matches(unknown[0], TARGET_OPTIONS, n=1)
-            hint = f"did you mean {guess[0]}=?" if guess else f"the options are: {', '.join(TARGET_OPTIONS)}."
+            guess = difflib.get_close_matches(unknown[0], CONNECT_OPTIONS, n=1)
+            hint = f"did you mean {guess[0]}=?" if guess else f"the options are: {', '.join(CONNECT_OPTIONS)}."
             raise TargetError(f"Unknown connection option {unknown[0]}=; {hint}")
         self.env = env
         self.options = {name: value for name, value in options.items() if value is not None}
