@@ -115,3 +115,21 @@ def test_the_server_refuses_images_it_cannot_read(url: str) -> None:
                              "content": [{"type": "input_image", "image_url": url}]}}))
     error = error_of(drain(proto))
     assert (error["code"], error["param"]) == ("invalid_value", "item.content[0].image_url")
+
+
+def test_usage_counts_the_images_in_the_context() -> None:
+    """response.done usage: image_tokens by the vision rule (a 64 x 48 picture: one tile, 255; low detail: 85)."""
+    def image_tokens_for(detail: str | None) -> tuple[int, int]:
+        proto = RealtimeProtocol(engines=FAKES, id_prefix_seed=5)
+        proto.start()
+        drain(proto)
+        send(proto, type="conversation.item.create", item={"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "What is in this picture?"}, image_content(flag(), detail)]})
+        send(proto, type="response.create", response={"output_modalities": ["text"]})
+        usage = of_type(drain(proto), "response.done")[0]["response"]["usage"]
+        details = usage["input_token_details"]
+        assert usage["input_tokens"] == details["text_tokens"] + details["audio_tokens"] + details["image_tokens"]
+        return details["image_tokens"], usage["input_tokens"]
+
+    (high, total_high), (low, total_low) = image_tokens_for(None), image_tokens_for("low")
+    assert (high, low) == (255, 85) and total_high - total_low == 170

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .images import image_facts, image_tokens
+from .images import image_tokens_of
 from .items import Item
 from .usage import context_tokens, text_tokens
 from .wire import ClientError
@@ -36,17 +36,7 @@ __all__ = ["ContextWindow", "item_tokens", "over_limit_error"]
 def item_tokens(item: Item) -> int:
     """The tokens one item takes in the model's context: its text and audio, and its images."""
     text, audio = context_tokens([item], "")
-    images = sum(_image_part_tokens(part) for part in item.wire.get("content") or []
-                 if part.get("type") == "input_image")
-    return text + audio + images
-
-
-def _image_part_tokens(part: Mapping[str, Any]) -> int:
-    try:
-        facts = image_facts(str(part.get("image_url")))
-    except (ValueError, OSError):
-        return 0
-    return image_tokens(facts.width, facts.height, part.get("detail"))
+    return text + audio + image_tokens_of(item)
 
 
 def over_limit_error(tokens: int, limit: int) -> ClientError:

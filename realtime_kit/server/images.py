@@ -26,7 +26,8 @@ import numpy as np
 
 from .wire import ClientError
 
-__all__ = ["PALETTE", "ImageFacts", "check_image_url", "check_images", "image_facts", "image_tokens", "images_of"]
+__all__ = ["PALETTE", "ImageFacts", "check_image_url", "check_images", "image_facts", "image_tokens", "image_tokens_of",
+           "images_of"]
 
 # Named colours the description picks from (sRGB); each pixel counts for the nearest one.
 PALETTE: dict[str, tuple[int, int, int]] = {
@@ -83,6 +84,19 @@ def images_of(wire: Mapping[str, Any]) -> list[ImageFacts]:
     """The measured images of a message item, in content order."""
     return [image_facts(part["image_url"]) for part in wire.get("content") or []
             if part.get("type") == "input_image" and isinstance(part.get("image_url"), str)]
+
+
+def image_tokens_of(wire_item: Any) -> int:
+    """The input tokens of the images in one conversation item (0 for none, or one that cannot be read)."""
+    total = 0
+    for part in (getattr(wire_item, "wire", wire_item) or {}).get("content") or []:
+        if part.get("type") == "input_image":
+            try:
+                facts = image_facts(str(part.get("image_url")))
+            except (ValueError, OSError):
+                continue
+            total += image_tokens(facts.width, facts.height, part.get("detail"))
+    return total
 
 
 def image_facts(url: str) -> ImageFacts:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from . import responder
-from .images import images_of
+from .images import image_tokens_of, images_of
 from .input_audio import heard
 from .items import Conversation, Item
 from .session_config import response_settings
@@ -136,6 +136,7 @@ class Responses:
         items = response.input_items if response.input_items is not None \
             else self.in_context(list(self._conversation.items), response.settings)
         response.usage_in = context_tokens(items, response.settings["instructions"])
+        response.image_tokens_in = sum(image_tokens_of(item) for item in items)
         settings = response.settings
         relevant = [i for i in items if i.wire.get("type") in ("message", "function_call_output")
                     and i.wire.get("role") != "system"]
@@ -185,7 +186,7 @@ class Responses:
         # recorded on 2.1: reasoning tokens for an answer to the user, none beside a tool call or its output
         effort = str(response.settings["reasoning_effort"])
         used = usage(response.usage_in, written, reasoning=reasoning_tokens(written[0], effort)
-                     if response.reasoned else None)
+                     if response.reasoned else None, images=response.image_tokens_in)
         response.done = True
         self.done_count += 1
         self.tokens_used += used["total_tokens"]

@@ -93,18 +93,20 @@ def reasoning_tokens(answer_tokens: int, effort: str) -> int:
     return int(answer_tokens * REASONING_SHARE.get(effort, 0.5))
 
 
-def usage(context: tuple[int, int], output: tuple[int, int], reasoning: int | None = None) -> dict[str, Any]:
-    """A ``response.done`` usage object from (text, audio) tokens in and out (and reasoning, if the model says)."""
+def usage(context: tuple[int, int], output: tuple[int, int], reasoning: int | None = None,
+          images: int = 0) -> dict[str, Any]:
+    """A ``response.done`` usage object from (text, audio) tokens in and out (reasoning, if the model says;
+    the input images' tokens)."""
     in_text, in_audio = context
     out_text, out_audio = output
     details: dict[str, Any] = {"text_tokens": out_text, "audio_tokens": out_audio}
     if reasoning is not None:
         details["reasoning_tokens"] = reasoning
     return {
-        "total_tokens": in_text + in_audio + out_text + out_audio,
-        "input_tokens": in_text + in_audio,
+        "total_tokens": in_text + in_audio + images + out_text + out_audio,
+        "input_tokens": in_text + in_audio + images,
         "output_tokens": out_text + out_audio,
-        "input_token_details": {"text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": 0,
+        "input_token_details": {"text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": images,
                                 "cached_tokens": 0,
                                 "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}},
         "output_token_details": details,
