@@ -49,6 +49,15 @@ How the local server approximates the real service (the README quotes this list)
   an `error` with code `session_expired` and `closed` turns true: the shell then closes.
 - Out-of-band responses (`conversation: "none"`) may start while another is in flight; they are
   queued and stream after it.
+- `?intent=transcription` opens a transcription session (`transcription_session.py`): committed turns
+  are transcribed (keywords applied, logprobs 0.0 when included), nothing answers.
+- `input_image` parts must be PNG/JPEG data URLs; the assistant states their size and main colours
+  (`images.py`); usage counts their tokens by the vision tile rule.
+- `noise_reduction` filters each append before VAD and transcription (`noise.py`, scipy.signal).
+- `truncation` drops the oldest items from the model's context (`context_window.py`); `disabled`
+  answers an over-long response.create with `context_length_exceeded`.
+- `reasoning` and `parallel_tool_calls` only for reasoning profiles (2.x); effort scales the reported
+  reasoning tokens.
 """
 
 from __future__ import annotations
