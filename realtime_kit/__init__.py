@@ -4,6 +4,7 @@
     session = await rk.connect()                 # Azure, OpenAI, or the embedded local server
     reply = await session.send_text("How are you?")
     reply.transcript, reply.audio.samples, reply.timings
+    rk.Recording.load("lesson.rkrec")            # a session recorded with rk.connect(record=...)
 
 Heavy modules (matplotlib, scipy, widgets, the server's engines) load only when first used.
 """
@@ -34,6 +35,8 @@ _LAZY = {
     "ToolCall": "realtime_kit.session.conversation",
     "SessionState": "realtime_kit.session",
     "EventLog": "realtime_kit.session.eventlog",
+    "Recording": "realtime_kit.record",
+    "ReplayMismatch": "realtime_kit.server.replay",
     "Experiment": "realtime_kit.experiment",
     "vad_sweep": "realtime_kit.experiment",
     "function_tool": "realtime_kit.session.tools",
@@ -63,6 +66,8 @@ __all__ = [
     "Playground",
     "RealtimeError",
     "RealtimeKitError",
+    "Recording",
+    "ReplayMismatch",
     "Response",
     "Session",
     "SessionState",

@@ -86,6 +86,20 @@ def test_audio_turn_latencies_start_at_the_end_of_speech():
     assert row["vad_end_s"] == pytest.approx(1.9) and row["vad_lag_s"] == pytest.approx(-0.05)
 
 
+def test_a_tool_call_chain_is_timed_to_the_follow_up_answer():
+    """With a tool call, first audio and done come from the follow-up response, on the first request's clock."""
+    call = {"type": "function_call", "id": "item_call", "call_id": "call_1", "name": "get_weather",
+            "arguments": '{"city": "Paris"}', "status": "completed"}
+    first_done = done("r1")
+    first_done["response"]["output"] = [call]
+    chain = fold([(0.10, created("r1")), (0.20, first_done), (0.30, created("r2")), (0.45, audio_delta("r2")),
+                  (0.80, done("r2"))])
+    chain[0].follow_up = chain[1]  # the session links them when it answers the call
+    row = turn_metrics(chain)
+    assert row["tool_calls"] == 1 and row["tool_names"] == "get_weather"
+    assert row["to_first_audio_s"] == pytest.approx(0.45) and row["first_audio_to_done_s"] == pytest.approx(0.35)
+
+
 def test_missing_moments_give_nan_not_zero():
     """A text-only answer has no first audio: its audio latencies are NaN, the rest are still measured."""
     row = turn_metrics(fold([(0.1, created()), (0.4, done())]))
@@ -121,10 +135,10 @@ def test_a_failed_response_is_reported_with_its_reason():
 
 
 def test_word_error_rate_ignores_case_and_punctuation_and_needs_expected_text():
-    """WER is jiwer's over normalised words; NaN when nothing was expected; 1.0 when nothing was heard."""
+    """WER is jiwer's over normalised words; NaN without expected words or a transcript; 1.0 for hearing nothing."""
     assert word_error_rate("Hello, World!", "hello world") == 0.0
-    assert math.isnan(word_error_rate(None, "anything"))
-    assert word_error_rate("two words", None) == 1.0
+    assert math.isnan(word_error_rate(None, "anything")) and math.isnan(word_error_rate("two words", None))
+    assert word_error_rate("two words", "") == 1.0
 
 
 def test_speech_end_is_the_last_loud_frame():
@@ -163,6 +177,22 @@ def test_cost_table_is_dated_and_overridable():
     mine = {"my-deployment": costs.Price(1, 0, 2, 3, 0, 4)}
     assert costs.cost_of({"output_token_details": {"audio_tokens": 10**6}}, "my-deployment", mine).total == 4.0
     assert costs.price_for("gpt-realtime-2025-08-28") is costs.PRICES["gpt-realtime"]
+
+
+def test_every_gpt_realtime_model_the_sdk_names_has_a_price():
+    """The table covers each gpt-realtime* model of the installed SDK's session type (a new SDK shows gaps)."""
+    import typing
+
+    from openai.types.realtime import RealtimeSessionCreateRequest
+
+    def literals(hint: object) -> list[str]:
+        if typing.get_origin(hint) is typing.Literal:
+            return list(typing.get_args(hint))
+        return [value for arg in typing.get_args(hint) for value in literals(arg)]
+
+    models = [m for m in literals(RealtimeSessionCreateRequest.model_fields["model"].annotation)
+              if m.startswith("gpt-realtime")]
+    assert models and [m for m in models if costs.price_for(m) is None] == []
 
 
 def test_unknown_model_costs_nan_and_says_how_to_price_it():
@@ -211,6 +241,33 @@ def test_bad_turns_get_errors_that_name_the_fix():
         coerce_turn(42, 3)
     with pytest.raises(TypeError, match="exactly one of text= or audio="):
         coerce_turn({"text": "a", "audio": "b.wav"})
+
+
+# -- the grid ---------------------------------------------------------------------------------------
+
+
+def test_jobs_interleave_configs_turn_by_turn():
+    """Configs alternate within each turn and repeat, so load drifting during a run hits them alike."""
+    exp = rk.Experiment({"a": {}, "b": {}}, ["one", "two"], repeats=2, progress=False)
+    order = [(job.config_name, job.turn_index, job.repeat) for job in exp.jobs()]
+    assert order[:4] == [("a", 0, 0), ("b", 0, 0), ("a", 1, 0), ("b", 1, 0)] and len(order) == 8
+
+
+def test_expected_words_turn_on_transcription_unless_the_config_says_otherwise():
+    """An audio turn with expected words needs the input transcript: transcription=True where not set."""
+    exp = rk.Experiment({"a": {}, "b": {"transcription": None}}, [(rk.Audio.tone(440, 0.2), "hi")])
+    assert exp.configs["a"]["transcription"] is True and exp.configs["b"]["transcription"] is None
+
+
+def test_default_concurrency_spares_this_machine_and_lets_the_cloud_decide():
+    """The embedded server (or any loopback URL) gets one turn per core; a cloud endpoint gets 8."""
+    import os
+
+    from realtime_kit.experiment.runner import _default_concurrency
+
+    assert _default_concurrency("local") == _default_concurrency("ws://127.0.0.1:8765/openai/v1")
+    assert _default_concurrency("local") == (os.cpu_count() or 2)
+    assert _default_concurrency("wss://my.openai.azure.com/openai/v1") == 8
 
 
 # -- rate limits ------------------------------------------------------------------------------------

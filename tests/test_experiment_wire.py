@@ -78,6 +78,21 @@ async def test_a_3x3_sweep_cuts_a_short_pause_only_when_the_silence_setting_is_s
     assert len(sweep.plot().axes) == 2
 
 
+async def test_tool_calls_are_counted_and_timed_across_the_chain(server: LocalServer) -> None:
+    """A turn that calls a tool: the call is in the row, and first audio / done come from the follow-up answer."""
+
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        return f"Sunny in {city}"
+
+    exp = rk.Experiment({"tools": {"tools": [get_weather]}}, ["What is the weather in Paris?"], targets=[server],
+                        progress=False)
+    row = (await exp.run()).table.iloc[0]
+    assert row.status == "completed" and row.tool_calls == 1 and row.tool_names == "get_weather"
+    assert "Sunny" in row.transcript and row.first_audio_to_done_s >= 0
+    assert row.to_first_audio_s > row.request_to_created_s
+
+
 async def test_session_cost_adds_up_its_responses(server: LocalServer) -> None:
     """session.cost is the priced sum of every response's usage so far."""
     from realtime_kit.experiment.cost import cost_of

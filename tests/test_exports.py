@@ -57,3 +57,9 @@ def test_experiment_names_come_from_the_experiment_package():
     code = "import sys, realtime_kit as rk; rk.Experiment; print('pandas' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "False"
+
+
+def test_recordings_are_public():
+    """rk.Recording loads recordings and rk.ReplayMismatch is the warning a replay gives (both lazy)."""
+    assert callable(rk.Recording.load) and callable(rk.Recording.compare)
+    assert issubclass(rk.ReplayMismatch, UserWarning)

@@ -124,14 +124,16 @@ def latencies(found: Mapping[str, float]) -> dict[str, float]:
 
 
 def word_error_rate(expected: str | None, heard: str | None) -> float:
-    """jiwer's WER after lower-casing and dropping punctuation; NaN without an expected text.
+    """jiwer's WER after lower-casing and dropping punctuation; NaN without an expected text or a transcript.
 
         >>> word_error_rate("What is the weather like?", "what is the whether like")
         0.2
+
+    `heard=None` (no transcript arrived: transcription off or failed) is NaN; `""` (heard nothing) is 1.0.
     """
     import jiwer
 
-    if not expected or not _words(expected):
+    if not expected or not _words(expected) or heard is None:
         return math.nan
     return round(float(jiwer.wer(_words(expected), _words(heard or "") or "<nothing>")), 6)
 
@@ -155,8 +157,9 @@ def turn_metrics(chain: Sequence[Response], *, end_of_speech: float | None = Non
                else math.nan)
     row.update(status=last.status, error=_error(chain), transcript=last.transcript or last.text,
                audio_s=round(sum(r.audio_duration for r in chain), 6), input_transcript=head.input_transcript,
-               expected=expected, wer=word_error_rate(expected, head.input_transcript))
-    calls = [call for r in chain for call in r.tool_calls]
+               input_transcript_error=head.input_transcript_error, expected=expected,
+               wer=word_error_rate(expected, head.input_transcript))
+    calls = list({call.call_id: call for r in chain for call in r.tool_calls}.values())  # the last carries all
     row.update(tool_calls=len(calls), tool_names=",".join(call.name for call in calls))
     tokens: dict[str, int] = {}
     for response in chain:

@@ -5,8 +5,13 @@
     results.plot()                        # median latency components per config, and time-to-audio spreads
     results.save("run.csv"); Results.load("run.csv")
 
-Column meanings are in `realtime_kit.experiment.metrics`; `session_config` is the effective session
-the server returned (JSON), `started_at` the UTC time the turn started.
+Columns: `target`, `model`, `config`, `turn` (index), `label`, `kind` ("text" / "audio"), `repeat`,
+`input_s` (the clip's length), `started_at` (UTC), `wall_s` (the turn's session, connect to close),
+`session_config` (the effective session the server returned, JSON); then the measures of
+`realtime_kit.experiment.metrics`: latencies in seconds (`*_to_*_s`, `to_first_audio_s`), the VAD on
+the audio's timeline (`speech_end_s`, `vad_end_s`, `vad_lag_s`), `status`, `error`, `transcript`,
+`audio_s`, `input_transcript`, `expected`, `wer`, `tool_calls`, `tool_names`, `tokens_*` and
+`cost_usd`. A turn that failed has `status` "error" and the reason in `error`.
 """
 
 from __future__ import annotations

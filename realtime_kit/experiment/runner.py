@@ -5,17 +5,20 @@
                  "patient": dict(silence_duration_ms=800, voice="cedar")},
         turns=["How are you?", rk.Audio.from_wav("q1.wav"), ("q2.wav", "expected words of q2")],
         targets=["local"], repeats=3)
-    results = await exp.run()        # a progress bar; Ctrl-C keeps what finished (also in exp.results)
+    results = await exp.run()        # a progress bar; after Ctrl-C, exp.results holds what finished
     results.table, results.summary(), results.plot()
 
 Each turn runs in a session of its own (connect, `session.update(**config)`, one `send_text` or
 `send_audio`, close), so turns are independent. Each target runs `concurrency` turns at a time; by
-default one per two CPU cores on the embedded server (it shares this machine, and a loaded server
-measures its own load) and 8 on a cloud target, where the service's limits decide. An audio turn
+default one per CPU core for the embedded server (it shares this machine, and an overloaded server
+measures its own load) and 8 for a cloud target, where the service's limits decide. An audio turn
 with expected words gets input transcription (`transcription=True`) unless its config says
 otherwise, to measure the word error rate. Against a target that reports `rate_limits.updated`
 or answers with rate-limit errors, new turns wait for the limit to reset, and a refused turn is
-retried (`retries` times, waiting `backoff_s`, then twice as long each time).
+retried (`retries` times, waiting `backoff_s`, then twice as long each time). A spoken turn waits
+up to `vad_timeout` seconds for the server's VAD before committing the audio itself (`send_audio`'s
+fallback; the row's `error` then says so), longer than `send_audio`'s default, so a slow server is
+measured rather than second-guessed.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class Experiment:
     def __init__(self, configs: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]],
                  turns: Sequence[Any], targets: Sequence[Any] = ("local",), repeats: int = 1, *,
                  concurrency: int | None = None, retries: int = 3, backoff_s: float = 1.0, turn_timeout: float = 120.0,
-                 progress: bool = True,
+                 vad_timeout: float = 10.0, progress: bool = True,
                  prices: Mapping[str, Price] | None = None, connect_options: Mapping[str, Any] | None = None) -> None:
         if repeats < 1 or (concurrency is not None and concurrency < 1):
             raise ValueError(f"Experiment: repeats ({repeats}) and concurrency ({concurrency}) must be at least 1.")
@@ -68,14 +71,20 @@ class Experiment:
         self.configs = _checked_configs(configs, self.turns)
         self.targets = [_checked_target(target, connect_options or {}) for target in targets]
         self.repeats, self.concurrency, self.retries = repeats, concurrency, retries
-        self.turn_timeout, self.progress, self.prices = turn_timeout, progress, prices
+        self.turn_timeout, self.vad_timeout, self.progress, self.prices = turn_timeout, vad_timeout, progress, prices
         self.connect_options = dict(connect_options or {})
-        self.results = Results([])   # grows as turns finish, so an interrupted run keeps them
+        self._rows: list[dict[str, Any]] = []   # grows as turns finish, so an interrupted run keeps them
+        self._interrupted = False
         self._gates = {target: RateGate(base_s=backoff_s) for target in self.targets}
 
     def __repr__(self) -> str:
         return (f"Experiment({len(self.targets)} targets x {len(self.configs)} configs x {len(self.turns)} turns x "
                 f"{self.repeats} repeats = {len(self.jobs())} turns to run)")
+
+    @property
+    def results(self) -> Results:
+        """The turns finished so far (all of them after `run`; what finished, after an interruption)."""
+        return Results(self._rows, interrupted=self._interrupted)
 
     def jobs(self) -> list[Job]:
         """Every turn to run, in the order they start: configs and targets interleaved turn by turn, so a
@@ -89,8 +98,7 @@ class Experiment:
         from tqdm.auto import tqdm
 
         jobs = self.jobs()
-        rows: list[dict[str, Any]] = []
-        self.results = Results(rows)
+        self._rows, self._interrupted = [], False
         slots = {target: asyncio.Semaphore(self.concurrency or _default_concurrency(target))
                  for target in self.targets}
 
@@ -102,12 +110,11 @@ class Experiment:
         bar = tqdm(total=len(jobs), desc="experiment", unit="turn", disable=not self.progress)
         try:
             for finished in asyncio.as_completed(tasks):
-                rows.append(await finished)
-                self.results = Results(rows)
+                self._rows.append(await finished)
                 bar.update()
         except (KeyboardInterrupt, asyncio.CancelledError):
             await _cancel(tasks)
-            self.results = Results(rows, interrupted=True)
+            self._interrupted = True
             if asyncio.current_task() is not None and asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 raise  # someone else cancelled us: keep asyncio's contract (exp.results holds the rows)
             return self.results
@@ -117,12 +124,14 @@ class Experiment:
 
     async def _attempt(self, job: Job) -> dict[str, Any]:
         gate, loop = self._gates[job.target], asyncio.get_running_loop()
-        started = datetime.now(UTC)
         for attempt in itertools.count(1):
             await asyncio.sleep(gate.delay(loop.time()))
             started = datetime.now(UTC)
             try:
                 return await asyncio.wait_for(self._turn(job, gate), self.turn_timeout)
+            except TimeoutError:
+                return {**self._identity(job, started), "status": "error",
+                        "error": f"TimeoutError: the turn did not finish within turn_timeout={self.turn_timeout} s"}
             except Exception as err:  # a failed turn is a row, not the end of the run
                 if is_rate_limited(err) and attempt <= self.retries:
                     gate.backoff(attempt, loop.time())
@@ -142,7 +151,8 @@ class Experiment:
                 await session.update(**job.config)
             before = len(session.responses)
             turn = job.turn
-            reply = await (session.send_text(turn.text) if turn.text is not None else session.send_audio(turn.audio))
+            reply = await (session.send_text(turn.text) if turn.text is not None
+                           else session.send_audio(turn.audio, vad_timeout=self.vad_timeout))
             chain = _chain(session.responses[before:], reply)
             speech_end, end_of_speech = None, None
             if turn.audio is not None:
@@ -159,16 +169,17 @@ class Experiment:
     def _identity(self, job: Job, started: datetime, model: str | None = None) -> dict[str, Any]:
         return {"target": job.target, "model": model, "config": job.config_name, "turn": job.turn_index,
                 "label": job.turn.label, "kind": job.turn.kind, "repeat": job.repeat,
+                "input_s": round(job.turn.audio.duration, 3) if job.turn.audio is not None else None,
                 "started_at": started.isoformat(timespec="milliseconds")}
 
 
 def _default_concurrency(target: str) -> int:
-    """Turns at a time on a target: half the CPU cores for a server on this machine, 8 for the cloud."""
+    """Turns at a time on a target: one per CPU core for a server on this machine, 8 for the cloud."""
     import os
     from urllib.parse import urlsplit
 
     on_this_machine = target == "local" or urlsplit(target).hostname in ("127.0.0.1", "localhost", "::1")
-    return max(1, (os.cpu_count() or 2) // 2) if on_this_machine else 8
+    return (os.cpu_count() or 2) if on_this_machine else 8
 
 
 def _chain(created: Sequence[Any], reply: Any) -> list[Any]:

@@ -39,6 +39,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="stream audio at playback speed (default) or as fast as it is made")
     parser.add_argument("--max-session-s", type=float, default=3600.0,
                         help="close sessions after this many seconds, like the service (default 3600)")
+    replay = parser.add_argument_group("replay and faults")
+    replay.add_argument("--replay", default=None, metavar="RECORDING",
+                        help="answer every session as this recording (.rkrec) did, turn by turn")
+    replay.add_argument("--replay-pace", choices=("recorded", "fast"), default="recorded",
+                        help="wait as the recorded model did before each answer (default), or answer at once")
+    replay.add_argument("--fault-close-after-s", type=float, default=None, metavar="N",
+                        help="end every session after N s with the service's session_expired error")
+    replay.add_argument("--fault-drop-after-s", type=float, default=None, metavar="N",
+                        help="cut every session's TCP connection after N s, with no close frame")
+    replay.add_argument("--fault-drop-after-audio", type=int, default=None, metavar="N",
+                        help="cut every session's TCP connection after its Nth audio delta (mid-answer)")
+    replay.add_argument("--fault-refuse", type=int, default=0, metavar="N",
+                        help="refuse the first N connections with HTTP 503")
     parser.add_argument("--deployment", action="append", default=[], metavar="NAME=MODEL",
                         help="an Azure deployment name this server answers to (repeatable); the model names the "
                              "openai SDK lists are deployments of themselves")
@@ -53,6 +66,22 @@ def _deployment(text: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
         parser.error(f"--deployment {text!r}: use NAME=MODEL with a realtime model the openai SDK lists, "
                      "e.g. --deployment my-voice=gpt-realtime")
     return name, model or "gpt-realtime"
+
+
+def server_of(args: argparse.Namespace) -> LocalServer:
+    """The LocalServer the CLI's options describe (replay and faults included)."""
+    from .faults import Faults
+
+    factory = None
+    if args.replay:
+        from .replay import replay_protocol_factory
+
+        factory = replay_protocol_factory(args.replay, pace=args.replay_pace)
+    faults = Faults(close_after_s=args.fault_close_after_s, drop_after_s=args.fault_drop_after_s,
+                    drop_after_audio_deltas=args.fault_drop_after_audio, refuse=args.fault_refuse)
+    return LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace, certfile=args.certfile,
+                       keyfile=args.keyfile, max_session_s=args.max_session_s, protocol_factory=factory,
+                       faults=faults, deployments=args.deployments)
 
 
 def banner(server: LocalServer) -> str:
@@ -81,11 +110,11 @@ async def serve(server: LocalServer) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
-                             certfile=args.certfile, keyfile=args.keyfile, max_session_s=args.max_session_s,
-                             deployments=args.deployments)
+        server = server_of(args)
+        if args.replay:
+            print(f"Replaying {args.replay} (pace {args.replay_pace}).", flush=True)
         asyncio.run(serve(server))
-    except ConfigError as exc:
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

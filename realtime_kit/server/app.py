@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import threading
+import typing
 from collections import deque
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
@@ -31,6 +32,7 @@ from websockets.http11 import Request, Response
 from ..errors import ConfigError, InvalidState
 from ..rules import Service, profile_for
 from .connection import ServerSession, SessionProtocol
+from .faults import REFUSAL, DroppingConnection, Faults, drop_all
 from .handshake import (
     PATHS,
     Handshake,
@@ -76,6 +78,7 @@ class LocalServer:
         protocol_factory: Callable[..., SessionProtocol] | None = None,
         limits: Limits | None = None,
         deployments: Mapping[str, str] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -97,6 +100,7 @@ class LocalServer:
         self._handshakes: deque[Handshake] = deque(maxlen=self.limits.handshake_records)
         # Azure deployment names beside the model names (each a deployment of itself): name -> model
         self.deployments = dict(deployments or {})
+        self.faults = faults or Faults()  # closes, drops and refusals on demand (faults.py)
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -275,10 +279,17 @@ class LocalServer:
                 executor.shutdown(wait=False, cancel_futures=True)
         self._executor = self._bulk_executor = None
 
+    def drop_connections(self) -> None:
+        """Cut every open session's TCP connection now, with no close frame: a network failure on demand."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(lambda: drop_all([session.connection for session in self._sessions]))
+
     # -- handshake -----------------------------------------------------------------------------------
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         """Refuse unknown paths (404) and wrong credentials (401); record what the client sent."""
+        if self.faults.take_refusal():
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, REFUSAL + "\n")
         handshake, refusal = review_handshake(request.path, request.headers, self._key_digest, self.deployments)
         if refusal is None and len(self._sessions) >= self.limits.max_sessions:
             handshake = dataclasses.replace(handshake, status=HTTPStatus.SERVICE_UNAVAILABLE)
@@ -296,9 +307,12 @@ class LocalServer:
             await connection.send(json.dumps(unknown_model_event(model)))
             await connection.close(1008, "model_not_found")
             return
+        faults = self.faults.for_session(self.max_session_s)
         memory = self._memory.account()
-        protocol = self._make_protocol(model, service, memory, requested_intent(connection.request.path))
-        session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s,
+        protocol = self._make_protocol(model, service, memory, faults.close_after_s,
+                                       requested_intent(connection.request.path))
+        wire = typing.cast(ServerConnection, DroppingConnection(connection, faults)) if faults.drops else connection
+        session = ServerSession(wire, protocol, self._executor, Pacer.for_pace(self.pace), faults.close_after_s,
                                 limits=self.limits, bulk_executor=self._bulk_executor)
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
@@ -309,14 +323,14 @@ class LocalServer:
             self._sessions.discard(session)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
-    def _make_protocol(self, model: str, service: Service, memory: SessionMemory,
+    def _make_protocol(self, model: str, service: Service, memory: SessionMemory, max_session_s: float,
                        intent: str | None = None) -> SessionProtocol:
         if self._protocol_factory is not None:
-            return self._protocol_factory(model=model, max_session_s=self.max_session_s,
+            return self._protocol_factory(model=model, max_session_s=max_session_s,
                                           **({"intent": intent} if intent else {}))
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
-        return RealtimeProtocol(model=model, service=service, max_session_s=self.max_session_s, limits=self.limits,
+        return RealtimeProtocol(model=model, service=service, max_session_s=max_session_s, limits=self.limits,
                                 memory=memory, profile=profile_for(self.deployments.get(model, model)), intent=intent)
 
 

@@ -162,7 +162,7 @@ class ServerSession:
     async def _send_batch(self, batch: list[Outgoing], loop: asyncio.AbstractEventLoop) -> bool:
         """Send in order, pacing audio; True once the session has expired and must close."""
         for out in batch:
-            delay = self.pacer.delay_s(out.response_id, out.audio_ms, loop.time())
+            delay = max(self.pacer.delay_s(out.response_id, out.audio_ms, loop.time()), out.wait_ms / 1000.0)
             if delay > 0:
                 await asyncio.sleep(delay)
             await self._send(json.dumps(out.event))

@@ -73,6 +73,7 @@ from typing import Any
 from ..errors import InvalidState
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, Service, profile_for
 from ..spec import SpecViolation
+from .answers import AnswerSource
 from .audio_format import ms_of
 from .context_window import ContextWindow
 from .engines import Engines
@@ -151,6 +152,7 @@ class RealtimeProtocol:
         id_prefix_seed: int | None = None,
         limits: Limits | None = None,
         memory: SessionMemory | None = None,
+        answers: AnswerSource | None = None,
         intent: str | None = None,
     ) -> None:
         self._engines = engines or Engines.default()
@@ -169,7 +171,7 @@ class RealtimeProtocol:
         self._conversation = Conversation(self._ids)
         self._profile = profile or profile_for(model) or GPT_REALTIME
         self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe,
-                                    SERVICES[service], self._profile)
+                                    SERVICES[service], self._profile, answers)
         self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
         self._idle = IdleTimer()
         self._window = ContextWindow()

@@ -15,6 +15,8 @@ queues the generator and pulls from it, and cancels by setting ``cancel_reason``
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -22,12 +24,12 @@ import numpy as np
 
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from . import responder
+from .answers import AnswerSource, RuleAnswers
 from .images import image_tokens_of, images_of
 from .input_audio import heard
 from .items import Conversation, Item
 from .session_config import response_settings
 from .streaming import OutputWriter, Response, Synthesize
-from .tool_calls import ToolCall, choose_tool
 from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, reasoning_tokens, usage
 from .wire import Ids, Outgoing
 
@@ -40,8 +42,9 @@ class Responses:
 
     def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize,
                  transcribe: Callable[[np.ndarray, int], str], service: ServiceRules = SERVICES["openai"],
-                 profile: ModelProfile = GPT_REALTIME) -> None:
+                 profile: ModelProfile = GPT_REALTIME, answers: AnswerSource | None = None) -> None:
         self._ids = ids
+        self._answers = answers or RuleAnswers()  # what each response says: the rules, or a recording
         self._conversation = conversation
         self._transcribe = transcribe
         self._service, self._profile = service, profile
@@ -118,21 +121,25 @@ class Responses:
         yield self._ids.event({"type": "response.created", "response": self.response_object(response, "in_progress")},
                               response_id=response.id)
         if response.cancel_reason is None:
-            context, call = self._plan(response)
-            if call is not None and self._profile.preamble_before_tool:
+            context, may_call = self._plan(response)
+            answer = self._answers.answer(context, response.settings, may_call)
+            output: Iterator[Outgoing]
+            if answer.call is not None:
                 # gpt-realtime-2.1 says what it is about to do, then calls the tool, in one response
-                yield from self._writer.message(response, PREAMBLE, phase="commentary")
-            if call is not None:
-                yield from self._writer.function_call(response, call)
+                preamble = (self._writer.message(response, PREAMBLE, phase="commentary")
+                            if self._profile.preamble_before_tool else iter(()))
+                output = itertools.chain(preamble, self._writer.function_call(response, answer.call))
+            elif answer.audio is not None:  # recorded audio is sent as it was, never cut
+                output = self._writer.message(response, answer.text, audio=answer.audio)
             else:
-                text = responder.reply(context)
-                text, response.incomplete = cut_to_tokens(text, response.settings["max_output_tokens"])
-                yield from self._writer.message(response, text)
+                text, response.incomplete = cut_to_tokens(answer.text, response.settings["max_output_tokens"])
+                output = self._writer.message(response, text)
                 response.reasoned = self._profile.reasoning_tokens and context.tool_result is None
+            yield from _after_pause(output, answer.wait_ms)
         yield from self._finish(response)
 
-    def _plan(self, response: Response) -> tuple[responder.TurnContext, ToolCall | None]:
-        """What the assistant answers to: the latest user message or function output, and a tool call if any."""
+    def _plan(self, response: Response) -> tuple[responder.TurnContext, bool]:
+        """What the assistant answers to (the latest user message or function output); may it call a tool?"""
         items = response.input_items if response.input_items is not None \
             else self.in_context(list(self._conversation.items), response.settings)
         response.usage_in = context_tokens(items, response.settings["instructions"])
@@ -155,11 +162,9 @@ class Responses:
             images=tuple(facts.describe() for facts in images_of(users[-1].wire)) if users and last is users[-1]
             else (),
         )
-        call = None
         # A tool is only called in answer to a user message, so answering a call's output cannot loop.
-        if last is not None and last.wire.get("type") == "message" and last.wire.get("role") == "user":
-            call = choose_tool(context.user_text, settings["tools"], settings["tool_choice"])
-        return context, call
+        may_call = last is not None and last.wire.get("type") == "message" and last.wire.get("role") == "user"
+        return context, may_call
 
     def _text_of(self, item: Item) -> str:
         parts = []
@@ -199,6 +204,15 @@ class Responses:
         if self._service.rate_limits_updated:
             yield self._ids.event({"type": "rate_limits.updated",
                                    "rate_limits": rate_limits(self.done_count, self.tokens_used)})
+
+
+def _after_pause(events: Iterator[Outgoing], wait_ms: float) -> Iterator[Outgoing]:
+    """``events``, the first one carrying a pause for the shell to take before sending it."""
+    first = next(events, None)
+    if first is None:
+        return
+    yield dataclasses.replace(first, wait_ms=wait_ms) if wait_ms > 0 else first
+    yield from events
 
 
 def _ending(response: Response) -> tuple[str, dict[str, Any] | None]:

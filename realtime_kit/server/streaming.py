@@ -119,10 +119,12 @@ class OutputWriter:
         self._profile = profile
         self.audio_was_produced = False     # once true, the session's voice is locked
 
-    def message(self, response: Response, text: str, phase: str = "final_answer") -> Iterator[Outgoing]:
+    def message(self, response: Response, text: str, phase: str = "final_answer", audio: bytes | None = None,
+                ) -> Iterator[Outgoing]:
         """An assistant message saying ``text``: audio with its transcript, or text only.
 
         ``phase`` ("commentary" before a tool call, else "final_answer") shows only on models whose items carry it.
+        ``audio`` (in the response's format) is sent instead of synthesising ``text`` (a replay).
         """
         rid, with_audio = response.id, "audio" in response.settings["output_modalities"]
         wire: dict[str, Any] = {"id": self._ids.new("item_"), "type": "message", "status": "in_progress",
@@ -139,7 +141,7 @@ class OutputWriter:
         yield self._ids.event({"type": "response.content_part.added", **where, **self._part(part)}, response_id=rid)
         spoken: list[str] = []
         if with_audio:
-            yield from self._audio_stream(response, item, text, spoken, where)
+            yield from self._audio_stream(response, item, text, spoken, where, audio)
         else:
             yield from self._text_stream(response, text, spoken, where)
         said = "".join(spoken)
@@ -218,7 +220,7 @@ class OutputWriter:
                                    "obfuscation": self._ids.obfuscation(piece)}, response_id=response.id)
 
     def _audio_stream(self, response: Response, item: Item, text: str, spoken: list[str],
-                      where: dict[str, Any]) -> Iterator[Outgoing]:
+                      where: dict[str, Any], recorded: bytes | None = None) -> Iterator[Outgoing]:
         """Transcript deltas running ahead of audio deltas of 100, 150, then 250 ms."""
         settings, rid = response.settings, response.id
         kind = settings["format"]["type"]
@@ -250,10 +252,12 @@ class OutputWriter:
         starts.extend([0.0] * min(FIRST_TEXT_PIECES, len(pieces)))  # text first: a few words before audio
         yield from transcript_until(0.0)
         offset = 0
-        for sentence in sentences(pieces):
+        # synthesised sentence by sentence; recorded audio is one segment under the whole transcript
+        segments = [(pieces, recorded)] if recorded is not None else [(s, None) for s in sentences(pieces)]
+        for sentence, given in segments:
             if response.cancel_reason is not None:
                 return
-            audio = self._speak("".join(sentence).strip(), settings, kind, response)
+            audio = given if given is not None else self._speak("".join(sentence).strip(), settings, kind, response)
             if audio is None:
                 return
             duration = ms_of(len(audio), kind)

@@ -39,6 +39,7 @@ class Outgoing:
     event: dict[str, Any]            # JSON-ready, valid against RealtimeServerEvent
     audio_ms: float = 0.0
     response_id: str | None = None
+    wait_ms: float = 0.0             # a pause before sending (a replayed model's recorded latency)
 
 
 class ClientError(Exception):

@@ -12,13 +12,16 @@
 One task per session (the pump) reads the connection and folds every server event into a
 `Conversation`; the methods here only send client events and await futures that the pump resolves.
 A server `error` event is raised as `rk.RealtimeError` in the call that sent the offending event;
-a connection that drops raises `rk.ConnectionLost` with the partial response. From code that cannot
+a connection that drops raises `rk.ConnectionLost` (with the partial response) in the call in flight,
+and the session reconnects with its config and conversation (`session.reconnects`; see
+session_reconnect.py; `rk.connect(reconnect=False)` ends the session instead). From code that cannot
 await (a script, a widget callback) use `rk.run(...)` or `session.sync.send_text(...)`.
 
 Session is built in layers, one module each: session_pump.py (sending, waiting, the event pump),
 session_tools.py (the tool registry and the loop that answers function calls), session_audio.py
-(send_audio, append_audio, commit, clear_input); this module adds connect and the public text,
-update, interruption and listening methods.
+(send_audio, append_audio, commit, clear_input), session_reconnect.py (reconnecting); session_links.py
+handles connect's record=, replay= and reconnect= options; this module adds connect and the public
+text, update, interruption and listening methods.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from .audio_input import APPEND_CHUNK_MS as APPEND_CHUNK_MS
 from .audio_input import turn_detection_of
 from .conversation import Delta, Response
 from .pump import CREATED_TIMEOUT as CREATED_TIMEOUT
+from .reconnect import Reconnecting
 from .sync import SyncFacade, run
 from .tool_loop import response_chain
 from .tools import Tool, function_tool
@@ -52,6 +56,8 @@ LOCAL_NOTICE = ("No AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embed
 
 # Besides config.FLAT_KEYWORDS, these rk.connect keywords configure the session (the rest pick the target).
 SESSION_EXTRA_KEYWORDS = frozenset({"config", "audio", "include", "prompt"})
+# rk.connect keywords about the connection's life: recording, replay and reconnecting (session_links.py).
+LINK_KEYWORDS = frozenset({"record", "record_overwrite", "replay", "replay_pace", "reconnect"})
 
 
 # -- connect --------------------------------------------------------------------------------------
@@ -63,6 +69,9 @@ def connect(target: str | None = None, **options: Any) -> Connecting:
     `target` is None (from the environment: Azure, then OpenAI, else the embedded server), "local",
     "azure", "openai" or a ws:// URL. Session keywords (voice=, instructions=, turn_detection=, ...)
     are sent as a session.update once connected; other options go to the target (model=, ...).
+    record="lesson.rkrec" records the session; replay="lesson.rkrec" (replay_pace="recorded" or "fast")
+    answers from a recording on a private embedded server; reconnect=True (the default) keeps the
+    session over dropped connections and the service's time limit (see session_links.py).
     """
     return Connecting(target, options)
 
@@ -89,6 +98,7 @@ class Connecting:
     async def _open(self) -> Session:
         from ..config.build import FLAT_KEYWORDS
         from ..rules import shutdown_notice
+        from .links import Links
         from .targets import open_connection, resolve_target
 
         intent = self._options.pop("intent", None)
@@ -96,14 +106,18 @@ class Connecting:
             raise TargetError(f"rk.connect: intent={intent!r} is not one the service knows; use "
                               "intent=\"transcription\" for a transcription session, or leave it out.")
         names = SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS)
+        links = Links.of({k: v for k, v in self._options.items() if k in LINK_KEYWORDS})
         session_options = {k: v for k, v in self._options.items() if k in names}
-        target_options = {k: v for k, v in self._options.items() if k not in names}
-        target = resolve_target(self._target, **target_options)
+        target_options = {k: v for k, v in self._options.items() if k not in names and k not in LINK_KEYWORDS}
+        server = links.start_replay_server(self._target)
+        target = resolve_target(server.url if server else self._target, **target_options)
         try:
             connection = await open_connection(target, intent=intent)
         except RealtimeKitError:
+            links.stop(server)
             raise
         except Exception as err:
+            links.stop(server)
             raise TargetError(f"Could not connect to {target.description}: {err}. Check the endpoint and "
                               f"credential, or use rk.connect('local') for the embedded server.") from err
         target = getattr(connection, "target", target)  # the local server's URL is known once it runs
@@ -112,7 +126,9 @@ class Connecting:
         notice = shutdown_notice(target.model) if intent is None else None
         if notice is not None:
             print(notice)
-        session = Session(connection, target)
+        session = Session(connection, target, reconnect=links.reconnect)
+        session._own_server = server
+        links.attach(session, target)
         await session._start()
         if session_options:
             config = session_options.pop("config", None)
@@ -222,8 +238,15 @@ def _turn_type(session: Mapping[str, Any]) -> Any:
 # -- the session ----------------------------------------------------------------------------------
 
 
-class Session(TranscriptionInput):
+class Session(Reconnecting, TranscriptionInput):
     """A live realtime session. Make one with `await rk.connect(...)`; see the module docstring."""
+
+    async def close(self) -> None:
+        """Close the connection (and a replay's own server); pending calls raise ConnectionLost."""
+        await super().close()
+        server, self._own_server = getattr(self, "_own_server", None), None
+        if server is not None:
+            await asyncio.to_thread(server.stop)
 
     async def __aenter__(self) -> Session:
         return self

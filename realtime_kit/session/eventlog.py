@@ -22,15 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-Direction = Literal["in", "out"]
+Direction = Literal["in", "out", "note"]   # note: the session's own entries (a reconnect)
 
 # Fields that carry base64 audio in GA events (append, output deltas, input_audio content parts).
 _AUDIO_FIELDS = frozenset({"audio", "delta"})
 _AUDIO_DELTA = "response.output_audio.delta"
+_ARROWS = {"out": "→", "in": "←", "note": "•"}
 
 
 def audio_summary(b64: str) -> str:
     """How a base64 audio payload appears in logs and exports: its decoded size, never its content."""
+    if b64.startswith("<"):  # already a summary (a recording read back)
+        return b64
     size = len(b64) * 3 // 4 - (b64[-2:].count("=") if len(b64) % 4 == 0 else 0)
     return f"<{size} bytes base64 audio>"
 
@@ -128,7 +131,7 @@ class EventLog:
         head = "".join(f"<th style='text-align:left'>{h}</th>" for h in
                        ("t (s)", "dir", "type", "response", "item", "summary"))
         body = "".join(
-            f"<tr><td>{row.t:.3f}</td><td>{'→' if row.direction == 'out' else '←'}</td>"
+            f"<tr><td>{row.t:.3f}</td><td>{_ARROWS[row.direction]}</td>"
             f"<td><code>{html.escape(row.type)}</code></td><td>{html.escape(_short(row.response_id))}</td>"
             f"<td>{html.escape(_short(row.item_id))}</td><td>{html.escape(row.summary)}</td></tr>"
             for row in rows)

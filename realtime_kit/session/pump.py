@@ -67,6 +67,7 @@ class SessionPump:
         self._closing = False
         self._lost: str | None = None
         self._last_committed: str | None = None
+        self.recorder: Any = None                  # a record.RecordingWriter when connect(record=...)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -114,15 +115,19 @@ class SessionPump:
 
     async def _send(self, event: dict[str, Any]) -> str:
         """Validate, log and send one client event; returns its event_id."""
+        await self._ready_to_send()
         event = self._prepare(event)
-        row = self.events.record("out", event, self._clock())
+        now = self._clock()
+        row = self.events.record("out", event, now)
         self._sent[event["event_id"]] = row.source
+        if self.recorder is not None:
+            self.recorder.write(now - self.started_at, "out", event, self.conversation.input_format)
         try:
             await self._connection.send(event)
         except Exception as err:
-            self._connection_gone(f"sending {event['type']} failed: {err}")
-            raise ConnectionLost(f"The connection closed while sending {event['type']}; connect again with "
-                                 f"rk.connect().") from err
+            self._send_failed(f"sending {event['type']} failed: {err}")
+            raise ConnectionLost(f"The connection closed while sending {event['type']}; try again (a session "
+                                 f"that reconnects does so now), or connect again with rk.connect().") from err
         return str(event["event_id"])
 
     def _prepare(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -196,17 +201,42 @@ class SessionPump:
     # -- the pump --------------------------------------------------------------------------------
 
     async def _run_pump(self) -> None:
-        reason = "the server closed the connection"
+        reason = "the session was closed"
+        try:
+            while True:
+                reason = await self._read_connection()
+                if self._closing or not await self._recover(reason):
+                    break
+        except asyncio.CancelledError:
+            reason = "the session was closed"
+            raise
+        finally:
+            self._connection_gone(reason)
+
+    async def _read_connection(self) -> str:
+        """Fold events until the connection ends; returns why it ended."""
         try:
             async for event in self._connection:
                 self._handle(event)
         except asyncio.CancelledError:
-            reason = "the session was closed"
             raise
         except Exception as err:  # websockets / SDK errors all mean the same here: the connection is gone
-            reason = f"{type(err).__name__}: {err}"
-        finally:
-            self._connection_gone(reason)
+            return f"{type(err).__name__}: {err}"
+        return "the server closed the connection"
+
+    def _send_failed(self, reason: str) -> None:
+        """A send failed: the connection is gone (the reconnect layer leaves that to the pump)."""
+        self._connection_gone(reason)
+
+    async def _before_turn(self) -> None:
+        """Called as a turn starts; the reconnect layer reconnects here when the session expires soon."""
+
+    async def _ready_to_send(self) -> None:
+        """Called before each send; the reconnect layer (session_reconnect.py) waits here while it restores."""
+
+    async def _recover(self, reason: str) -> bool:
+        """Called when the connection ends; True once a new one is in place (session_reconnect.py)."""
+        return False
 
     def _handle(self, event: Any) -> None:
         now = self._clock()
@@ -217,6 +247,8 @@ class SessionPump:
         except Exception as err:  # a malformed event must not stop the pump
             warnings.warn(f"realtime_kit could not fold a {kind} event: {err}", RuntimeWarning, stacklevel=2)
             touched = None
+        if self.recorder is not None:
+            self._record_in(kind, event, touched, now)
         if touched is not None and self._streams:
             self._stream(kind, event, touched)
         if not kind.endswith(".delta"):
@@ -232,6 +264,13 @@ class SessionPump:
                 self._after_response(touched, now)
             self._notify()
         self._dispatch(kind, event)
+
+    def _record_in(self, kind: str, event: Any, touched: Response | None, now: float) -> None:
+        if kind == "response.output_audio.delta":  # the fold decoded it already: the recorder takes those bytes
+            decoded = touched.last_audio if touched is not None else None
+            self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format, decoded)
+        else:
+            self.recorder.write(now - self.started_at, "in", event)
 
     def _dispatch(self, kind: str, event: Any) -> None:
         for callback in [*self._listeners.get(kind, ()), *self._listeners.get("*", ())]:
@@ -281,12 +320,16 @@ class SessionPump:
     def _connection_gone(self, reason: str) -> None:
         if self._lost is None and not self._closing:
             self._lost = reason
+        self._fail_waiters(f"The connection closed before the turn finished ({reason}); `.partial` keeps what "
+                           f"arrived. Connect again with rk.connect().")
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def _fail_waiters(self, message: str) -> None:
+        """Every pending call raises ConnectionLost(message) with what it had; tool runs stop."""
         for waiter in self._waiters:
             if not waiter.future.done():
-                partial = waiter.partial()
-                waiter.future.set_exception(ConnectionLost(
-                    f"The connection closed before the turn finished ({reason}); `.partial` keeps what "
-                    f"arrived. Connect again with rk.connect().", partial=partial))
+                waiter.future.set_exception(ConnectionLost(message, partial=waiter.partial()))
         for task in list(self._tasks):
             task.cancel()
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import difflib
+import functools
 import inspect
 import os
 import socket
@@ -339,7 +340,8 @@ async def open_connection(target: Target, *, intent: str | None = None, **connec
 
     target = await _started(target)
     api_key, headers, credential, owned = _auth(target)
-    client = openai.AsyncOpenAI(websocket_base_url=target.websocket_base_url, api_key=api_key)
+    client = openai.AsyncOpenAI(websocket_base_url=target.websocket_base_url, api_key=api_key,
+                                http_client=openai.DefaultAsyncHttpxClient(verify=_tls_context()))
     extra_headers = {**headers, **connect_options.pop("extra_headers", {})}
     # websockets logs every handshake header at DEBUG: give it a logger that redacts the credential
     ws_options = {"logger": redacting_logger("realtime_kit.websockets"),
@@ -367,6 +369,17 @@ def _model_for(target: Target, intent: str | None) -> Any:
 
 def _intent_query(intent: str | None) -> dict[str, Any]:
     return {"extra_query": {"intent": intent}} if intent else {}
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext | bool:
+    """The SDK HTTP client's default TLS context, made once: loading the CA bundle costs ~50 ms a connect."""
+    try:
+        import httpx2  # the openai SDK's HTTP library
+
+        return httpx2.create_ssl_context()
+    except (ImportError, AttributeError):
+        return True  # let the client make its own
 
 
 async def _started(target: Target) -> Target:

@@ -78,6 +78,7 @@ class ToolCalling(SessionPump):
 
     async def _begin_turn(self, what: str, *, audio_input: bool = False) -> Response:
         """The one place a caller's turn starts: one turn at a time, and no reply left running from before."""
+        await self._before_turn()  # a reconnect due (or under way) happens first
         if self._cancelling is not None:
             with contextlib.suppress(Exception):  # its own failure is not this turn's
                 await self._cancelling

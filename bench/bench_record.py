@@ -1,0 +1,140 @@
+"""Recording a long spoken answer: the client CPU it adds, and the memory the recorder holds.
+
+One embedded server at pace "fast"; the local assistant repeats a long text (bench_collect.py's
+way), so the answer is ~10 minutes of audio. Interleaved runs of `send_text` with and without
+`rk.connect(record=...)`; the client thread's CPU time (the server runs in another thread) is
+compared, best of the repeats. Goal: recording adds <= 5% client CPU.
+
+On a shared machine the in-session ratio is noisy, so the writer is also timed alone: the same
+number of audio and transcript deltas as the long answer (SDK event models, decoded audio as the
+fold hands it over) written to a fresh recording, best of five, as a share of the client's CPU.
+
+Memory: a separate run under tracemalloc counts what is still allocated, at response.done, by
+code in realtime_kit/record/ (the writer's buffers and open files): it must not grow with the
+answer's length (1 minute vs 10 minutes), because events and audio go to disk as they arrive.
+
+    python3 bench/bench_record.py                 # about a minute on two cores
+    python3 bench/bench_record.py --minutes 2 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import realtime_kit as rk
+from realtime_kit.server import LocalServer
+
+SENTENCE = "The quiet river flows past green fields, old stone walls and tall trees near the village. "
+SECONDS_PER_SENTENCE = 5.3  # espeak-ng at normal speed (bench_collect.py)
+RECORD_CODE = str(Path(rk.__file__).resolve().parent / "record")
+
+
+def long_text(minutes: float) -> str:
+    return "repeat after me: " + SENTENCE * max(1, round(minutes * 60 / SECONDS_PER_SENTENCE))
+
+
+async def one_turn(server: LocalServer, text: str, record: Path | None) -> tuple[float, float, dict[str, int]]:
+    """(client CPU seconds, audio seconds, event counts by type) of one long answer, recorded or not."""
+    options = {"record": record} if record is not None else {}
+    async with rk.connect(server.url, **options) as session:
+        cpu = time.thread_time()
+        reply = await session.send_text(text)
+        cpu = time.thread_time() - cpu
+    return cpu, reply.audio_duration, session.events.types()
+
+
+def writer_alone(counts: dict[str, int], folder: Path) -> float:
+    """CPU seconds the RecordingWriter takes for this many audio and transcript deltas (best of five)."""
+    from openai.types.realtime import ResponseAudioDeltaEvent, ResponseAudioTranscriptDeltaEvent
+
+    from realtime_kit.record import RecordingWriter
+
+    pcm = bytes(12000)
+    ids = {"event_id": "event_" + "x" * 21, "response_id": "resp_" + "x" * 21, "item_id": "item_" + "x" * 21,
+           "output_index": 0, "content_index": 0}
+    audio = ResponseAudioDeltaEvent(type="response.output_audio.delta", delta=base64.b64encode(pcm).decode(), **ids)
+    words = ResponseAudioTranscriptDeltaEvent(type="response.output_audio_transcript.delta", delta=" river", **ids)
+    n_audio = counts.get("response.output_audio.delta", 0)
+    n_words = counts.get("response.output_audio_transcript.delta", 0)
+    best = float("inf")
+    for _ in range(5):
+        writer = RecordingWriter.create(folder / "alone.rkrec", overwrite=True)
+        cpu = time.thread_time()
+        for index in range(max(n_audio, n_words)):
+            if index < n_audio:
+                writer.write(index * 0.25, "in", audio, ("audio/pcm", 24000), pcm)
+            if index < n_words:
+                writer.write(index * 0.25, "in", words, ("audio/pcm", 24000))
+        writer.close()
+        best = min(best, time.thread_time() - cpu)
+    shutil.rmtree(folder / "alone.rkrec")
+    return best
+
+
+async def recorder_memory(server: LocalServer, text: str, folder: Path) -> tuple[float, float]:
+    """(KiB held by realtime_kit/record/ code at response.done, audio seconds), under tracemalloc."""
+    tracemalloc.start(5)
+    try:
+        async with rk.connect(server.url, record=folder / "mem.rkrec") as session:
+            reply = await session.send_text(text)
+            snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    shutil.rmtree(folder / "mem.rkrec")
+    held = snapshot.filter_traces([tracemalloc.Filter(True, RECORD_CODE + "/*")])
+    return sum(stat.size for stat in held.statistics("filename")) / 1024, reply.audio_duration
+
+
+async def main(minutes: float, repeats: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="bench_record_"))
+    try:
+        with LocalServer(pace="fast") as server:
+            text = long_text(minutes)
+            await one_turn(server, long_text(minutes / 10), folder / "warm.rkrec")  # engines, imports
+            plain: list[float] = []
+            recorded: list[float] = []
+            audio = 0.0
+            for index in range(repeats):  # interleaved, alternating who goes first, so load hits both alike
+                for record in ((False, True) if index % 2 == 0 else (True, False)):
+                    path = folder / f"run{index}.rkrec" if record else None
+                    cpu, audio, counts = await one_turn(server, text, path)
+                    (recorded if record else plain).append(cpu)
+                    if path is not None:
+                        size = sum(p.stat().st_size for p in path.iterdir()) / 2**20
+                        shutil.rmtree(path)
+            short_kib, short_audio = await recorder_memory(server, long_text(minutes / 10), folder)
+            long_kib, long_audio = await recorder_memory(server, text, folder)
+        alone = writer_alone(counts, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    best_plain, best_recorded = min(plain), min(recorded)
+    print(f"answer: {audio / 60:.1f} min of audio; recording on disk {size:.0f} MiB; repeats {repeats}")
+    print(f"not recording : {best_plain:6.2f} s client CPU (runs: {', '.join(f'{c:.2f}' for c in plain)})")
+    print(f"recording     : {best_recorded:6.2f} s client CPU (runs: {', '.join(f'{c:.2f}' for c in recorded)})")
+    print(f"ratio recording / not: {best_recorded / best_plain:.3f} best of each, "
+          f"{statistics.median(recorded) / statistics.median(plain):.3f} median of each (goal <= 1.05)")
+    print(f"the writer alone, same {counts.get('response.output_audio.delta', 0)} audio and "
+          f"{counts.get('response.output_audio_transcript.delta', 0)} transcript deltas: {alone:.3f} s CPU = "
+          f"{100 * alone / best_plain:.1f}% of the not-recording client CPU")
+    print(f"held by the recorder at response.done: {short_kib:.1f} KiB after {short_audio / 60:.1f} min, "
+          f"{long_kib:.1f} KiB after {long_audio / 60:.1f} min of audio (flat: about the same)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the long answer")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each kind; the best is kept")
+    args = parser.parse_args()
+    asyncio.run(main(args.minutes, args.repeats))

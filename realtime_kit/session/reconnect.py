@@ -1,0 +1,195 @@
+"""Sessions that outlive a connection: reconnect after a drop or the service's time limit, keep the conversation.
+
+    s = await rk.connect()                       # reconnect=True is the default
+    ...                                          # Wi-Fi drops, or the service ends the session at its limit
+    reply = await s.send_text("what did I say?") # works: a new connection with the config and the history
+    s.reconnects                                 # [Reconnect(after a drop at 61.2 s: ...; 4 items restored, ...)]
+
+When the connection ends and the session did not close it, the pump (session_pump.py) calls
+`_recover`: a call in progress raises `rk.ConnectionLost` at once (its `.partial` keeps the audio that
+had arrived; the Reconnect lists it as `lost`), then a new connection is opened with the same target
+(a fresh Entra token: `targets.open_connection` asks the credential each time), up to
+`RECONNECT_ATTEMPTS` tries with growing pauses. The restorer re-sends the effective config and
+the conversation so far (`record.reconnect.history_items`); sends wait until that is done, so the
+next call runs on the restored session. The service's `session_expired` error is the expected
+end of a session here, not a warning. Between turns, a turn that starts within
+`expiry_margin_s` of the session's `expires_at` reconnects first, so the limit never cuts an answer.
+`rk.connect(reconnect=False)` keeps the old behaviour: the session ends with the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..record.reconnect import Reconnect, history_items, session_to_resend
+from .pump import SessionPump
+
+__all__ = ["RECONNECT_ATTEMPTS", "RECONNECT_PAUSES_S", "Reconnecting"]
+
+RECONNECT_ATTEMPTS = 5
+RECONNECT_PAUSES_S = (0.0, 0.25, 0.5, 1.0, 2.0)    # before each attempt
+RESTORE_TIMEOUT_S = 30.0
+# Reconnect before a turn when less than this is left of the session (at most a fifth of its length).
+EXPIRY_MARGIN_S = 60.0
+
+
+class Reconnecting(SessionPump):
+    """SessionPump plus reconnecting: `reconnects`, `_recover` and the planned reconnect before a turn."""
+
+    def __init__(self, connection: Any, target: Any, *, clock: Callable[[], float] = time.perf_counter,
+                 reconnect: bool = True) -> None:
+        super().__init__(connection, target, clock=clock)
+        self.reconnect_enabled = reconnect
+        self.reconnects: list[Reconnect] = []
+        self._restored = asyncio.Event()
+        self._restored.set()
+        self._restorer: asyncio.Task[None] | None = None
+        self._expired: str | None = None        # the service's session_expired message, if it came
+        self._planned: str | None = None        # why we are closing the link ourselves, between turns
+        self._session_began = time.time()
+        self._generation = 0                    # which reconnect is current (a stale restorer must not finish it)
+
+    # -- the pump's hooks ------------------------------------------------------------------------
+
+    async def _ready_to_send(self) -> None:
+        if not self._restored.is_set() and asyncio.current_task() is not self._restorer:
+            await self._restored.wait()
+
+    async def _recover(self, reason: str) -> bool:
+        if not self.reconnect_enabled or self._closing:
+            return False
+        self._generation += 1
+        planned, self._planned = self._planned, None
+        why = planned or (f"the service ended the session ({self._expired})" if self._expired else reason)
+        self._expired = None
+        record = Reconnect(at=self._clock() - self.started_at, reason=why, planned=planned is not None)
+        started = time.perf_counter()
+        self._restored.clear()
+        self._lose_in_flight(record)
+        config, items = session_to_resend(self.conversation.session), self._history()
+        link = await self._open_again(record)
+        if link is None or self._closing:  # no connection, or the user closed the session meanwhile
+            if link is not None:
+                await link.close()
+            self._restored.set()
+            return False
+        old, self._connection = self._connection, link
+        with contextlib.suppress(Exception):
+            await old.close()
+        self.conversation.session_created = False
+        self.conversation.items = {}
+        self.reconnects.append(record)
+        if self._restorer is not None:
+            self._restorer.cancel()
+        self._restorer = asyncio.get_running_loop().create_task(self._restore(record, config, items, started,
+                                                                          self._generation))
+        self._tasks.add(self._restorer)  # close() cancels it like any other task of the session
+        self._restorer.add_done_callback(self._tasks.discard)
+        return True
+
+    def _send_failed(self, reason: str) -> None:
+        if not self.reconnect_enabled:
+            super()._send_failed(reason)  # with reconnecting, the pump sees the connection end and recovers
+
+    def _route_error(self, event: Any) -> None:
+        if self.reconnect_enabled and getattr(event.error, "code", None) == "session_expired":
+            self._expired = getattr(event.error, "message", None) or "session_expired"
+            return  # the service's time limit: the connection closes next and we reconnect
+        super()._route_error(event)
+
+    # -- between turns ---------------------------------------------------------------------------
+
+    async def _before_turn(self) -> None:
+        """Reconnect now if the session would expire soon and nothing is in flight."""
+        await self._ready_to_send()
+        expires_at = self.config.get("expires_at")
+        if not self.reconnect_enabled or not isinstance(expires_at, int | float) or expires_at <= 0:
+            return
+        margin = min(EXPIRY_MARGIN_S, max(0.5, (expires_at - self._session_began) / 5))
+        if expires_at - time.time() > margin or self.conversation.in_flight is not None:
+            return
+        self._planned = f"the session expires at {expires_at:.0f} (in {expires_at - time.time():.1f} s)"
+        self._restored.clear()
+        with contextlib.suppress(Exception):
+            await self._connection.close()
+        await self._ready_to_send()
+        self._check_open()
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def _lose_in_flight(self, record: Reconnect) -> None:
+        """The response in flight is gone with the connection: its caller hears so now, with the partial."""
+        lost = self.conversation.in_flight
+        record.lost = lost
+        self.conversation.in_flight = None
+        self.conversation.pending.clear()
+        self._fail_waiters(f"The connection closed mid-turn ({record.reason}); the session reconnects and keeps "
+                           "the conversation, but this answer is lost (`.partial` keeps what arrived). Ask again.")
+
+    def _history(self) -> list[dict[str, Any]]:
+        items = [_dump(item) for item in self.conversation.items.values()]
+        finished = [item for item in items if item.get("status") != "in_progress"]
+        return history_items(finished, self.conversation.input_transcripts)
+
+    async def _open_again(self, record: Reconnect) -> Any:
+        from .targets import open_connection
+
+        for pause in RECONNECT_PAUSES_S[:RECONNECT_ATTEMPTS]:
+            if self._closing:
+                return None
+            await asyncio.sleep(pause)
+            record.attempts += 1
+            try:
+                # a transcription session comes back as one (the URL's intent=transcription)
+                intent = "transcription" if self.config.get("type") == "transcription" else None
+                return await open_connection(self.target, intent=intent)
+            except Exception as err:  # refused, unreachable, token failure: try again after a pause
+                record.notes.append(f"attempt {record.attempts}: {type(err).__name__}: {err}")
+        return None
+
+    async def _restore(self, record: Reconnect, config: dict[str, Any], items: list[dict[str, Any]],
+                       started: float, generation: int) -> None:
+        try:
+            async with asyncio.timeout(RESTORE_TIMEOUT_S):  # in this task: its sends pass _ready_to_send
+                await self._resend(record, config, items)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            record.notes.append(f"restoring failed: {type(err).__name__}: {err}")
+            self._lost = f"reconnected, but restoring the session failed ({type(err).__name__}: {err})"
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+        finally:
+            record.took_s = time.perf_counter() - started
+            self._note(record)
+            if generation == self._generation:  # not when a newer drop is being handled meanwhile
+                self._restored.set()
+
+    async def _resend(self, record: Reconnect, config: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        await self._wait(lambda: self.conversation.session_created)
+        self._session_began = time.time()
+        before = self.conversation.session_updates
+        await self._exchange(lambda: self.conversation.session_updates > before,
+                             {"type": "session.update", "session": config})
+        for item in items:
+            count = len(self.conversation.items)
+            await self._exchange(lambda count=count: len(self.conversation.items) > count,  # type: ignore[misc]
+                                 {"type": "conversation.item.create", "item": item})
+            record.restored_items += 1
+
+    def _note(self, record: Reconnect) -> None:
+        now = self._clock()
+        self.events.record("note", record.as_event(), now)
+        if self.recorder is not None:
+            self.recorder.write(now - self.started_at, "note", record.as_event())
+
+
+def _dump(item: Any) -> dict[str, Any]:
+    if hasattr(item, "model_dump"):
+        return item.model_dump(mode="json", exclude_unset=True)
+    return dict(item)
+
