@@ -12,10 +12,10 @@ HERE = Path(__file__).resolve().parent
 
 
 async def main() -> None:
-    async with rk.connect("local", voice="coral") as session:
+    async with rk.connect("local", voice="coral", pace="realtime") as session:  # timings as a class sees them
         reply = await session.send_text("Please tell me a story.")
     figure = reply.timeline()
-    figure.savefig(HERE / "turn_timeline.png", dpi=110, bbox_inches="tight")
+    figure.savefig(HERE / "turn_timeline.png", bbox_inches="tight")  # the slides style: 150 dpi
     print(f"{reply.audio.duration:.1f} s reply; wrote {HERE / 'turn_timeline.png'}")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import friendly as _friendly
 from .errors import (
     ConfigError,
     ConnectionLost,
@@ -24,6 +25,8 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+_friendly.install_if_in_ipython()  # "did you forget `await`?" hints in notebooks
 
 # public name -> module that defines it; loaded on first attribute access to keep `import` fast
 _LAZY = {

@@ -9,15 +9,29 @@
 
 Foreign exceptions (websockets, the openai SDK, azure-identity) are translated into these at the
 boundary, so a cell shows a sentence that says what to do, not a traceback from inside a library.
+In IPython these errors show that sentence first and only the reader's own frames (see friendly.py);
+set ``rk.errors.SHORT_TRACEBACKS = False`` for the full traceback.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+SHORT_TRACEBACKS = True
+
 
 class RealtimeKitError(Exception):
     """Base of every error realtime_kit raises on purpose."""
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: the sentence first, then the frames of your own code (library frames hidden)."""
+        if SHORT_TRACEBACKS:
+            from .friendly import short_traceback
+
+            return short_traceback(self)
+        from IPython import get_ipython
+
+        return list(get_ipython().InteractiveTB.structured_traceback(type(self), self, self.__traceback__))
 
 
 class ConfigError(RealtimeKitError, ValueError):

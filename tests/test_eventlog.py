@@ -129,3 +129,36 @@ def test_audio_summary_counts_decoded_bytes_exactly() -> None:
     """The summary gives the decoded size, padding included in the arithmetic."""
     for size in (0, 1, 2, 3, 3027):
         assert audio_summary(base64.b64encode(bytes(size)).decode()) == f"<{size} bytes base64 audio>"
+
+
+def test_notebook_view_collapses_deltas_and_shows_the_start_and_the_end():
+    """300 interleaved deltas show as two rows with counts; the first and last events are in view."""
+    from realtime_kit.session.eventlog import collapse
+
+    log = EventLog(start=0.0)
+    log.record("in", {"type": "session.created", "event_id": "e0"}, at=0.0)
+    for i in range(150):
+        log.record("in", {"type": "response.output_audio_transcript.delta", "response_id": "resp_1", "delta": "a"},
+                   at=0.1 + i / 1000)
+        log.record("in", {"type": "response.output_audio.delta", "response_id": "resp_1",
+                          "delta": base64.b64encode(b"\0" * 100).decode()}, at=0.1 + i / 1000)
+    log.record("in", {"type": "response.done", "response": {"id": "resp_1", "status": "completed"}}, at=1.0)
+    runs = collapse(log.rows)
+    assert [(run.first.type, run.count) for run in runs] == [
+        ("session.created", 1), ("response.output_audio_transcript.delta", 150),
+        ("response.output_audio.delta", 150), ("response.done", 1)]
+    assert runs[1].summary == repr("a" * 150) and runs[2].summary == "15000 bytes of audio in 150 events"
+    page = log._repr_html_()
+    assert "session.created" in page and "response.done" in page and "×150" in page
+    assert "text-align:right" not in page and "white-space:nowrap" in page
+
+
+def test_notebook_view_of_a_long_log_keeps_its_head_and_tail():
+    """A log longer than the view shows its first and last rows and says how many are hidden."""
+    log = EventLog(start=0.0)
+    for i in range(100):
+        log.record("in", {"type": "conversation.item.added", "event_id": f"ev{i}"}, at=i)
+    page = log._repr_html_(head=5, tail=5)
+    assert page.count("<tr>") == 1 + 5 + 1 + 5
+    assert "90 events in 90 rows not shown" in page
+    assert ">0.000<" in page and ">99.000<" in page

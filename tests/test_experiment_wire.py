@@ -170,3 +170,19 @@ def test_sweep_refuses_a_text(server: LocalServer) -> None:
     """vad_sweep needs audio; a text gets a TypeError saying so."""
     with pytest.raises(TypeError, match="needs audio"):
         asyncio.run(rk.vad_sweep("hello there", target=server, progress=False))
+
+
+async def test_a_recording_is_a_set_of_turns_to_run_through_new_configs(server: LocalServer, tmp_path) -> None:
+    """An rk.Recording given as a turn stands for the user's typed turns it holds, re-run per config."""
+    path = tmp_path / "lesson.rkrec"
+    async with rk.connect(server.url, record=path) as session:
+        await session.send_text("Hello there.")
+        await session.send_text("Repeat after me: the sky is blue.")
+    recording = rk.Recording.load(path)
+    exp = rk.Experiment(configs={"coral": dict(voice="coral"), "cedar": dict(voice="cedar")}, turns=[recording],
+                        targets=[server], progress=False)
+    assert [turn.text for turn in exp.turns] == ["Hello there.", "Repeat after me: the sky is blue."]
+    table = (await exp.run()).table
+    assert len(table) == 4 and set(table.status) == {"completed"}
+    said = table[table.turn == 1].transcript.str.lower()
+    assert said.str.contains("the sky is blue").all()

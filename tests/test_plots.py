@@ -102,17 +102,60 @@ def test_short_audio_is_drawn_sample_by_sample_in_seconds():
 
 
 def test_marks_are_labelled_vertical_lines_and_words_are_written():
-    """Each mark with a time is a vertical line labelled with its name; None marks are left out; words appear."""
+    """Each mark with a time is a vertical line named in the legend; None marks are left out; words appear."""
     audio = Audio.tone(440, 2.0)
     ax = audio.plot(marks=TIMINGS, words=[(0.5, "hello"), (0.9, "there")], title="reply")
     xs = [np.asarray(line.get_xdata(), dtype=float) for line in ax.lines]
     assert sorted(x[0] for x in xs if x.size == 2 and x[0] == x[1]) == [0.0, 0.21, 0.35, 0.48, 2.9]
-    texts = {text.get_text().strip() for text in ax.texts}
-    assert {"request", "response.created", "first_transcript", "first_audio", "done"} <= texts
-    assert {"hello", "there"} <= texts
-    assert "speech_started" not in texts
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["request 0.00 s", "response.created 0.21 s", "first_transcript 0.35 s",
+                      "first_audio 0.48 s", "done 2.90 s"]
+    assert {text.get_text().strip() for text in ax.texts} == {"hello", "there"}
     assert ax.get_title() == "reply"
     assert ax.get_xlim()[1] >= 2.9
+
+
+def test_crowded_marks_and_words_never_overprint():
+    """Marks milliseconds apart and a dense transcript render with no two labels overlapping."""
+    marks = {f"mark{i}": 0.2 + 0.004 * i for i in range(8)}
+    sentence = "the quick brown fox jumps over the lazy dog again"
+    words = [(0.1 * i, word) for i, word in enumerate(sentence.split())]
+    ax = Audio.tone(440, 1.2).plot(marks=marks, words=words, title="crowded")
+    fig = ax.figure
+    FigureCanvasAgg(fig).draw()
+    texts = [*ax.texts, *ax.get_legend().get_texts(), ax.title]
+    boxes = [text.get_window_extent() for text in texts]
+    for index, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[index + 1 :]), texts[index].get_text()
+
+
+def test_figures_are_drawn_in_the_slides_style():
+    """Figures are 150 dpi with 12 pt tick labels and 14 pt titles."""
+    ax = Audio.tone(440, 1.0).plot(title="slides")
+    assert ax.figure.dpi >= 150
+    assert ax.xaxis.get_ticklabels()[0].get_fontsize() >= 12
+    assert ax.title.get_fontsize() >= 14
+    fig = plots.compare([("alloy", Audio.tone(440, 1.0), None)])
+    assert fig.dpi >= 150 and fig.axes[0].xaxis.label.get_fontsize() >= 12
+
+
+def test_a_figure_shows_once_per_cell(monkeypatch):
+    """In a notebook a figure displays one sharp PNG per cell, even when it is also the cell's value."""
+    from realtime_kit import _figures
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda bundle, **kw: shown.append((bundle, kw)))
+    cell = iter([7, 7, 8])
+    monkeypatch.setattr(_figures, "_cell_number", lambda: next(cell))
+    fig = plots.turn_timeline({"request": 0.0, "done": 1.0})
+    fig._ipython_display_()
+    fig._ipython_display_()  # the cell's value, same cell: nothing more
+    assert len(shown) == 1
+    fig._ipython_display_()  # a later cell shows it again
+    assert len(shown) == 2
+    bundle, kw = shown[0]
+    image = plt.imread(io.BytesIO(bundle["image/png"]), format="png")
+    assert image.shape[1] == 1500 and kw["metadata"]["image/png"]["width"] == 1000
 
 
 def test_plot_draws_on_a_given_axes():

@@ -117,3 +117,16 @@ def test_build_arguments_satisfies_the_schema():
     with_default = {"type": "object", "required": ["n"], "properties": {"n": {"type": "number", "default": 2.5}}}
     assert build_arguments(with_default, "") == {"n": 2.5}
     assert build_arguments(None, "anything") == {}
+
+
+@pytest.mark.parametrize(("spoken", "answer"), [("What is six times seven?", "6 times 7 is 42."),
+                                                ("what is twenty one plus nineteen", "21 plus 19 is 40."),
+                                                ("one hundred divided by four", "100 divided by 4 is 25.")])
+def test_arithmetic_understands_number_words(spoken, answer):
+    """Speech recognition writes numbers as words; the arithmetic rule answers them like digits."""
+    assert reply(TurnContext(user_text=spoken)) == answer
+
+
+def test_count_understands_number_words():
+    """"count to ten" counts to 10, as "count to 10" does."""
+    assert reply(TurnContext(user_text="count to ten")) == reply(TurnContext(user_text="count to 10"))

@@ -58,8 +58,8 @@ async def test_connect_without_settings_uses_the_embedded_server_and_says_so(
     try:
         out = capsys.readouterr().out.strip().splitlines()
         assert len(out) == 1
-        assert out[0].startswith("No AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local "
-                                 "server at ws://127.0.0.1:")
+        assert out[0].startswith("No REALTIME_KIT_URL, AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the "
+                                 "embedded local server at ws://127.0.0.1:")
         assert out[0].endswith("(offline voice, not the real model).")
         assert LOCAL_NOTICE.split("{url}")[0] in out[0]
     finally:

@@ -232,7 +232,7 @@ def test_an_unknown_target_name_gets_a_did_you_mean():
 
 def test_an_unknown_option_gets_a_did_you_mean():
     """deploymnet= is caught before anything connects."""
-    assert "did you mean deployment=?" in target_error("azure", env={}, deploymnet="x")
+    assert "did you mean deployment= (a connection option)?" in target_error("azure", env={}, deploymnet="x")
 
 
 def test_credentials_in_the_url_are_refused():

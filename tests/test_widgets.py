@@ -22,7 +22,7 @@ from comm.base_comm import BaseComm
 
 import realtime_kit as rk
 from realtime_kit.config import build_session
-from realtime_kit.errors import ConfigError
+from realtime_kit.errors import RealtimeError
 from realtime_kit.spec import validate_server_event
 from realtime_kit.widgets import Microphone, Playground, StreamingPlayer
 from realtime_kit.widgets.controls import ControlValues, truncate_point
@@ -84,8 +84,8 @@ def browser_sets(widget: Any, **state: Any) -> None:
 class FakeSession:
     """The Session methods the playground uses; records calls and emits strict SDK server events."""
 
-    def __init__(self, turn_detection: Any = "server_vad") -> None:
-        self.config = build_session(voice="alloy", turn_detection=turn_detection, transcription=True)
+    def __init__(self, turn_detection: Any = "server_vad", transcription: Any = True) -> None:
+        self.config = build_session(voice="alloy", turn_detection=turn_detection, transcription=transcription)
         self.calls: list[tuple[str, Any]] = []
         self.listeners: list[tuple[str, Callable[[Any], None]]] = []
         self.fail: dict[str, Exception] = {}
@@ -108,6 +108,8 @@ class FakeSession:
         return value
 
     async def update(self, config: Any = None, /, **flat: Any) -> Any:
+        if "voice" in flat and "voice" in self.fail:
+            raise self.fail["voice"]
         await self._call("update", flat)
         self.config = build_session(self.config, **flat)
         return SimpleNamespace(effective=self.config, changes=[])
@@ -234,7 +236,7 @@ def test_transcript_fold_times_a_spoken_turn() -> None:
     assert [(line.role, line.text) for line in fold.lines] == [("user", "what time is it"), ("assistant", "Hello")]
     turn = fold.turns["r1"]
     assert turn.trigger == "speech"
-    assert turn.latency_line() == ("first text 0.20 s · first audio 0.30 s · done 1.00 s · 1.0 s of audio "
+    assert turn.latency_line() == ("first text 200 ms · first audio 300 ms · done 1.00 s · 1.0 s of audio "
                                    "(after speech stopped)")
 
 
@@ -258,7 +260,7 @@ def test_a_failed_response_says_why() -> None:
     fold.apply({"type": "response.created", "response": {"id": "r1"}}, at=0.0)
     fold.apply({"type": "response.done", "response": {"id": "r1", "status": "failed", "status_details": {
         "type": "failed", "error": {"type": "server_error", "message": "The speech engine is missing."}}}}, at=0.5)
-    assert fold.turns["r1"].latency_line() == "done 0.50 s · failed: The speech engine is missing."
+    assert fold.turns["r1"].latency_line() == "done 500 ms · failed: The speech engine is missing."
 
 
 def test_transcript_shows_the_latest_items_and_counts_the_rest() -> None:
@@ -365,10 +367,10 @@ async def test_apply_sends_the_controls_as_session_update(panel_for: Callable[..
     panel.transcription.value = False
     panel.apply_button.click()
     await settle()
-    [flat] = session.called("update")
-    assert flat["instructions"] == "Answer in one sentence." and flat["voice"] == "verse"
+    flat, voice = session.called("update")  # a new voice goes on its own: a refusal keeps the rest
+    assert flat["instructions"] == "Answer in one sentence." and voice == {"voice": "verse"}
     assert (flat["vad_threshold"], flat["silence_duration_ms"], flat["transcription"]) == (0.8, 700, None)
-    assert "Effective session" in panel.config_out.value and "verse" in panel.config_out.value
+    assert "Applied" in panel.config_out.value and "verse" in panel.config_out.value
     panel.turn_detection.value = "semantic_vad"
     assert panel.threshold.disabled and panel.silence.disabled
     panel.apply_button.click()
@@ -377,17 +379,90 @@ async def test_apply_sends_the_controls_as_session_update(panel_for: Callable[..
     assert "vad_threshold" not in session.called("update")[-1]
 
 
-async def test_config_error_shows_in_red_and_keeps_the_controls(panel_for: Callable[..., Playground]) -> None:
-    """A ConfigError from session.update appears in the panel in red; the controls keep their values."""
+async def test_a_refused_voice_reverts_its_control_and_the_rest_applies(
+        panel_for: Callable[..., Playground]) -> None:
+    """A refused voice goes back to the session's voice, is reported once, and the Apply's other changes stay."""
     session = FakeSession()
     panel = panel_for(session)
-    session.fail["update"] = ConfigError("session.update: voice 'nova' cannot change after audio; start anew.")
+    refusal = RealtimeError("Cannot update a voice after the assistant has spoken.", code="cannot_update_voice")
+    session.fail["voice"] = refusal
     panel.voice.value = "shimmer"
+    panel.instructions.value = "Be brief."
     panel.apply_button.click()
     await settle()
-    assert "#c62828" in panel.config_out.value and "cannot change after audio" in panel.config_out.value
-    assert "cannot change after audio" in panel.error_box.value
-    assert panel.voice.value == "shimmer"
+    assert panel.voice.value == "alloy" and panel.instructions.value == "Be brief."
+    assert session.config["instructions"] == "Be brief."
+    assert "Not applied" in panel.config_out.value
+    assert panel.error_box.value.count("Cannot update a voice") == 1
+    session.emit(type="error", error={"type": "invalid_request_error", "code": "cannot_update_voice",
+                                      "message": "Cannot update a voice after the assistant has spoken."})
+    await settle()
+    assert panel.error_box.value.count("Cannot update a voice") == 1  # the same error is shown once
+    del session.fail["voice"]
+    panel.instructions.value = "Be very brief."
+    panel.apply_button.click()
+    await settle()
+    assert panel.error_box.value == "" and "Applied" in panel.config_out.value
+
+
+async def test_controls_follow_updates_made_from_code(panel_for: Callable[..., Playground]) -> None:
+    """session.update from a cell reaches the panel's controls, so Apply cannot silently undo it."""
+    session = FakeSession()
+    panel = panel_for(session)
+    session.config = build_session(session.config, voice="verse", instructions="Answer like a pirate.",
+                                   vad_threshold=0.7)
+    session.emit(type="session.updated", session={"type": "realtime", "instructions": "Answer like a pirate."})
+    await settle()
+    assert (panel.voice.value, panel.instructions.value, panel.threshold.value) == (
+        "verse", "Answer like a pirate.", 0.7)
+
+
+async def test_input_transcription_is_switched_on_when_the_panel_opens(
+        panel_for: Callable[..., Playground]) -> None:
+    """A session without input transcription gets it from the panel, so spoken turns show their words."""
+    session = FakeSession(transcription=None)
+    panel = panel_for(session)
+    await settle()
+    assert session.called("update") == [{"transcription": True}] and panel.transcription.value is True
+
+
+async def test_enter_in_the_text_box_sends(panel_for: Callable[..., Playground]) -> None:
+    """The browser's submit event (Enter) sends the typed message."""
+    session = FakeSession()
+    panel = panel_for(session)
+    panel.text.value = "Hello there"
+    from_browser(panel.text, {"event": "submit"})
+    await settle()
+    assert session.called("send_text") == ["Hello there"] and panel.text.value == ""
+
+
+async def test_a_new_message_cuts_off_the_reply_in_progress(panel_for: Callable[..., Playground]) -> None:
+    """Sending while the assistant speaks cancels its response and truncates it at the ms heard, then sends."""
+    session = FakeSession()
+    panel = panel_for(session)
+    response_created(session)
+    audio_delta(session, "item_a", 3000)
+    browser_sets(panel.player, played={"item_a": 800}, played_ms=800, playing=True)
+    panel.send("Stop, tell me something else.")
+    await browser_answers_stop(panel.player, {"item_a": 850})
+    assert [name for name, _ in session.calls] == ["cancel", "truncate", "send_text"]
+    assert session.called("truncate") == [("item_a", 850)]
+
+
+async def test_turns_are_titled_by_what_the_user_said(panel_for: Callable[..., Playground]) -> None:
+    """A turn's box starts with the user's words, not the response id; the snapshot shows them too."""
+    session = FakeSession()
+    panel = panel_for(session)
+    session.emit(type="conversation.item.added", item={"id": "u1", "type": "message", "role": "user",
+                                                       "content": [{"type": "input_text", "text": "what time is it"}]})
+    response_created(session)
+    audio_delta(session, "item_a", 300)
+    response_done(session)
+    await settle()
+    title = panel.turns.children[0].children[0].value
+    assert "rk-turn-title'>what time is it<" in title and "resp_1'>" not in title.split("rk-turn-title")[1]
+    snapshot = panel.snapshot_html()
+    assert "rk-snapshot" in snapshot and "what time is it" in snapshot and "<audio" not in snapshot
 
 
 async def test_send_posts_the_text_and_failures_turn_red(panel_for: Callable[..., Playground]) -> None:
@@ -404,7 +479,7 @@ async def test_send_posts_the_text_and_failures_turn_red(panel_for: Callable[...
     panel.send("again")
     await settle()
     assert "Send: Another response is in flight" in panel.error_box.value
-    assert "earlier" in panel.transcript.value
+    assert "earlier" in panel.transcript.html
 
 
 # ---------------------------------------------------------------------------------------- player
@@ -439,8 +514,12 @@ async def test_output_audio_deltas_reach_the_player_as_bytes(panel_for: Callable
     assert all(c == {"type": "chunk", "rate": 24000, "item_id": "item_a"} for c, _ in chunks)
     response_done(session)
     await settle()
-    assert "3.5 s" not in panel.turns.children[0].value  # 350 ms of audio, shown as 0.3 s
-    assert "0.3 s of audio" in panel.turns.children[0].value and "<audio" in panel.turns.children[0].value
+    head, clip = panel.turns.children[0].children
+    assert "3.5 s" not in head.value  # 350 ms of audio, shown as 0.3 s
+    assert "0.3 s of audio" in head.value and "<audio" not in head.value
+    assert clip.get_state().keys().isdisjoint({"pcm"}) and clip.duration_s == pytest.approx(0.35)
+    from_browser(clip, {"type": "load"})  # the first press of its play button
+    assert custom_messages(clip)[-1] == ({"type": "pcm", "rate": 24000}, [first + second])  # bytes, no base64
 
 
 async def test_g711_output_is_expanded_to_pcm16_for_the_player(panel_for: Callable[..., Playground]) -> None:
@@ -526,9 +605,9 @@ async def test_speech_over_the_assistant_truncates_without_a_second_cancel(
     assert session.called("truncate") == [("item_a", 1234)] and session.called("cancel") == []
     session.emit(type="conversation.item.truncated", item_id="item_a", audio_end_ms=1234, content_index=0)
     await settle()
-    assert "interrupted: 1.23 s heard" in panel.transcript.value
-    [turn_box] = panel.turns.children  # redrawn: the latency line and a red mark where the listener cut in
-    assert "interrupted: 1.23 s heard" in turn_box.value and "left:61.7%" in turn_box.value
+    assert "interrupted: 1.23 s heard" in panel.transcript.html
+    [turn_row] = panel.turns.children  # redrawn: the latency line and a red mark where the listener cut in
+    assert "interrupted: 1.23 s heard" in turn_row.children[0].value and "left:61.7%" in turn_row.children[0].value
 
 
 async def test_nothing_to_interrupt_sends_nothing(panel_for: Callable[..., Playground]) -> None:
@@ -571,8 +650,8 @@ async def test_transcript_shows_both_sides_and_errors_keep_it(panel_for: Callabl
     session.emit(type="error", error={"type": "invalid_request_error", "code": "unknown_parameter",
                                       "message": "Unknown parameter: 'session.foo'."})
     await settle()
-    assert "tell me a joke" in panel.transcript.value
-    assert "Why did &lt;the&gt; chicken" in panel.transcript.value
+    assert "tell me a joke" in panel.transcript.html
+    assert "Why did &lt;the&gt; chicken" in panel.transcript.html
     assert "Unknown parameter" in panel.error_box.value and "#c62828" in panel.error_box.value
     assert "response.output_audio_transcript.delta" in panel.event_log.value
 
@@ -590,3 +669,25 @@ def test_the_widgets_need_no_audio_device_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+async def test_widget_events_from_another_thread_run_on_the_session_loop(panel_for: Callable[..., Playground]) -> None:
+    """ipykernel 7 delivers widget events on its shell-channel thread; the panel runs them on the session's loop."""
+    import threading
+
+    session = FakeSession()
+    panel = panel_for(session)
+    loops: list[asyncio.AbstractEventLoop] = []
+    record = session.send_text
+
+    async def send_text(text: str) -> Any:
+        loops.append(asyncio.get_running_loop())
+        return await record(text)
+
+    session.send_text = send_text  # type: ignore[method-assign]
+    panel.text.value = "from the comm thread"
+    thread = threading.Thread(target=lambda: from_browser(panel.text, {"event": "submit"}))
+    thread.start()
+    thread.join()
+    await settle()
+    assert loops == [asyncio.get_running_loop()] and session.called("send_text") == ["from the comm thread"]

@@ -7,14 +7,18 @@
 
 A waveform is drawn as a min/max envelope per pixel column, so an hour of 24 kHz audio (86 million
 samples) draws about as fast as a second and looks like the plot of every sample. matplotlib is
-imported inside the functions; no backend is chosen here. Functions that return a Figure hand it
-over released from pyplot, so a notebook shows it once (as the cell's value) and a repr can use
-one without leaving figures behind; `fig.savefig(...)` works everywhere.
+imported inside the functions; no backend is chosen here.
+
+In a notebook every plot shows itself once, when it is drawn, whether or not the line ends in `;`
+and whatever the matplotlib backend; the Figure (or Axes) is still returned, so
+`fig.savefig("turn.png")` works everywhere. Figures are drawn in a slides style: 12-16 pt text,
+150 dpi, labels that never print over each other (mark names go in a legend, event labels on rows).
 """
 
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +36,13 @@ Marks = Mapping[str, float | None]
 _WAVE_COLOR = "C0"
 _MAX_COLUMNS = 4000  # more columns than any screen has pixels across one axes
 _SPECTROGRAM_FRAMES = 2000
-_CHAR_WIDTH = 0.0075  # width of one 8 pt character as a share of a 10 inch time axis
+# slides style: readable from the back of a room, sharp on a projector
+DPI = 150
+FONT = 12            # ticks, axis labels, event and mark labels
+TITLE_FONT = 14
+WORD_FONT = 10       # transcript words under a waveform
+# width of one 12 pt character (about 0.086 in) as a share of the time axis (about 8 in of a 10 in figure)
+_CHAR_WIDTH = 0.0115 * FONT / 12
 
 
 # ---------------------------------------------------------------------------------------------- pure maths
@@ -123,19 +133,30 @@ def _timed(marks: Marks | None) -> list[tuple[str, float]]:
 
 
 def _draw_marks(ax: Axes, marks: Marks | None, *, labels: bool = True) -> None:
-    """Each mark as a dashed vertical line, labelled along its top."""
+    """Each mark as a dashed vertical line; with `labels`, named in a legend beside the axes (never overprinted)."""
     for index, (name, seconds) in enumerate(_timed(marks)):
-        color = f"C{index % 9 + 1}"
-        ax.axvline(seconds, color=color, linestyle="--", linewidth=1.0)
-        if labels:
-            ax.text(seconds, 0.97, f" {name}", transform=ax.get_xaxis_transform(), rotation=90,
-                    ha="left", va="top", fontsize=8, color=color)
+        ax.axvline(seconds, color=f"C{index % 9 + 1}", linestyle="--", linewidth=1.2,
+                   label=f"{name} {seconds:.2f} s")
+    if labels and _timed(marks):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=FONT - 2, frameon=False,
+                  borderaxespad=0.0, handlelength=1.5)
 
 
-def _draw_words(ax: Axes, words: Iterable[tuple[float, str]] | None) -> None:
-    """Transcript pieces at their times, on three staggered rows near the bottom so neighbours overlap less."""
-    for index, (seconds, text) in enumerate(words or ()):
-        ax.text(seconds, -0.95 + 0.14 * (index % 3), text, fontsize=7, color="0.25", ha="left", va="bottom")
+def _draw_words(ax: Axes, words: Iterable[tuple[float, str]] | None, span: float) -> None:
+    """Transcript pieces at their times, stacked on as many rows near the bottom as keep them apart."""
+    placed = sorted(words or (), key=lambda word: word[0])
+    widths = [(len(text) + 1) * _CHAR_WIDTH * WORD_FONT / FONT * span for _, text in placed]
+    rows = _label_rows([seconds for seconds, _ in placed], widths)
+    for (seconds, text), row in zip(placed, rows, strict=True):
+        ax.text(seconds, -0.97 + 0.17 * row, text, fontsize=WORD_FONT, color="0.25", ha="left", va="bottom")
+
+
+def _style_axes(ax: Axes) -> None:
+    """Slides-size tick labels, axis labels and title on one axes."""
+    ax.tick_params(labelsize=FONT)
+    ax.xaxis.label.set_fontsize(FONT)
+    ax.yaxis.label.set_fontsize(FONT)
+    ax.title.set_fontsize(TITLE_FONT)
 
 
 def _fit_time_axis(ax: Axes, spans: Iterable[float]) -> None:
@@ -154,15 +175,36 @@ def _mark_times(marks: Marks | None) -> list[float]:
 def _pyplot_figure(**subplots: Any) -> tuple[Figure, Any]:
     import matplotlib.pyplot as plt
 
-    return plt.subplots(layout="constrained", **subplots)
+    from .._figures import SlideAxes, SlideFigure
+
+    return plt.subplots(layout="constrained", FigureClass=SlideFigure, dpi=DPI,
+                        subplot_kw={"axes_class": SlideAxes}, **subplots)
 
 
 def _released(fig: Figure) -> Figure:
-    """Hand a Figure to the caller, closed in pyplot: pyplot would otherwise show it a second time."""
+    """Hand a Figure to the caller, closed in pyplot, and show it now if this is a notebook."""
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+    return _shown(fig)
+
+
+def _shown(fig: Figure) -> Figure:
+    """Show `fig` under the running notebook cell (once, even if also the cell's value); elsewhere leave it be."""
+    if _in_notebook():
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        plt.close(fig)  # the inline backend would otherwise show it a second time at the end of the cell
+        display(fig)
     return fig
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython already imported and running with a kernel)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 # ---------------------------------------------------------------------------------------------- public plots
@@ -174,14 +216,19 @@ def waveform(audio: Audio, ax: Axes | None = None, *, marks: Marks | None = None
 
         ax = waveform(reply.audio, marks=reply.timings, title="reply")
     """
+    created = ax is None
     if ax is None:
-        _, ax = _pyplot_figure(figsize=(10, 2.5))
+        _, ax = _pyplot_figure(figsize=(10, 2.8))
     _draw_waveform(ax, audio)
     _draw_marks(ax, marks)
-    _draw_words(ax, words)
-    _fit_time_axis(ax, [audio.duration, *_mark_times(marks)])
+    spans = [audio.duration, *_mark_times(marks)]
+    _draw_words(ax, words, span=max(spans) - min(0.0, *spans) or 1.0)
+    _fit_time_axis(ax, spans)
     if title:
         ax.set_title(title)
+    if created:
+        _style_axes(ax)
+        _shown(ax.get_figure(root=True))  # type: ignore[arg-type]
     return ax
 
 
@@ -201,6 +248,8 @@ def spectrogram(audio: Audio, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("Hz")
     if created:
         ax.figure.colorbar(image, ax=ax, label="dBFS")
+        _style_axes(ax)
+        _shown(ax.get_figure(root=True))  # type: ignore[arg-type]
     return ax
 
 
@@ -214,17 +263,19 @@ def turn_timeline(marks: Marks, audio: Audio | None = None, *, audio_start: floa
     spans = _mark_times(marks) + ([audio_start, audio_start + audio.duration] if audio is not None else [])
     events = _event_labels(marks, span=max([0.0, *spans]) - min([0.0, *spans]) or 1.0)
     label_rows = max(3, max((row for *_, row in events), default=0) + 1)
-    events_height = 0.45 + 0.2 * label_rows  # inches: 0.2 in (20 px at 100 dpi) per row of 8 pt labels
+    events_height = 0.5 + 0.28 * label_rows  # inches: 0.28 in per row of 12 pt labels
     heights = [events_height, 1.8][: 2 if audio is not None else 1]
     fig, axes = _pyplot_figure(nrows=len(heights), sharex=True, squeeze=False, height_ratios=heights,
-                               figsize=(10, sum(heights) + 0.6 + (0.3 if title else 0.0)))
+                               figsize=(10, sum(heights) + 0.7 + (0.35 if title else 0.0)))
     _draw_events(axes[0][0], events, label_rows)
     if audio is not None:
         _draw_waveform(axes[1][0], audio, offset=audio_start)
         _draw_marks(axes[1][0], marks, labels=False)
     _fit_time_axis(axes[-1][0], spans)
+    for row in axes:
+        _style_axes(row[0])
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=TITLE_FONT)
     return _released(fig)
 
 
@@ -243,7 +294,7 @@ def _draw_events(ax: Axes, events: list[tuple[float, str, int]], label_rows: int
         height, color = 1.0 - (row + 0.5) / label_rows * 0.9, f"C{index % 9 + 1}"
         ax.vlines(seconds, 0.0, height, color=color, linewidth=1.2)
         ax.plot([seconds], [0.0], "o", color=color, markersize=4)
-        ax.text(seconds, height, label, fontsize=8, color=color, va="center", ha="left")
+        ax.text(seconds, height, label, fontsize=FONT, color=color, va="center", ha="left")
     ax.set_ylim(-0.1, 1.0)
     ax.set_yticks([])
     for side in ("left", "right", "top"):
@@ -270,13 +321,14 @@ def compare(items: Sequence[tuple[str, Audio, Marks | None]]) -> Figure:
     """
     if not items:
         raise ValueError("compare needs at least one (label, audio, marks) item")
-    fig, axes = _pyplot_figure(nrows=len(items), sharex=True, squeeze=False, figsize=(10, 0.6 + 1.7 * len(items)))
+    fig, axes = _pyplot_figure(nrows=len(items), sharex=True, squeeze=False, figsize=(10, 0.8 + 2.0 * len(items)))
     spans: list[float] = []
     for row, (label, audio, marks) in zip(axes, items, strict=True):
         ax = row[0]
         _draw_waveform(ax, audio)
         _draw_marks(ax, marks)
-        ax.set_title(label, loc="left", fontsize=10)
+        ax.set_title(label, loc="left")
+        _style_axes(ax)
         spans += [audio.duration, *_mark_times(marks)]
     _fit_time_axis(axes[-1][0], spans)
     return _released(fig)

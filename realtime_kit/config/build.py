@@ -1,8 +1,8 @@
 """Session config: build the GA nested dict from friendly keywords, check it, explain the fix.
 
 The allowed keys and enum values come from the installed SDK's types (``openai.types.realtime``, read
-in config_schema); only the keywords, ranges and preview-to-GA renames are written down (config_keys),
-because the SDK does not know them. config_errors words the errors; config_changes compares what the
+in schema.py); only the keywords, ranges and preview-to-GA renames are written down (keys.py),
+because the SDK does not know them. checks.py words the errors; changes.py compares what the
 server made of a session with what was asked::
 
     >>> build_session(voice="coral", vad_threshold=0.6)["audio"]

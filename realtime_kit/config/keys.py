@@ -1,6 +1,6 @@
 """The session config's vocabulary: flat keywords and the GA paths they set, preview-era names, ranges.
 
-Only what the installed SDK cannot tell us is written down here (config_schema reads the rest)::
+Only what the installed SDK cannot tell us is written down here (schema.py reads the rest)::
 
     >>> FLAT_PATHS["vad_threshold"]
     ('audio', 'input', 'turn_detection', 'threshold')

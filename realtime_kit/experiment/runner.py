@@ -38,7 +38,7 @@ from .cost import Price
 from .metrics import speech_end_s, speech_end_sent, turn_metrics
 from .ratelimit import RateGate, is_rate_limited
 from .results import Results
-from .turns import Turn, coerce_turn
+from .turns import Turn, expand_turns
 
 __all__ = ["Experiment", "Job"]
 
@@ -65,7 +65,7 @@ class Experiment:
                  prices: Mapping[str, Price] | None = None, connect_options: Mapping[str, Any] | None = None) -> None:
         if repeats < 1 or (concurrency is not None and concurrency < 1):
             raise ValueError(f"Experiment: repeats ({repeats}) and concurrency ({concurrency}) must be at least 1.")
-        self.turns = [coerce_turn(turn, index) for index, turn in enumerate(turns)]
+        self.turns = expand_turns(turns)
         if not self.turns:
             raise ValueError("Experiment: no turns; give at least one text or audio clip.")
         self.configs = _checked_configs(configs, self.turns)

@@ -14,14 +14,14 @@ or any object with an `audio_in` clip (a recording; its `expected`, else `transc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..audio.core import Audio
 
-__all__ = ["Turn", "coerce_turn"]
+__all__ = ["Turn", "coerce_turn", "expand_turns"]
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,37 @@ def coerce_turn(value: Any, index: int = 0) -> Turn:
         return Turn(Path(value).name, audio=Audio.from_wav(value))
     if isinstance(value, Audio):
         return Turn(f"audio {index} ({value.duration:.1f} s)", audio=value)
+    if hasattr(value, "turns") and hasattr(value, "track"):  # a whole rk.Recording: its input track
+        return Turn(f"recording {index} (input track)", audio=value.track("audio_in.wav"))
+    if getattr(value, "input_kind", None) == "text" and value.user_text:  # a typed turn of a recording
+        return Turn(_short(value.user_text), text=value.user_text)
     clip = getattr(value, "audio_in", None)
-    if isinstance(clip, Audio):  # a recording (rk.Recording) or anything holding the user's audio
-        expected = getattr(value, "expected", None) or getattr(value, "transcript", None)
+    if isinstance(clip, Audio):  # a spoken turn of a recording, or anything holding the user's audio
+        # a recorded turn's `transcript` is the model's answer: what the user said is its `user_text`
+        said = getattr(value, "user_text", None) if hasattr(value, "input_kind") else None
+        expected = said or getattr(value, "expected", None) or getattr(value, "transcript", None)
         label = getattr(value, "label", None) or getattr(value, "name", None) or f"recording {index}"
         return Turn(str(label), audio=clip, expected=expected if isinstance(expected, str) else None)
     raise TypeError(f"Experiment turn {index}: {type(value).__name__} is not a turn; give a text, an rk.Audio, "
                     f"a .wav path, (audio or path, 'expected words'), or dict(text=... | audio=..., expected=...).")
+
+
+def expand_turns(values: Iterable[Any]) -> list[Turn]:
+    """Every turn of ``values``; an rk.Recording stands for the user's turns it recorded, in order.
+
+    Typed turns are sent as text, spoken turns as their recorded audio (expected: what the recorded
+    service heard); turns that only carried a tool's output are left out (the tools answer again).
+    """
+    turns: list[Turn] = []
+    for index, value in enumerate(values):
+        if hasattr(value, "turns") and hasattr(value, "track"):
+            recorded = [t for t in value.turns if getattr(t, "input_kind", "") in ("text", "audio")]
+            if not recorded:
+                raise ValueError(f"Experiment turn {index}: the recording has no typed or spoken turns to re-run.")
+            turns.extend(coerce_turn(turn, len(turns)) for turn in recorded)
+        else:
+            turns.append(coerce_turn(value, len(turns)))
+    return turns
 
 
 def _from_mapping(value: Mapping[str, Any], index: int) -> Turn:

@@ -44,8 +44,8 @@ from .handshake import (
     sha256_hex,
     unknown_model_event,
 )
-from .limits import Limits, MemoryBudget, SessionMemory
-from .listening import listen, listening_port, server_ssl_context, url_host
+from .limits import Limits, MemoryBudget, SessionMemory, release_free_memory
+from .listening import keep_alive, listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
 
 __all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "Pacer", "SessionProtocol",
@@ -294,7 +294,7 @@ class LocalServer:
         if refusal is None and len(self._sessions) >= self.limits.max_sessions:
             handshake = dataclasses.replace(handshake, status=HTTPStatus.SERVICE_UNAVAILABLE)
             refusal = (f"This server is full ({self.limits.max_sessions} sessions); try again when someone "
-                       "leaves, or start the server with a higher limit.\n")
+                       "leaves, or start the server with a higher --max-sessions.\n")
         self._handshakes.append(handshake)
         return None if refusal is None else connection.respond(HTTPStatus(handshake.status), refusal)
 
@@ -302,6 +302,7 @@ class LocalServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._executor is not None
+        keep_alive(connection, self.limits.tcp_keepalive_s)
         model, service = requested_model(connection.request.path), service_of(connection.request.path)
         if not known_model(model, self.deployments):  # only OpenAI's path gets here: Azure's refused at the handshake
             await connection.send(json.dumps(unknown_model_event(model)))
@@ -321,6 +322,8 @@ class LocalServer:
         finally:
             memory.release()
             self._sessions.discard(session)
+            if not self._sessions and self._executor is not None:  # the room left: give its memory back
+                self._executor.submit(release_free_memory)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
     def _make_protocol(self, model: str, service: Service, memory: SessionMemory, max_session_s: float,
@@ -336,19 +339,20 @@ class LocalServer:
 
 # -- shared server ---------------------------------------------------------------------------------
 
-_shared: LocalServer | None = None
+_shared: dict[str, LocalServer] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_server() -> LocalServer:
-    """The process-wide server (pace "fast", loopback, no key) behind ``rk.connect("local")``: started on first
-    use, the same one after (``shared_server() is shared_server()``), stopped at exit."""
+def shared_server(pace: Pace = "fast") -> LocalServer:
+    """The process-wide server for one pace (loopback, no key) behind ``rk.connect("local", pace=...)``:
+    started on first use, the same one after (``shared_server() is shared_server()``), stopped at exit."""
     global _shared
     with _shared_lock:
-        if _shared is None or not _shared.running:
-            _shared = LocalServer(pace="fast").start()
-            atexit.register(_shared.stop)
-        return _shared
+        server = _shared.get(pace)
+        if server is None or not server.running:
+            server = _shared[pace] = LocalServer(pace=pace).start()
+            atexit.register(server.stop)
+        return server
 
 
 def _warm_up_engines() -> None:

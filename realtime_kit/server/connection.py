@@ -27,7 +27,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from .limits import Limits
+from .limits import Limits, release_free_memory
 from .pacing import Pacer
 
 if TYPE_CHECKING:
@@ -131,8 +131,11 @@ class ServerSession:
                 # back-pressure: what this frame makes waits until the client has read what came before
                 await self._drained.wait()
                 # big frames (seconds of audio at once) queue on their own worker, so they cannot starve the room
-                await self._call(self.protocol.receive, frame, bulk=len(frame) > self._limits.bulk_frame_bytes)
+                bulk = len(frame) > self._limits.bulk_frame_bytes
+                await self._call(self.protocol.receive, frame, bulk=bulk)
                 self._wake.set()
+                if bulk:  # tens of MB of copies were just freed: give them back rather than keep the peak
+                    self._bulk_executor.submit(release_free_memory, False)
 
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -175,10 +178,10 @@ class ServerSession:
     async def _send(self, text: str) -> None:
         """Send one frame; a client that leaves it unread for ``send_stall_s`` is dropped (1008)."""
         sending = asyncio.ensure_future(self.connection.send(text))
+        sending.add_done_callback(_retrieved)
         self._drained.clear()
         done, _ = await asyncio.wait({sending}, timeout=self._limits.send_stall_s)
         if not done:  # _drained stays clear: the receiver feeds nothing more
-            sending.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved: no warning
             reason = f"client did not read server events for {self._limits.send_stall_s:g} s"
             self._drop(reason)
             raise SlowReader(f"{reason} ({self.connection.remote_address})")
@@ -204,6 +207,12 @@ class ServerSession:
             timeout = min(timeout, _BUSY_POLL_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """Mark a send's outcome as seen (the session may have ended while it was pending): no asyncio warning."""
+    if not task.cancelled():
+        task.exception()
 
 
 class SlowReader(Exception):

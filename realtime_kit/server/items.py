@@ -105,6 +105,8 @@ class Conversation:
         status = {} if raw.get("type") == "function_call_output" else {"status": "completed"}
         wire = {"id": raw.get("id") or self._ids.new("item_"), "type": raw.get("type"), **status,
                 **{k: copy.deepcopy(v) for k, v in raw.items() if k not in ("id", "type", "object", "status")}}
+        if str(wire["type"]).startswith("mcp_"):  # the SDK's MCP items carry no status
+            wire.pop("status", None)
         if wire["type"] == "function_call":
             wire.setdefault("call_id", self._ids.new("call_", 16))
         item = Item(wire)

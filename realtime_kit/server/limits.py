@@ -21,6 +21,9 @@ after; the shell releases the account when the session ends. Errors are the serv
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +31,8 @@ from typing import Any
 
 from .wire import ClientError
 
-__all__ = ["MAX_OUTPUT_TOKENS", "MAX_REPLY_CHARS", "Limits", "MemoryBudget", "SessionMemory", "items_bytes"]
+__all__ = ["MAX_OUTPUT_TOKENS", "MAX_REPLY_CHARS", "Limits", "MemoryBudget", "SessionMemory", "items_bytes",
+           "release_free_memory"]
 
 MiB = 1024 * 1024
 # The service caps a response at 4096 output tokens, "inf" included.
@@ -43,7 +47,9 @@ class Limits:
 
     Memory: the input buffer and the conversation's items (audio and text) of one session, and of
     all sessions together. Output: a client that leaves ``send_stall_s`` of events unread is closed
-    with 1008. Keepalive: a client that does not answer a ping within ``ping_timeout_s`` is gone.
+    with 1008. Keepalive: a peer whose machine or network is gone (no TCP acks) is dropped after
+    ``tcp_keepalive_s`` plus three probes two seconds apart; a client that reads nothing, not even pings,
+    within ``ping_interval_s + ping_timeout_s`` (a notebook cell that blocks its kernel for longer, too).
     """
 
     max_sessions: int = 200
@@ -53,8 +59,9 @@ class Limits:
     send_stall_s: float = 5.0
     bulk_frame_bytes: int = 256 * 1024
     handshake_records: int = 256
-    ping_interval_s: float = 5.0
-    ping_timeout_s: float = 10.0
+    ping_interval_s: float = 10.0
+    ping_timeout_s: float = 20.0
+    tcp_keepalive_s: int = 5
     max_json_depth: int = 32
     max_queued_frames: int = 4
 
@@ -132,3 +139,11 @@ def items_bytes(items: Iterable[Any]) -> int:
         for part in wire.get("content") or ():
             total += len(part.get("text") or "") + len(part.get("transcript") or "")
     return total
+
+
+def release_free_memory(collect: bool = True) -> None:
+    """Hand freed heap pages back to the system (glibc keeps them), so the server shrinks once a room has left."""
+    if collect:
+        gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -22,7 +22,7 @@ from .handshake import chosen_subprotocol, redacting_logger
 from .limits import Limits
 from .quiet_logs import quiet
 
-__all__ = ["MAX_FRAME_BYTES", "listen", "listening_port", "server_ssl_context", "url_host"]
+__all__ = ["MAX_FRAME_BYTES", "keep_alive", "listen", "listening_port", "server_ssl_context", "url_host"]
 
 # A 15 MiB append is ~15.7 MB of JSON; a bigger frame must reach the protocol to get its error event.
 MAX_FRAME_BYTES = 32 * 1024 * 1024
@@ -61,6 +61,17 @@ async def listen(
 def _select_subprotocol(_connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     chosen = chosen_subprotocol(offered)
     return None if chosen is None else Subprotocol(chosen)
+
+
+def keep_alive(connection: ServerConnection, idle_s: int) -> None:
+    """TCP keepalive on a session's socket: a peer that stopped acknowledging is dropped in ~idle_s + 6 s."""
+    sock = connection.transport.get_extra_info("socket")
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", idle_s), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, option):  # Linux names; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def listening_port(server: Server) -> int:

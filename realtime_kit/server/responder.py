@@ -13,7 +13,7 @@ How a reply is chosen (first rule that matches the latest user message wins):
     "what did I say"                    the user message before this one
     "repeat after me: X" / "say X"      X
     "count to N" (N <= 50)              "1, 2, 3, ..., N."  (handy long audio for interruptions)
-    "A plus/minus/times/divided by B"   the arithmetic result
+    "A plus/minus/times/divided by B"   the arithmetic result (digits or spoken words: "six times seven")
     "story"                             a fixed five-sentence story (long audio for truncation)
     "time"                              no clock here: the number of messages and answers so far
     "how are you"                       "I'm doing well, thank you for asking! ..."
@@ -154,8 +154,46 @@ def _repeat(lowered: str, text: str, context: TurnContext) -> _Answer | None:
     return _Answer(words, key_word(words))
 
 
+_UNITS = {word: value for value, word in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
+_TENS = {word: 10 * value for value, word in enumerate(
+    ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=2)}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join([*_UNITS, *_TENS, "hundred"]) + r")\b")
+_NUMBER_RUN = re.compile(_NUMBER_WORD.pattern + r"(?:(?:[\s-]+|\s+and\s+)" + _NUMBER_WORD.pattern + r")*")
+
+
+def with_digits(lowered: str) -> str:
+    """Spoken numbers as digits, as speech recognition writes them: "six times forty-two" -> "6 times 42".
+
+    >>> with_digits("what is six times seven")
+    'what is 6 times 7'
+    >>> with_digits("count to twenty one, then one hundred and five")
+    'count to 21, then 105'
+    """
+    return _NUMBER_RUN.sub(lambda run: " ".join(str(n) for n in _numbers(run.group(0))), lowered)
+
+
+def _numbers(words: str) -> list[int]:
+    """The numbers a run of number words says ("twenty one" is 21; "two three" is 2 and 3)."""
+    numbers: list[int] = []
+    current: int | None = None
+    for word in _NUMBER_WORD.findall(words):
+        if word == "hundred":
+            current = (current or 1) * 100
+        elif word in _TENS and (current is None or current % 100 == 0):
+            current = (current or 0) + _TENS[word]
+        elif word in _UNITS and (current is None or (current % 100 == 0 and _UNITS[word] > 0)
+                                 or (current % 100 >= 20 and current % 10 == 0 and _UNITS[word] < 10)):
+            current = (current or 0) + _UNITS[word]
+        else:
+            numbers.append(current if current is not None else 0)
+            current = _TENS.get(word, _UNITS.get(word, 0))
+    return [*numbers, current] if current is not None else numbers
+
+
 def _count(lowered: str, text: str, context: TurnContext) -> _Answer | None:
-    match = re.search(r"\bcount (?:to|up to) (\d+)\b", lowered)
+    match = re.search(r"\bcount (?:to|up to) (\d+)\b", with_digits(lowered))
     if match is None:
         return None
     target = min(int(match.group(1)), 50)  # long enough for an interruption demo, short enough to listen to
@@ -176,7 +214,7 @@ _ARITHMETIC = re.compile(
 
 
 def _arithmetic(lowered: str, text: str, context: TurnContext) -> _Answer | None:
-    match = _ARITHMETIC.search(lowered)
+    match = _ARITHMETIC.search(with_digits(lowered))
     if match is None:
         return None
     left, operator, right = match.groups()

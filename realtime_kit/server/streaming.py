@@ -63,6 +63,9 @@ class Response:
 
 # -- text and rhythm -------------------------------------------------------------------------------
 
+# A sentence without an end ("banana banana ...") is spoken in parts of this many pieces, so one synthesis
+# call stays short and other sessions' speech is not queued behind it.
+MAX_SPOKEN_PIECES = 60
 _PIECE = re.compile(r"\s*(?:\w+(?:['’]\w+)*|[^\w\s])|\s+$")
 
 
@@ -76,12 +79,13 @@ def transcript_pieces(text: str) -> list[str]:
 
 
 def sentences(pieces: list[str]) -> list[list[str]]:
-    """Group pieces into sentences (end punctuation followed by a space or the end)."""
+    """Group pieces into sentences (end punctuation, then a space or the end); at most `MAX_SPOKEN_PIECES` each."""
     groups: list[list[str]] = [[]]
     for index, piece in enumerate(pieces):
         groups[-1].append(piece)
         following = pieces[index + 1] if index + 1 < len(pieces) else " "
-        if piece.strip() in (".", "!", "?") and following[:1].isspace():
+        ended = piece.strip() in (".", "!", "?") and following[:1].isspace()
+        if ended or len(groups[-1]) >= MAX_SPOKEN_PIECES:
             groups.append([])
     return [group for group in groups if group]
 

@@ -39,10 +39,17 @@ class AudioInput(ToolCalling):
         silence_duration_ms plus 300 ms) so the VAD hears the speech end; if the VAD reports nothing
         for `vad_timeout` seconds after the last chunk, the audio is committed and answered anyway.
         When input transcription is on, waits up to `transcript_timeout` s for `input_transcript`.
+
+        A clip with several utterances gets several answers under server VAD (each pause ends a turn;
+        a later utterance may interrupt an earlier answer). send_audio counts the clip's utterances
+        (loud stretches apart by at least silence_duration_ms), waits for that many answers (or until
+        the server does nothing more for `vad_timeout` s) and returns the last; `reply.turns` lists
+        every turn's response in order (just `[reply]` for one).
         """
         from ..audio.core import Audio, coerce_audio
 
         clip = coerce_audio(audio, rate)
+        before = self._turn_marks()
         reply = await self._begin_turn("send_audio", audio_input=True)
         turn = turn_detection_of(self.config)
         waiter = self._expect_turn(reply)
@@ -62,16 +69,66 @@ class AudioInput(ToolCalling):
         finally:
             self._forget(waiter)
             self._end_turn(reply)
-        if self._transcribing():
-            try:
-                await self._wait(lambda: reply.input_transcript is not None or
-                                 reply.input_transcript_error is not None, timeout=transcript_timeout)
+        turns = [reply]
+        if turn is not None:
+            turns = await self._every_turn(before, reply, turn, vad_timeout, utterances(clip, turn))
+        for each in turns:
+            await self._input_transcript(each, transcript_timeout)
+        finals = [each.final for each in turns]
+        for each, final in zip(turns, finals, strict=True):
+            if final is not each:
+                final.input_transcript, final.input_item_id = each.input_transcript, each.input_item_id
+        finals[-1].turns = finals
+        return finals[-1]
+
+    def _turn_marks(self) -> tuple[int, int, int, int]:
+        """Counts that tell whether the server VAD is still busy with our audio: (started, stopped,
+        committed, responses so far)."""
+        counts = self._counts
+        return (counts["input_audio_buffer.speech_started"], counts["input_audio_buffer.speech_stopped"],
+                counts["input_audio_buffer.committed"], len(self.conversation.responses))
+
+    async def _every_turn(self, before: tuple[int, int, int, int], reply: Response, turn: Mapping[str, Any],
+                          vad_timeout: float, expected: int) -> list[Response]:
+        """Wait until the VAD has ended every utterance of the clip and each answer is done; the turns in order."""
+        answers = turn.get("create_response") is not False
+
+        def settled() -> bool:  # nothing of what the server found is still open
+            started, stopped, committed, created = (now - then for now, then in
+                                                    zip(self._turn_marks(), before, strict=True))
+            pending = [r for r in self.conversation.responses[before[3]:] if not r.final.done]
+            return started == stopped and not pending and (not answers or committed <= created)
+
+        def quiet() -> bool:
+            stopped = self._turn_marks()[1] - before[1]
+            return (stopped >= expected or not answers) and settled()
+
+        def progress() -> tuple[Any, ...]:
+            return (*self._turn_marks(), sum(r.done for r in self.conversation.responses[before[3]:]))
+
+        while not quiet():
+            seen = progress()
+            in_flight = any(not r.done for r in self.conversation.responses[before[3]:])
+            try:  # an answer in flight always ends; otherwise the VAD gets vad_timeout s to do something
+                await self._wait(lambda seen=seen: quiet() or progress() != seen,  # type: ignore[misc]
+                                 timeout=None if in_flight else vad_timeout)
             except TimeoutError:
-                reply.notes.append(f"No input transcript arrived within {transcript_timeout:.0f} s.")
-        final = reply.final
-        if final is not reply:
-            final.input_transcript, final.input_item_id = reply.input_transcript, reply.input_item_id
-        return final
+                if not settled():
+                    reply.notes.append("The server did nothing more with the clip; send_audio stopped waiting.")
+                break
+        created = self.conversation.responses[before[3]:]
+        follow_ups = {id(r.follow_up) for r in created if r.follow_up is not None}
+        roots = [r for r in created if id(r) not in follow_ups]
+        return roots if reply in roots else [reply, *roots]
+
+    async def _input_transcript(self, reply: Response, timeout: float) -> None:
+        if not self._transcribing():
+            return
+        try:
+            await self._wait(lambda: reply.input_transcript is not None or
+                             reply.input_transcript_error is not None, timeout=timeout)
+        except TimeoutError:
+            reply.notes.append(f"No input transcript arrived within {timeout:.0f} s.")
 
     async def append_audio(self, samples: Any, rate: int | None = None) -> list[str]:
         """Convert samples (int16/float, any rate/channels) to the input format and append them."""
@@ -130,6 +187,30 @@ class AudioInput(ToolCalling):
 def turn_detection_of(session: Mapping[str, Any]) -> Any:
     """The session's audio.input.turn_detection (None when off)."""
     return ((session.get("audio") or {}).get("input") or {}).get("turn_detection")
+
+
+def utterances(clip: Any, turn: Mapping[str, Any], frame_ms: int = 32) -> int:
+    """How many loud stretches the clip has, apart by at least the turn's silence_duration_ms (at least 1).
+
+    Loud means within 30 dB of the clip's loudest 32 ms frame: an estimate of how many turns server VAD
+    will find, so send_audio knows how many answers to wait for.
+
+    >>> from realtime_kit.audio import Audio
+    >>> word = Audio.tone(300, 0.4)
+    >>> utterances(word + Audio.silence(1.0) + word, {"silence_duration_ms": 500})
+    2
+    >>> utterances(word + Audio.silence(0.2) + word, {"silence_duration_ms": 500})
+    1
+    """
+    frame = max(1, clip.rate * frame_ms // 1000)
+    count = len(clip.samples) // frame
+    if count == 0:
+        return 1
+    frames = clip.samples[: count * frame].astype(np.float64).reshape(count, frame)
+    rms = np.sqrt((frames ** 2).mean(axis=1)) + 1e-9
+    loud = np.flatnonzero(rms > rms.max() * 10 ** (-30 / 20))
+    gap_frames = (turn.get("silence_duration_ms") or 500) / frame_ms
+    return 1 + int(np.sum(np.diff(loud) > gap_frames))
 
 
 def silence_needed(clip: Any, turn: Mapping[str, Any]) -> float:

@@ -96,6 +96,7 @@ class Response:
         self.events: list[Any] = []
         self.tool_calls: list[ToolCall] = []
         self.follow_up: Response | None = None  # the response the session asked for after running tools
+        self.turns: list[Response] = [self]     # send_audio: every turn's response of a multi-utterance clip
         self.notes: list[str] = []              # things the user should know (a tool raised, ...)
         self.request_event_ids: list[str] = []  # client events sent for it (errors for them are raised)
         self._transcript: list[str] = []

@@ -14,12 +14,12 @@ One task per session (the pump) reads the connection and folds every server even
 A server `error` event is raised as `rk.RealtimeError` in the call that sent the offending event;
 a connection that drops raises `rk.ConnectionLost` (with the partial response) in the call in flight,
 and the session reconnects with its config and conversation (`session.reconnects`; see
-session_reconnect.py; `rk.connect(reconnect=False)` ends the session instead). From code that cannot
+reconnect.py; `rk.connect(reconnect=False)` ends the session instead). From code that cannot
 await (a script, a widget callback) use `rk.run(...)` or `session.sync.send_text(...)`.
 
-Session is built in layers, one module each: session_pump.py (sending, waiting, the event pump),
-session_tools.py (the tool registry and the loop that answers function calls), session_audio.py
-(send_audio, append_audio, commit, clear_input), session_reconnect.py (reconnecting); session_links.py
+Session is built in layers, one module each: pump.py (sending, waiting, the event pump),
+tool_loop.py (the tool registry and the loop that answers function calls), audio_input.py
+(send_audio, append_audio, commit, clear_input), reconnect.py (reconnecting); links.py
 handles connect's record=, replay= and reconnect= options; this module adds connect and the public
 text, update, interruption and listening methods.
 """
@@ -51,12 +51,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "TurnStream", "connect", "run"]
 
-LOCAL_NOTICE = ("No AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server at {url} "
-                "(offline voice, not the real model).")
+LOCAL_NOTICE = ("No REALTIME_KIT_URL, AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server "
+                "at {url} (offline voice, not the real model).")
 
 # Besides config.FLAT_KEYWORDS, these rk.connect keywords configure the session (the rest pick the target).
 SESSION_EXTRA_KEYWORDS = frozenset({"config", "audio", "include", "prompt"})
-# rk.connect keywords about the connection's life: recording, replay and reconnecting (session_links.py).
+# rk.connect keywords about the connection's life: recording, replay and reconnecting (links.py).
 LINK_KEYWORDS = frozenset({"record", "record_overwrite", "replay", "replay_pace", "reconnect"})
 
 
@@ -71,7 +71,7 @@ def connect(target: str | None = None, **options: Any) -> Connecting:
     are sent as a session.update once connected; other options go to the target (model=, ...).
     record="lesson.rkrec" records the session; replay="lesson.rkrec" (replay_pace="recorded" or "fast")
     answers from a recording on a private embedded server; reconnect=True (the default) keeps the
-    session over dropped connections and the service's time limit (see session_links.py).
+    session over dropped connections and the service's time limit (see links.py).
     """
     return Connecting(target, options)
 
@@ -94,6 +94,15 @@ class Connecting:
     async def __aexit__(self, *exc_info: object) -> None:
         if self._session is not None:
             await self._session.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not hasattr(Session, name):
+            raise AttributeError(f"'Connecting' object has no attribute {name!r}")
+        raise AttributeError(f"rk.connect() gives something to await, not a session yet: did you forget `await`? "
+                             f"Write `session = await rk.connect(...)`, then session.{name}.")
+
+    def __repr__(self) -> str:
+        return "<rk.connect(...) not awaited yet: write `session = await rk.connect(...)`>"
 
     async def _open(self) -> Session:
         from ..config.build import FLAT_KEYWORDS

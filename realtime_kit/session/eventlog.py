@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import html
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,17 +127,32 @@ class EventLog:
     def __repr__(self) -> str:
         return f"EventLog({len(self.rows)} events)\n{self.table(last=15)}"
 
-    def _repr_html_(self, last: int = 30) -> str:
-        rows = self.rows[-last:]
-        head = "".join(f"<th style='text-align:left'>{h}</th>" for h in
-                       ("t (s)", "dir", "type", "response", "item", "summary"))
-        body = "".join(
-            f"<tr><td>{row.t:.3f}</td><td>{_ARROWS[row.direction]}</td>"
-            f"<td><code>{html.escape(row.type)}</code></td><td>{html.escape(_short(row.response_id))}</td>"
-            f"<td>{html.escape(_short(row.item_id))}</td><td>{html.escape(row.summary)}</td></tr>"
-            for row in rows)
-        more = f"<div>{len(self.rows) - last} earlier events not shown</div>" if len(self.rows) > last else ""
-        return f"<div><b>{len(self.rows)} events</b>{more}<table>{head}{body}</table></div>"
+    def _repr_html_(self, head: int = 12, tail: int = 18) -> str:
+        """The log as a table: runs of deltas collapsed into one row each, the start and the end shown."""
+        runs = collapse(self.rows)
+        shown: list[Run | None] = list(runs)
+        if len(runs) > head + tail:
+            shown = [*runs[:head], None, *runs[-tail:]]
+        cell = "<td style='text-align:left;white-space:nowrap;padding:1px 8px;vertical-align:top'>"
+        head_cells = "".join(f"<th style='text-align:left;padding:1px 8px'>{h}</th>" for h in
+                             ("t (s)", "dir", "type", "response", "item", "summary"))
+        body = []
+        for run in shown:
+            if run is None:
+                hidden = runs[head:-tail]
+                body.append(f"<tr><td colspan='6' style='text-align:left;color:#777;padding:1px 8px'>… "
+                            f"{sum(r.count for r in hidden)} events in {len(hidden)} rows not shown "
+                            "(session.events.table(last=None) lists them all) …</td></tr>")
+                continue
+            first = run.first
+            count = f" ×{run.count}" if run.count > 1 else ""
+            body.append(
+                f"<tr>{cell}{first.t:.3f}</td>{cell}{'→' if first.direction == 'out' else '←'}</td>"
+                f"{cell}<code>{html.escape(first.type)}</code>{count}</td>{cell}{html.escape(_short(first.response_id))}"
+                f"</td>{cell}{html.escape(_short(first.item_id))}</td>"
+                f"<td style='text-align:left;padding:1px 8px'>{html.escape(_clip(run.summary, 100))}</td></tr>")
+        return (f"<div><b>{len(self.rows)} events</b> (runs of deltas collapsed)<table style='border-collapse:"
+                f"collapse;font-size:12px'><tr>{head_cells}</tr>{''.join(body)}</table></div>")
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Every row as a JSON-ready dict (audio summarised)."""
@@ -158,6 +174,68 @@ class EventLog:
             raise ImportError("EventLog.to_dataframe needs pandas: pip install pandas") from err
         return pd.DataFrame([{**{k: v for k, v in row.as_dict().items() if k != "event"},
                               "summary": row.summary} for row in self.rows])
+
+
+@dataclass
+class Run:
+    """Consecutive streaming events of one type and response, shown as one row (a single event is a run of 1)."""
+
+    first: EventRow
+    count: int = 1
+    text: str = ""          # text deltas joined
+    audio_bytes: int = 0    # decoded size of the audio payloads
+
+    @property
+    def summary(self) -> str:
+        if self.count == 1 and not _streaming(self.first):
+            return self.first.summary
+        if self.audio_bytes:
+            return f"{self.audio_bytes} bytes of audio in {self.count} events"
+        return repr(self.text)
+
+
+_AUDIO_SIZE = re.compile(r"^<(\d+) bytes base64 audio>$")
+
+
+def _streaming(row: EventRow) -> bool:
+    return row.type.endswith(".delta") or row.type == "input_audio_buffer.append"
+
+
+def collapse(rows: Iterable[EventRow]) -> list[Run]:
+    """Rows with each run of deltas (or appends) of one type and response folded into one Run.
+
+    Interleaved transcript and audio deltas become two runs; any other event ends the runs.
+
+        >>> log = EventLog(start=0.0)
+        >>> for i, kind in enumerate(["response.created", *["response.output_audio_transcript.delta"] * 3]):
+        ...     _ = log.record("in", {"type": kind, "response_id": "r", "delta": "ab"}, at=i)
+        >>> [(run.first.type, run.count, run.summary) for run in collapse(log.rows)][1]
+        ('response.output_audio_transcript.delta', 3, "'ababab'")
+    """
+    runs: list[Run] = []
+    open_runs: dict[tuple[str, str, str | None], Run] = {}
+    for row in rows:
+        if not _streaming(row):
+            open_runs.clear()
+            runs.append(Run(row))
+            continue
+        key = (row.direction, row.type, row.response_id)
+        run = open_runs.get(key)
+        if run is None:
+            run = open_runs[key] = Run(row, 0)
+            runs.append(run)
+        run.count += 1
+        payload = row.event.get("delta", row.event.get("audio"))
+        size = _AUDIO_SIZE.match(payload) if isinstance(payload, str) else None
+        if size:
+            run.audio_bytes += int(size.group(1))
+        elif isinstance(payload, str):
+            run.text += payload
+    return runs
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def scrub(event: Any, event_type: str | None = None) -> Any:

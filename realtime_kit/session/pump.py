@@ -10,14 +10,15 @@ condition holds, fails it with the server `error` that answers an event it sent,
     sent.append(await self._send(event))
     await self._until(waiter)                              # the server's error for `event` is raised here
 
-Session (session.py) adds the public methods on top, through the tool loop (session_tools.py)
-and audio input (session_audio.py).
+Session (core.py) adds the public methods on top, through the tool loop (tool_loop.py)
+and audio input (audio_input.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import time
 import warnings
@@ -232,10 +233,10 @@ class SessionPump:
         """Called as a turn starts; the reconnect layer reconnects here when the session expires soon."""
 
     async def _ready_to_send(self) -> None:
-        """Called before each send; the reconnect layer (session_reconnect.py) waits here while it restores."""
+        """Called before each send; the reconnect layer (reconnect.py) waits here while it restores."""
 
     async def _recover(self, reason: str) -> bool:
-        """Called when the connection ends; True once a new one is in place (session_reconnect.py)."""
+        """Called when the connection ends; True once a new one is in place (reconnect.py)."""
         return False
 
     def _handle(self, event: Any) -> None:
@@ -334,9 +335,9 @@ class SessionPump:
             task.cancel()
 
     def _after_response(self, response: Response, now: float) -> None:
-        """Called at each response.done; the tool loop (session_tools.py) answers function calls here."""
+        """Called at each response.done; the tool loop (tool_loop.py) answers function calls here."""
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+    def _spawn(self, coroutine: Any, context: contextvars.Context | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

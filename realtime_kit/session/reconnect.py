@@ -5,7 +5,7 @@
     reply = await s.send_text("what did I say?") # works: a new connection with the config and the history
     s.reconnects                                 # [Reconnect(after a drop at 61.2 s: ...; 4 items restored, ...)]
 
-When the connection ends and the session did not close it, the pump (session_pump.py) calls
+When the connection ends and the session did not close it, the pump (pump.py) calls
 `_recover`: a call in progress raises `rk.ConnectionLost` at once (its `.partial` keeps the audio that
 had arrived; the Reconnect lists it as `lost`), then a new connection is opened with the same target
 (a fresh Entra token: `targets.open_connection` asks the credential each time), up to

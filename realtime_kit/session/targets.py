@@ -8,6 +8,13 @@ I/O shell over the official SDK, and the one place where foreign exceptions beco
     'Using Azure OpenAI at wss://my-aoai.openai.azure.com/openai/v1, deployment gpt-realtime-2.1, keyless (Entra ID)'
     >>> resolve_target(env={}).kind
     'local'
+
+A room shares one server: the instructor starts ``python -m realtime_kit.server --api-key K`` (wss://
+with a certificate), and every attendee sets REALTIME_KIT_URL (and REALTIME_KIT_API_KEY); then a plain
+``rk.connect()`` in every notebook uses it, ahead of any Azure or OpenAI variable::
+
+    >>> resolve_target(env={"REALTIME_KIT_URL": "wss://room.example:8765"}).describe()
+    'Using the room server at wss://room.example:8765/openai/v1 (REALTIME_KIT_URL), model gpt-realtime, no credentials'
 """
 
 from __future__ import annotations
@@ -41,9 +48,13 @@ DEFAULT_MODEL = CURRENT_MODEL
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 OPENAI_WEBSOCKET_BASE = "wss://api.openai.com/v1"
 # Keyword options resolve_target understands (rk.connect passes the rest on to the session).
-TARGET_OPTIONS = ("endpoint", "api_key", "deployment", "model", "credential")
+TARGET_OPTIONS = ("endpoint", "api_key", "deployment", "model", "credential", "pace")
 # rk.connect's own option beside them (taken before the target is resolved): named in did-you-mean hints.
 CONNECT_OPTIONS = (*TARGET_OPTIONS, "intent")
+# The room server: set in every attendee's environment, it points a plain rk.connect() at a shared server.
+ROOM_URL_VARIABLE = "REALTIME_KIT_URL"
+ROOM_KEY_VARIABLE = "REALTIME_KIT_API_KEY"
+PACES = ("fast", "realtime")
 _KIND_NAMES: dict[str, TargetKind] = {"local": "local", "azure": "azure", "openai": "openai"}
 _KINDS = tuple(_KIND_NAMES)
 _AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com")
@@ -90,6 +101,7 @@ class Target:
     description: str
     api_key: Secret | None = field(default=None, repr=False, compare=False)
     credential: Any = field(default=None, repr=False, compare=False)  # an azure async TokenCredential
+    pace: str = field(default="fast", repr=False)  # the embedded server's pacing ("local" only)
 
     def describe(self) -> str:
         """One line for the notice printed on connect."""
@@ -102,17 +114,23 @@ class Target:
 def resolve_target(target: str | None = None, *, env: Mapping[str, str] | None = None, **options: Any) -> Target:
     """Decide where to connect, from ``target``, keyword options and the environment (options win).
 
-    ``None`` picks Azure if AZURE_OPENAI_ENDPOINT is set (Entra ID unless AZURE_OPENAI_API_KEY), else
-    OpenAI if OPENAI_API_KEY is set, else the embedded local server. Or name one: ``"local"``,
+    ``None`` picks the room server if REALTIME_KIT_URL is set (key from REALTIME_KIT_API_KEY), else
+    Azure if AZURE_OPENAI_ENDPOINT is set (Entra ID unless AZURE_OPENAI_API_KEY), else OpenAI if
+    OPENAI_API_KEY is set, else the embedded local server. Or name one: ``"local"``, ``"room"``,
     ``"azure"``, ``"openai"``, or a ws://, wss://, http:// or https:// URL. Options: endpoint=,
-    api_key=, deployment= (or model=), credential= (an azure.identity.aio credential).
+    api_key=, deployment= (or model=), credential= (an azure.identity.aio credential), pace= (the
+    embedded server's: "fast", its default, or "realtime", audio no faster than it plays; other
+    servers pace themselves, so it changes nothing there).
 
         >>> resolve_target("openai", env={"OPENAI_API_KEY": "sk-test"})
         Target(kind='openai', websocket_base_url='wss://api.openai.com/v1', model='gpt-realtime-2.1', \
 auth='openai-key', description='OpenAI at wss://api.openai.com/v1, model gpt-realtime-2.1, API key from OPENAI_API_KEY')
     """
     settings = _Settings(os.environ if env is None else env, options)
+    _check_pace(settings)
     kind, url = _choose(target, settings)
+    if kind == "room":
+        return _room(settings, url or "")
     if kind == "azure":
         return _azure(settings, url)
     if kind == "openai":
@@ -131,9 +149,7 @@ class _Settings:
     def __init__(self, env: Mapping[str, str], options: Mapping[str, Any]) -> None:
         unknown = [name for name in options if name not in TARGET_OPTIONS]
         if unknown:
-            guess = difflib.get_close_matches(unknown[0], CONNECT_OPTIONS, n=1)
-            hint = f"did you mean {guess[0]}=?" if guess else f"the options are: {', '.join(CONNECT_OPTIONS)}."
-            raise TargetError(f"Unknown connection option {unknown[0]}=; {hint}")
+            raise TargetError(_unknown_option(unknown[0]))
         self.env = env
         self.options = {name: value for name, value in options.items() if value is not None}
 
@@ -153,10 +169,42 @@ class _Settings:
         return value or DEFAULT_MODEL
 
 
-def _choose(target: str | None, settings: _Settings) -> tuple[TargetKind, str | None]:
+def _unknown_option(name: str) -> str:
+    """The sentence for an rk.connect keyword that is neither a connection option nor a session keyword."""
+    from ..config.build import FLAT_KEYWORDS
+    from .core import SESSION_EXTRA_KEYWORDS
+
+    session_keywords = sorted(SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS))
+    guess = difflib.get_close_matches(name, [*CONNECT_OPTIONS, *session_keywords], n=1, cutoff=0.6)
+    if guess and guess[0] in CONNECT_OPTIONS:
+        return f"Unknown option {name}=; did you mean {guess[0]}= (a connection option)?"
+    if guess:
+        return f"Unknown option {name}=; did you mean {guess[0]}= (a session keyword)?"
+    return (f"Unknown option {name}=; connection options are {', '.join(CONNECT_OPTIONS)}, and session keywords "
+            f"include {', '.join(session_keywords[:8])}, ...")
+
+
+def _check_pace(settings: _Settings) -> None:
+    pace = settings.options.get("pace", "fast")
+    if pace not in PACES:
+        guess = difflib.get_close_matches(str(pace), PACES, n=1)
+        hint = f"did you mean {guess[0]!r}? " if guess else ""
+        raise TargetError(f"pace={pace!r} is not a pace; {hint}use 'realtime' (audio no faster than it plays, "
+                          "for lessons about timing) or 'fast' (as fast as it can).")
+
+
+def _choose(target: str | None, settings: _Settings) -> tuple[TargetKind | Literal["room"], str | None]:
     if target is not None and not isinstance(target, str):
         raise TargetError(f"target must be 'local', 'azure', 'openai' or a URL, not {type(target).__name__}.")
+    room = settings.get(None, ROOM_URL_VARIABLE)[0]
+    if target is not None and target.strip().lower() == "room":
+        if not room:
+            raise TargetError(f"The room server's address is not set: set {ROOM_URL_VARIABLE} to the URL the "
+                              f"instructor gave (e.g. wss://room.example:8765), and {ROOM_KEY_VARIABLE} to its key.")
+        return "room", room
     if target is None or target.strip().lower() in ("", "auto"):
+        if room and "endpoint" not in settings.options:
+            return "room", room
         if settings.get("endpoint", "AZURE_OPENAI_ENDPOINT")[0]:
             return "azure", None
         if settings.get("api_key", "OPENAI_API_KEY")[0]:
@@ -174,7 +222,7 @@ def _choose(target: str | None, settings: _Settings) -> tuple[TargetKind, str | 
                           "A URL needs https:// (or wss://, ws://, http://).")
     guess = difflib.get_close_matches(text.lower(), _KINDS, n=1)
     hint = f"did you mean {guess[0]!r}? " if guess else ""
-    raise TargetError(f"Unknown target {text!r}; {hint}use 'local', 'azure', 'openai' or a URL such as "
+    raise TargetError(f"Unknown target {text!r}; {hint}use 'local', 'room', 'azure', 'openai' or a URL such as "
                       "https://my-resource.openai.azure.com/.")
 
 
@@ -228,6 +276,17 @@ def _url(settings: _Settings, url: str) -> Target:
     return Target("url", base, model, "none", f"the server at {base}, model {model}, no credentials")
 
 
+def _room(settings: _Settings, url: str) -> Target:
+    """The shared server of a workshop room, from REALTIME_KIT_URL and REALTIME_KIT_API_KEY (or api_key=)."""
+    base, _ = _websocket_base(url, ROOM_URL_VARIABLE, default_path="/openai/v1")
+    model = settings.model(None)
+    key, key_source = settings.get("api_key", ROOM_KEY_VARIABLE)
+    where = f"the room server at {base} ({ROOM_URL_VARIABLE}), model {model}"
+    if key:
+        return Target("url", base, model, "bearer", f"{where}, API key from {key_source}", api_key=Secret(str(key)))
+    return Target("url", base, model, "none", f"{where}, no credentials")
+
+
 def _local(settings: _Settings) -> Target:
     for option in ("endpoint", "credential"):
         if option in settings.options:
@@ -235,8 +294,11 @@ def _local(settings: _Settings) -> Target:
                               "'openai' or a URL.")
     key, _ = settings.get("api_key", None)
     model = settings.model(None)
-    return Target("local", "", model, "bearer", f"the embedded local server (offline, on loopback), model {model}",
-                  api_key=Secret(str(key or "local")))
+    pace = str(settings.options.get("pace", "fast"))
+    paced = ", paced in real time" if pace == "realtime" else ""
+    return Target("local", "", model, "bearer",
+                  f"the embedded local server (offline, on loopback), model {model}{paced}",
+                  api_key=Secret(str(key or "local")), pace=pace)
 
 
 def _websocket_base(
@@ -388,7 +450,7 @@ async def _started(target: Target) -> Target:
         return target
     from ..server import shared_server
 
-    server = await asyncio.to_thread(shared_server)
+    server = await asyncio.to_thread(shared_server, "realtime" if target.pace == "realtime" else "fast")
     base = server.azure_base_url
     return dataclasses.replace(target, websocket_base_url=base,
                                description=target.description.replace("on loopback", f"at {base}"))
@@ -466,7 +528,13 @@ def translate_error(exc: BaseException, target: Target) -> BaseException:
     return exc
 
 
+def _is_room(target: Target) -> bool:
+    return target.kind == "url" and f"({ROOM_URL_VARIABLE})" in target.description
+
+
 def _setting_hint(target: Target) -> str:
+    if _is_room(target):
+        return ROOM_URL_VARIABLE
     return {
         "azure": "AZURE_OPENAI_ENDPOINT (or endpoint=)",
         "openai": "OPENAI_BASE_URL (or endpoint=), if you set one",
@@ -477,6 +545,9 @@ def _setting_hint(target: Target) -> str:
 
 def _status_sentence(status: int, where: str, target: Target, body: str) -> str:
     detail = f" The server said: {body}" if body else ""
+    if status in (401, 403) and _is_room(target):
+        return (f"{where} refused the credentials (HTTP {status}): set {ROOM_KEY_VARIABLE} to the key the "
+                f"instructor gave (the server's --api-key).{detail}")
     if status in (401, 403):
         fix = {
             "entra": "make sure your account has the 'Cognitive Services User' role on the resource (or set "

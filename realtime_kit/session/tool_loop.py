@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,9 @@ class ToolCalling(SessionPump):
         self._tools: dict[str, Tool] = {}
         self._active_turn: Response | None = None        # the caller's turn in progress, if any
         self._cancelling: asyncio.Task[None] | None = None  # stopping a turn its caller left early
+        # the context of the call that asked for each response (in Jupyter, its cell): tools run in it, so
+        # their print() and warnings appear under that cell, not under the one that opened the session
+        self._callers: dict[str, contextvars.Context] = {}
 
     # -- the registry ----------------------------------------------------------------------------
 
@@ -132,7 +136,9 @@ class ToolCalling(SessionPump):
             await self.cancel()
 
     def _new_tag(self) -> str:
-        return f"r{next(self._ids)}"
+        tag = f"r{next(self._ids)}"
+        self._callers[tag] = contextvars.copy_context()
+        return tag
 
     def _expect_turn(self, reply: Response) -> Waiter:
         return self._expect(lambda: turn_done(reply), owns=lambda eid: turn_owns(reply, eid),
@@ -141,15 +147,18 @@ class ToolCalling(SessionPump):
     # -- the loop --------------------------------------------------------------------------------
 
     def _after_response(self, response: Response, now: float) -> None:
+        caller = self._callers.pop(response.tag, None) if response.tag else None
         calls = [c for c in response.tool_calls if c.response_id == response.id and not c.finished]
         if response.status != "completed" or not any(c.name in self._tools for c in calls):
             return
         follow_up = self.conversation.request(now, tag=self._new_tag())
+        if caller is not None and follow_up.tag:
+            self._callers[follow_up.tag] = caller
         follow_up.tool_calls = list(response.tool_calls)
         response.follow_up = follow_up
         if response in self._streams:
             self._streams[follow_up] = self._streams[response]
-        self._spawn(self._answer_tools(calls, response, follow_up))
+        self._spawn(self._answer_tools(calls, response, follow_up), context=caller)
 
     async def _answer_tools(self, calls: list[ToolCall], response: Response, follow_up: Response) -> None:
         try:

@@ -169,6 +169,7 @@ async function render({ model, el }) {
     status.textContent = playing ? `playing: ${played.toFixed(1)} s heard, ${buffered.toFixed(1)} s queued`
       : `idle: ${played.toFixed(1)} s heard of the last reply`;
     enable.style.display = model.get("blocked") ? "" : "none";
+    stop.style.display = model.get("show_stop") ? "" : "none";
     el.dataset.playedMs = String(model.get("played_ms") || 0);
   };
   enable.addEventListener("click", () => player.enableSound());

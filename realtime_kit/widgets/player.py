@@ -45,6 +45,11 @@ def pcm16_from_delta(delta_b64: str, fmt: str = "audio/pcm") -> tuple[bytes, int
     return data, 24000
 
 
+def _settle(answer: asyncio.Future[dict[str, int]], played: dict[str, int]) -> None:
+    if not answer.done():
+        answer.set_result(played)
+
+
 class StreamingPlayer(anywidget.AnyWidget):
     """Plays PCM16 deltas pushed from Python in the browser and reports how much was heard.
 
@@ -60,6 +65,8 @@ class StreamingPlayer(anywidget.AnyWidget):
     playing = traitlets.Bool(False, help="True while queued audio is sounding").tag(sync=True)
     buffered_ms = traitlets.Int(0, help="ms queued ahead of the playhead").tag(sync=True)
     blocked = traitlets.Bool(False, help="the browser holds audio until a click (autoplay)").tag(sync=True)
+    show_stop = traitlets.Bool(True, help="show the player's own Stop button (the playground has its own)").tag(
+        sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(_key=uuid.uuid4().hex, **kwargs)
@@ -157,8 +164,9 @@ class StreamingPlayer(anywidget.AnyWidget):
             self.played = {**self.played, **{str(k): int(v) for k, v in content["played"].items()}}
         if kind == "stopped":
             answer = self._pending.get(int(content.get("request") or 0))
-            if answer is not None and not answer.done():
-                answer.set_result(dict(self.played))
+            if answer is not None:
+                # comm messages may arrive on another thread than the loop that waits (ipykernel 7)
+                answer.get_loop().call_soon_threadsafe(_settle, answer, dict(self.played))
         elif kind == "stop_pressed":
             for callback in list(self._stop_callbacks):
                 callback()

@@ -2,22 +2,29 @@
 
     session = await rk.connect("local")
     panel = rk.Playground(session)
-    panel                      # Apply settings, type and Send, or Start listening and talk
+    panel                      # Apply settings, type and press Enter, or Start listening and talk
 
 The microphone and the speakers are the browser's (Microphone and StreamingPlayer widgets), so the
-kernel needs no audio device. Speaking over the assistant (server VAD's speech_started) or pressing
-Stop silences the player, cancels the response and truncates the assistant item at the audio
-actually heard (`conversation.item.truncate` with the player's played ms, never past the end).
-Widget callbacks are sync and run on the kernel's loop: session calls are scheduled as tasks, and a
-failure turns up in red in the panel, which keeps everything it had.
+kernel needs no audio device. As in Azure AI Foundry's playground, a new message, speaking over the
+assistant (server VAD's speech_started) or pressing Stop silences the player, cancels the response
+and truncates the assistant item at the audio actually heard (`conversation.item.truncate` with the
+player's played ms, never past the end).
+
+The controls show the session's effective state, whoever changed it (Apply, or `session.update` from
+code); a refused Apply puts them back and says why, once. Input transcription is switched on when the
+panel opens, so spoken turns have their words. Widget callbacks are sync, and ipykernel 7 runs them on
+its shell-channel thread, not on the loop where the session lives: each hands its work to the
+session's loop (call_soon_threadsafe), where session calls run as tasks; a failure turns up in red,
+cleared by the next success.
+Saved with the notebook, the panel leaves a still snapshot (transcript, latencies, waveforms) in place
+of the live widget.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ipywidgets as w
@@ -42,12 +49,14 @@ from .render import (
     config_html,
     error_html,
     event_log_html,
+    snapshot_html,
     transcript_html,
-    turn_html,
 )
+from .tasks import SessionTasks, loop_of, what_went_wrong
 from .transcript import TranscriptFold, as_dict
+from .turns import TurnList
+from .views import TranscriptView
 
-KEEP_TURNS = 8  # per-turn players kept in the panel; older ones are closed to free their comms
 RENDER_DELAY_S = 0.05  # coalesce bursts of deltas into one redraw
 
 
@@ -64,17 +73,21 @@ class Playground(w.VBox):
         self.session = session
         # the panel's Start/Stop listening buttons drive the microphone; its own button would confuse
         self.microphone = microphone or Microphone(keep_audio=False, show_button=False)
-        self.player = player or StreamingPlayer()
+        self.player = player or StreamingPlayer(show_stop=False)  # the panel has the one Stop
         self.fold = TranscriptFold()
         self.errors: list[str] = []
+        self._error_keys: list[str] = []  # what each shown error is about: each is shown once
+        self._cutting: asyncio.Future[Any] | None = None  # an interruption on its way (cancel + truncate)
+        self._snapshot: Any = None  # the display handle of the saved-notebook snapshot
         self.log_rows: list[LogRow] = []
         self.truncations: list[dict[str, Any]] = []
         self._t0 = time.monotonic()
-        self._tasks: set[Any] = set()
+        # every session call runs on the session's loop, whichever thread a widget event came in on
+        self._runner = SessionTasks(loop_of(session), self._task_failed)
+        self._spawn, self._on_loop = self._runner.spawn, self._runner.on_loop
         self._audio: dict[str, bytearray] = {}  # response id -> its PCM16 output audio
         self._interrupted: set[str] = set()  # assistant items cut off: late deltas are not played
         self._finished: list[str] = []  # responses done, waiting for their turn box
-        self._turn_boxes: dict[str, tuple[w.HTML, tuple[str, str]]] = {}  # response id -> box, media html
         self._render_handle: asyncio.TimerHandle | None = None
         self._mic_queue: asyncio.Queue[tuple[np.ndarray, int]] | None = None
         self._streaming = True  # chunks go to append_audio (VAD) rather than one send_audio per take
@@ -83,12 +96,14 @@ class Playground(w.VBox):
         self.add_class("rk-playground")
         self._unsubscribe: list[Callable[[], Any]] = [
             session.on("*", self._on_server_event),
-            self.microphone.on_chunk(self._on_mic_chunk),
-            self.microphone.on_take(self._on_mic_take),
-            self.player.on_stop_pressed(self._on_player_stop),
+            self.microphone.on_chunk(lambda samples, rate: self._on_loop(self._on_mic_chunk, samples, rate)),
+            self.microphone.on_take(lambda audio: self._on_loop(self._on_mic_take, audio)),
+            self.player.on_stop_pressed(lambda: self._on_loop(self._on_player_stop)),
         ]
         self.config_out.value = config_html(session_config(session)) if session_config(session) else ""
         self._render_now()
+        if not self.control_values().transcription or not _transcribing(session_config(session)):
+            self._spawn(self._transcribe_by_default(), "Input transcription")
 
     # ---- building
 
@@ -115,35 +130,38 @@ class Playground(w.VBox):
         self.text = w.Text(placeholder="Type a message…", layout=w.Layout(flex="1"))
         self.send_button = w.Button(description="Send", icon="paper-plane")
         self.listen_button = w.Button(description="Start listening", icon="microphone", button_style="success")
-        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger")
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger",
+                                    tooltip="Stop the assistant: cut its reply at what you heard")
         self.status = w.HTML()
-        self.transcript = w.HTML()
-        self.turns = w.VBox()
+        self.transcript = TranscriptView(max_height=340)
+        self.turn_list = TurnList(self.fold, self._show_error)
+        self.turns = self.turn_list.box
         self.event_log = w.HTML()
         self.error_box = w.HTML()
+        self.text.on_msg(self._on_text_message)  # Enter in the text box sends
         self.turn_detection.observe(lambda _change: self._enable_vad_sliders(), names="value")
         self._enable_vad_sliders()
-        self.apply_button.on_click(lambda _b: self.apply())
-        self.send_button.on_click(lambda _b: self.send())
-        self.listen_button.on_click(lambda _b: self.toggle_listening())
-        self.stop_button.on_click(lambda _b: self.stop())
+        self.apply_button.on_click(lambda _b: self._on_loop(self.apply))
+        self.send_button.on_click(lambda _b: self._on_loop(self.send))
+        self.listen_button.on_click(lambda _b: self._on_loop(self.toggle_listening))
+        self.stop_button.on_click(lambda _b: self._on_loop(self.stop))
 
     def _layout(self) -> list[w.Widget]:
         settings = w.VBox([
             w.HTML("<b>Session</b>"), self.instructions, self.voice, self.modality, self.turn_detection,
             self.threshold, self.prefix_padding, self.silence, self.transcription, self.apply_button,
             self.config_out,
-        ], layout=w.Layout(width="36%", padding="0 8px 0 0"))
+        ], layout=w.Layout(width="34%", padding="0 8px 0 0"))
         talk = w.VBox([
             self.transcript,
             w.HBox([self.text, self.send_button]),
             w.HBox([self.listen_button, self.stop_button, self.microphone]),
             self.player,
             self.error_box,
-        ], layout=w.Layout(width="64%"))
+        ], layout=w.Layout(width="66%"))
         header = w.HTML("<b style='font-size:15px'>Realtime playground</b>")
-        return [header, self.status, w.HBox([settings, talk]), w.HTML("<b>Turns</b>"), self.turns,
-                w.HTML("<b>Events</b>"), self.event_log]
+        details = w.Accordion(children=[self.turns, self.event_log], titles=("Turns", "Events"), selected_index=0)
+        return [header, self.status, w.HBox([settings, talk]), details]
 
     def _enable_vad_sliders(self) -> None:
         disabled = self.turn_detection.value != "server_vad"  # only server_vad has these three
@@ -166,24 +184,65 @@ class Playground(w.VBox):
 
     async def _apply(self, values: ControlValues) -> None:
         kwargs = values.update_kwargs()
-        self._log_out("session.update", ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "instructions"))
-        try:
-            state = await self.session.update(**kwargs)
-        except RealtimeKitError as err:
-            self.config_out.value = error_html([f"Apply: {err}"])
-            raise
+        # a new voice is refused once the assistant has spoken: sent on its own, so the rest still applies
+        voice = kwargs.pop("voice") if values.voice != self._effective().voice else None
+        parts = [kwargs] + ([{"voice": voice}] if voice is not None else [])
+        refused: list[str] = []
+        state: Any = None
+        for part in parts:
+            self._log_out("session.update", ", ".join(f"{k}={v!r}" for k, v in part.items() if k != "instructions"))
+            try:
+                state = await self.session.update(**part)
+            except RealtimeKitError as err:
+                refused.append(what_went_wrong(err))
+        self._show_controls(self._effective())  # refused values go back to what the session has
+        if refused:
+            self.config_out.value = "<span class='rk-not-applied' style='color:#c62828'>Not applied</span>"
+            for message in refused:
+                self._show_error(f"Apply: {message}", key=message)
+            return
+        self._clear_errors()
         changes = [c for c in getattr(state, "changes", []) if getattr(c, "kind", "") != "filled in"]
-        self.config_out.value = config_html(getattr(state, "effective", None) or session_config(self.session), changes)
+        effective = getattr(state, "effective", None) or session_config(self.session)
+        self.config_out.value = ("<span class='rk-applied' style='color:#2e7d32'>✓ Applied</span>"
+                                 + config_html(effective, changes))
         self._render_now()
 
+    def _effective(self) -> ControlValues:
+        return ControlValues.from_config(session_config(self.session))
+
+    def _show_controls(self, values: ControlValues) -> None:
+        """Set the controls to `values` (the session's effective state)."""
+        if values.voice not in self.voice.options:
+            self.voice.options = [*self.voice.options, values.voice]
+        self.instructions.value, self.voice.value = values.instructions, values.voice
+        self.modality.value, self.turn_detection.value = values.output_modality, values.turn_detection
+        self.threshold.value, self.prefix_padding.value = values.vad_threshold, values.prefix_padding_ms
+        self.silence.value, self.transcription.value = values.silence_duration_ms, values.transcription
+
+    async def _transcribe_by_default(self) -> None:
+        await self.session.update(transcription=True)
+        self._show_controls(self._effective())
+
     def send(self, text: str | None = None) -> None:
-        """Send the text box's message (or `text`) as a user turn."""
+        """Send the text box's message (or `text`) as a user turn, cutting off a reply still in progress."""
         message = (self.text.value if text is None else text).strip()
         if not message:
             return
         self.text.value = ""
         self._log_out("send_text", message)
-        self._spawn(self.session.send_text(message), "Send")
+        self.interrupt("new message")
+        self._spawn(self._send_message(message, self._cutting), "Send")
+
+    async def _send_message(self, message: str, cutting: asyncio.Future[Any] | None) -> None:
+        if cutting is not None:
+            await asyncio.wait([cutting])  # the cancel and truncate go first; their failure is shown by them
+        await self.session.send_text(message)
+        self._clear_errors()
+
+    def _on_text_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("event") == "submit":
+            self._on_loop(self.send)
 
     def toggle_listening(self) -> None:
         """Start or stop streaming the browser's microphone into the session."""
@@ -227,7 +286,7 @@ class Playground(w.VBox):
         # with interrupt_response the server has cancelled on speech_started itself
         cancel = bool(in_flight) and not (reason == "speech" and server_interrupts(session_config(self.session)))
         stopped = self.player.stop_measured()  # silence now; the browser answers with its exact count
-        self._spawn(self._interrupt(stopped, cancel, item if speaking else None, reason), "Interrupt")
+        self._cutting = self._spawn(self._interrupt(stopped, cancel, item if speaking else None, reason), "Interrupt")
         return True
 
     async def _interrupt(self, stopped: Awaitable[dict[str, int]], cancel: bool, item_id: str | None,
@@ -244,17 +303,17 @@ class Playground(w.VBox):
                                  "received_ms": round(received), "played_reported_ms": int(played.get(item_id, 0))})
         self._log_out("conversation.item.truncate", f"item_id={item_id} audio_end_ms={heard} ({reason})")
         self.fold.interrupted(item_id, heard)
-        self._refresh_turn_of(item_id)
+        self.turn_list.refresh(item_id)
         self._schedule_render()
         await self.session.truncate(item_id, heard)
+        self._update_snapshot()
 
     def close(self) -> None:
         """Unsubscribe from the session, stop the microphone and close every widget of the panel."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        for task in list(self._tasks):
-            task.cancel()
+        self._runner.cancel_all()
         if self._render_handle is not None:
             self._render_handle.cancel()
         for child in self.children:
@@ -285,8 +344,11 @@ class Playground(w.VBox):
             self.interrupt("speech")
         if kind == "response.done":
             self._finished.append(str((data.get("response") or {}).get("id") or ""))
+        if kind in ("session.updated", "session.created"):
+            self._show_controls(self._effective())  # the fold already holds this session
         if error:
-            self._show_error(error)
+            message = str((data.get("error") or {}).get("message") or error)
+            self._show_error(error, key=message)
         self._schedule_render()
 
     def _play_delta(self, data: dict[str, Any], at: float) -> None:
@@ -339,40 +401,38 @@ class Playground(w.VBox):
 
     def _render_now(self) -> None:
         self._render_handle = None
-        self.transcript.value = transcript_html(self.fold.lines)
+        self.transcript.html = transcript_html(self.fold.lines)
         self.event_log.value = event_log_html(self.log_rows)
         while self._finished:
             self._add_turn(self._finished.pop(0))
         mode = turn_detection_type(session_config(self.session)) or "none (push to talk)"
-        listening = "listening" if self.microphone.recording else "not listening"
+        listening = "listening" if self.microphone.recording else "off"
+        count = len(self.fold.turns)
         self.status.value = (f"<span class='rk-status' style='color:#555'>turn detection: {mode} · microphone: "
-                             f"{listening} · {len(self.fold.turns)} responses</span>")
+                             f"{listening} · {count} response{'' if count == 1 else 's'}</span>")
 
     def _add_turn(self, response_id: str) -> None:
-        turn = self.fold.turns.get(response_id)
-        if turn is None:
-            return
         pcm = self._audio.pop(response_id, None)
-        parts = ("", "")
-        if pcm:
-            try:
-                parts = _turn_media(bytes(pcm), turn.audio_rate)
-            except Exception as err:
-                self._show_error(f"The waveform of {response_id} could not be drawn: {err!r}")
-        box = w.HTML(turn_html(turn, *parts))
-        self._turn_boxes[response_id] = (box, parts)
-        kept = [box, *self.turns.children]  # newest first, next to the controls
-        for old in kept[KEEP_TURNS:]:
-            close_tree(old)
-        self.turns.children = kept[:KEEP_TURNS]
-        self._turn_boxes = {rid: entry for rid, entry in self._turn_boxes.items() if entry[0] in self.turns.children}
+        self.turn_list.add(response_id, bytes(pcm) if pcm else None)
+        self._update_snapshot()
 
-    def _refresh_turn_of(self, item_id: str) -> None:
-        """Redraw the turn box of the response that produced `item_id` (after a truncation)."""
-        for response_id, turn in self.fold.turns.items():
-            if item_id in turn.item_ids and response_id in self._turn_boxes:
-                box, parts = self._turn_boxes[response_id]
-                box.value = turn_html(turn, *parts)
+    # ---- the snapshot a saved notebook keeps
+
+    def snapshot_html(self) -> str:
+        """The panel as still HTML: transcript, and each turn's title, latency and waveform."""
+        return snapshot_html(self.fold.lines, self.turn_list.snapshot_rows())
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        display(self._repr_mimebundle_(), raw=True)
+        self._snapshot = display(HTML(self.snapshot_html()), display_id=True)
+
+    def _update_snapshot(self) -> None:
+        if self._snapshot is not None:
+            from IPython.display import HTML
+
+            self._snapshot.update(HTML(self.snapshot_html()))
 
     def _log_in(self, kind: str, data: dict[str, Any], at: float) -> None:
         from ..session.eventlog import scrub, summarize
@@ -383,43 +443,24 @@ class Playground(w.VBox):
         add_log_row(self.log_rows, LogRow(time.monotonic() - self._t0, "out", kind, summary))
         self._schedule_render()
 
-    def _show_error(self, message: str) -> None:
+    def _show_error(self, message: str, key: str | None = None) -> None:
+        """Show `message` in red, unless an error about the same thing (`key`) is already shown."""
+        key = key or message
+        if key in self._error_keys:
+            return
+        self._error_keys.append(key)
         self.errors.append(message)
         self.error_box.value = error_html(self.errors)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any] | Awaitable[Any], what: str) -> None:
-        """Run a session call from a sync callback: a task on the running loop, failures shown in red."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:
-            from ..session.sync import run
+    def _clear_errors(self) -> None:
+        """A success: the red lines of earlier failures go away."""
+        self.errors, self._error_keys = [], []
+        self.error_box.value = ""
 
-            try:
-                run(coro)
-            except Exception as err:
-                self._show_error(f"{what}: {err}")
-            return
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(lambda done: self._task_done(done, what))
-
-    def _task_done(self, task: asyncio.Future[Any], what: str) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        err = task.exception()
-        if err is not None:
-            self._show_error(f"{what}: {err}")
+    def _task_failed(self, what: str, err: BaseException) -> None:
+        self._show_error(f"{what}: {what_went_wrong(err)}", key=what_went_wrong(err))
 
 
-def _turn_media(pcm: bytes, rate: int) -> tuple[str, str]:
-    """A turn's waveform (base64 PNG) and player (IPython Audio HTML), drawn once per turn."""
-    from ..audio.core import Audio
-    from ..audio.plots import waveform_png
-    from .render import WAVE_HEIGHT, WAVE_WIDTH
-
-    audio = Audio(np.frombuffer(pcm, dtype="<i2"), rate=rate)
-    png = base64.b64encode(waveform_png(audio, WAVE_WIDTH * 2, WAVE_HEIGHT * 2)).decode("ascii")
-    return png, str(audio.play()._repr_html_())
+def _transcribing(config: dict[str, Any]) -> bool:
+    audio_in = (config.get("audio") or {}).get("input") or {}
+    return bool(audio_in.get("transcription"))

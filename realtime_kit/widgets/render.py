@@ -61,15 +61,15 @@ def event_log_html(rows: Sequence[LogRow], last: int = 25) -> str:
             f"<table style='border-collapse:collapse'>{body}</table></div>")
 
 
-def transcript_html(lines: Sequence[Line], last: int = 10) -> str:
-    """Both sides of the conversation, one paragraph per item; the latest `last` items (a widget's
-    HTML cannot scroll itself to the newest line, so older ones fold into a count)."""
+def transcript_html(lines: Sequence[Line], last: int = 60) -> str:
+    """Both sides of the conversation, one paragraph per item, oldest first; the latest `last` items
+    (the view scrolls itself to the newest)."""
     parts = [_line_html(line) for line in lines[-last:]]
     if len(lines) > last:
         parts.insert(0, f"<div style='color:#777'>{len(lines) - last} earlier items</div>")
     if not parts:
-        parts = ["<div style='color:#777'>Type a message and press Send, or press Start listening.</div>"]
-    return f"<div class='rk-transcript' style='{BOX};max-height:420px;overflow:auto'>{''.join(parts)}</div>"
+        parts = ["<div style='color:#777'>Type a message and press Enter, or press Start listening.</div>"]
+    return f"<div class='rk-transcript' style='{BOX}'>{''.join(parts)}</div>"
 
 
 def _line_html(line: Line) -> str:
@@ -84,12 +84,14 @@ def _line_html(line: Line) -> str:
             f"<b style='color:{color}'>{who}:</b> {text}{note}</div>")
 
 
-def turn_html(turn: Turn, waveform_png_b64: str = "", player_html: str = "") -> str:
-    """One response in a compact row: id and latency figures, a small waveform (a red line marks where
-    the listener cut it off) and a player."""
-    head = (f"<div style='font-size:12px'><b>{html.escape(turn.response_id)}</b> · "
-            f"<span class='rk-latency'>{html.escape(turn.latency_line())}</span></div>")
-    opening = f"<div class='rk-turn' data-response='{html.escape(turn.response_id)}' style='{BOX};margin:4px 0'>"
+def turn_html(turn: Turn, title: str, waveform_png_b64: str = "") -> str:
+    """One response in a compact row: what the user said, latency figures and a small waveform (a red
+    line marks where the listener cut it off). The turn's player is a widget beside it."""
+    head = (f"<div style='font-size:12px'>"
+            f"<b class='rk-turn-title'>{html.escape(_clip(title, 70))}</b> · "
+            f"<span class='rk-latency' style='color:#555'>{html.escape(turn.latency_line())}</span></div>")
+    opening = (f"<div class='rk-turn' data-response='{html.escape(turn.response_id)}' "
+               f"title='{html.escape(turn.response_id)}' style='margin:2px 0'>")
     if not waveform_png_b64:
         return f"{opening}{head}</div>"
     marker = ""
@@ -100,8 +102,23 @@ def turn_html(turn: Turn, waveform_png_b64: str = "", player_html: str = "") -> 
     wave = (f"<div style='position:relative;width:{WAVE_WIDTH}px;height:{WAVE_HEIGHT}px;flex:none'>"
             f"<img alt='waveform' src='data:image/png;base64,{waveform_png_b64}' "
             f"style='width:100%;height:100%;display:block'/>{marker}</div>")
-    return (f"{opening}{head}<div style='display:flex;align-items:center;gap:10px;margin-top:4px'>{wave}"
-            f"<div>{player_html}</div></div></div>")
+    return f"{opening}{head}{wave}</div>"
+
+
+# Shown when a saved notebook is reopened without its kernel: the live panel is gone, this stays. While the
+# panel is live the snapshot hides itself, and once it is gone so does the widget's "model not found".
+SNAPSHOT_STYLE = ("<style>.jp-OutputArea:has(.rk-playground) .rk-snapshot{display:none}"
+                  ".jp-OutputArea:has(.rk-snapshot) .jupyter-widgets:not(:has(*)){display:none}</style>")
+
+
+def snapshot_html(lines: Sequence[Line], turns: Sequence[tuple[Turn, str, str]]) -> str:
+    """A still picture of the playground: the transcript and each turn's title, latency and waveform.
+
+    `turns` holds (turn, title, waveform PNG as base64) for each finished response."""
+    rows = "".join(turn_html(turn, title, png) for turn, title, png in turns)
+    note = "<div style='color:#777;font-size:12px'>A snapshot of the playground: run the cell for a live panel.</div>"
+    return (f"{SNAPSHOT_STYLE}<div class='rk-snapshot' style='max-width:900px'><b>Realtime playground</b>{note}"
+            f"{transcript_html(lines)}<div class='rk-snapshot-turns'>{rows}</div></div>")
 
 
 def config_html(effective: Mapping[str, Any], changes: Sequence[Any] = ()) -> str:

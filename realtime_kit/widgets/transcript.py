@@ -4,7 +4,7 @@
     view.apply({"type": "conversation.item.input_audio_transcription.completed",
                 "item_id": "item_1", "transcript": "hello"}, at=1.0)
     view.lines[-1].text        # "hello"
-    view.turns["resp_1"].latency_line()   # "first audio 0.21 s · done 0.80 s · 2.4 s of audio"
+    view.turns["resp_1"].latency_line()   # "first audio 210 ms · done 800 ms · 2.4 s of audio"
 
 No widgets and no asyncio: the playground feeds it events with their arrival times and renders it.
 """
@@ -46,6 +46,7 @@ class Turn:
     audio_rate: int = 24000
     heard_ms: int | None = None  # set when the turn was interrupted and truncated
     reason: str = ""  # why a response ended other than completed (status_details)
+    user_item: str = ""  # the user item this response answers (its text titles the turn)
 
     @property
     def audio_seconds(self) -> float:
@@ -58,7 +59,7 @@ class Turn:
         for label, at in (("first text", self.t_first_text), ("first audio", self.t_first_audio),
                           ("done", self.t_done)):
             if at is not None:
-                parts.append(f"{label} {at - self.t_trigger:.2f} s")
+                parts.append(f"{label} {_duration(at - self.t_trigger)}")
         if self.audio_bytes:
             parts.append(f"{self.audio_seconds:.1f} s of audio")
         if self.heard_ms is not None:
@@ -66,6 +67,15 @@ class Turn:
         if self.status not in ("in_progress", "completed"):
             parts.append(f"{self.status}: {self.reason}" if self.reason else self.status)
         return " · ".join(parts) + (f" ({since})" if since and parts else "")
+
+
+def _duration(seconds: float) -> str:
+    """Under a second in milliseconds (the local server answers in tens of them), else in seconds.
+
+    >>> _duration(0.0423), _duration(2.5)
+    ('42 ms', '2.50 s')
+    """
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 class TranscriptFold:
@@ -76,6 +86,7 @@ class TranscriptFold:
         self.turns: dict[str, Turn] = {}
         self._by_item: dict[str, Line] = {}
         self._trigger: tuple[str, float] | None = None  # what the next response answers, and when
+        self._user_item = ""  # the latest user item, which the next response answers
 
     def apply(self, event: Any, at: float) -> str | None:
         """Fold one server event (SDK model or dict) received at `at` seconds; returns an error text."""
@@ -109,6 +120,13 @@ class TranscriptFold:
             if item_id in turn.item_ids:
                 turn.heard_ms = heard_ms
 
+    def asked(self, turn: Turn) -> str:
+        """What the user said or typed that this turn answers (its title)."""
+        line = self._by_item.get(turn.user_item)
+        if line is None:
+            return "(follow-up response)" if turn.trigger == "request" else "…"
+        return line.text or ("(speech, transcribing…)" if line.pending else "(speech)")
+
     def in_flight(self) -> list[str]:
         """Ids of responses created and not yet done."""
         return [rid for rid, turn in self.turns.items() if turn.t_done is None]
@@ -116,7 +134,8 @@ class TranscriptFold:
     # ---- handlers, one per event type (GA names)
 
     def _speech_started(self, data: Mapping[str, Any], at: float) -> None:
-        self._line("user", str(data.get("item_id") or ""))
+        self._user_item = str(data.get("item_id") or "")
+        self._line("user", self._user_item)
 
     def _speech_stopped(self, data: Mapping[str, Any], at: float) -> None:
         self._trigger = ("speech", at)
@@ -127,6 +146,8 @@ class TranscriptFold:
         if item.get("type") != "message" or role not in ("user", "assistant"):
             return
         line = self._line(role, str(item.get("id") or ""))
+        if role == "user":
+            self._user_item = line.item_id
         text = _content_text(item.get("content") or [])
         if text and not line.text:
             line.text = text
@@ -186,9 +207,10 @@ class TranscriptFold:
         turn = self.turns.get(response_id)
         if turn is None:
             trigger, t_trigger = self._trigger or ("request", at)
-            turn = Turn(response_id=response_id, trigger=trigger, t_trigger=t_trigger, t_created=at)
+            turn = Turn(response_id=response_id, trigger=trigger, t_trigger=t_trigger, t_created=at,
+                        user_item=self._user_item)
             self.turns[response_id] = turn
-            self._trigger = None
+            self._trigger, self._user_item = None, ""
         return turn
 
     def _note_item(self, turn: Turn, item_id: str) -> None:

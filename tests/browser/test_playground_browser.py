@@ -54,8 +54,9 @@ def test_send_text_shows_the_transcript_and_plays_the_reply(notebook_page: Noteb
     wait_for_text(page, ".rk-transcript .rk-user", "tell me a story")
     wait_for_text(page, ".rk-transcript .rk-assistant", "robot")
     wait_for_played(page, 500)
-    page.locator(".rk-turn audio").first.wait_for()
-    wait_for_text(page, ".rk-turn .rk-latency", r"first audio \d+\.\d\d s")
+    page.locator(".rk-clip .rk-clip-play").first.click()  # the turn's own player fetches its audio as bytes
+    page.locator(".rk-clip audio").first.wait_for()
+    wait_for_text(page, ".rk-turn .rk-latency", r"first audio (\d+ ms|\d+\.\d\d s)")
     state = notebook_page.probe.state()
     assert state["errors"] == []
     assert state["config"]["audio"]["output"]["voice"] == "coral"
@@ -75,6 +76,8 @@ def test_listening_hears_speech_and_speaking_over_the_reply_truncates_it(noteboo
     wait_for_played(page, 300)
     # the fake device loops the WAV: its next "please tell me a story" talks over the reply
     wait_for_text(page, ".rk-transcript .rk-note", "interrupted", timeout=30_000)
+    wait_for_text(page, ".rk-turn .rk-latency", "interrupted")  # the cut shows on the turn's waveform too
+    path = notebook_page.screenshot("listening")  # the moment of the interruption (the README's picture)
     panel_button(page, "Stop listening").click()
     state = notebook_page.probe.state()
     assert state["errors"] == []
@@ -86,7 +89,6 @@ def test_listening_hears_speech_and_speaking_over_the_reply_truncates_it(noteboo
     [truncated] = [event for event in state["truncated"] if event["item_id"] == cut["item_id"]]
     assert truncated["audio_end_ms"] == cut["audio_end_ms"]
     assert 0 < truncated["audio_end_ms"] <= cut["played_reported_ms"] <= cut["received_ms"]
-    path = notebook_page.screenshot("listening")
     if os.environ.get("RK_UPDATE_DOCS") == "1":  # refresh the README figure only when asked: keeps git clean
         docs = REPO / "docs"
         docs.mkdir(exist_ok=True)
