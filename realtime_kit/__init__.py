@@ -51,6 +51,8 @@ _LAZY = {
     "Playground": "realtime_kit.widgets",
     "Microphone": "realtime_kit.widgets",
     "StreamingPlayer": "realtime_kit.widgets",
+    "transcribe": "realtime_kit.session.transcription",
+    "Transcription": "realtime_kit.session.transcription",
 }
 
 __all__ = [
@@ -76,11 +78,13 @@ __all__ = [
     "TargetError",
     "Tool",
     "ToolCall",
+    "Transcription",
     "__version__",
     "connect",
     "function_tool",
     "run",
     "shared_server",
+    "transcribe",
     "vad_sweep",
 ]
 

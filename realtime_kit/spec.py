@@ -78,6 +78,15 @@ def validate_session(session: Any, path: str = "session") -> BaseModel:
     return _validate_model(RealtimeSessionCreateRequest, session, (path,))
 
 
+def validate_transcription_session(session: Any, path: str = "session") -> BaseModel:
+    """Validate a GA transcription session config (``type: "transcription"``), names under ``path``."""
+    from openai.types.realtime import RealtimeTranscriptionSessionCreateRequest
+
+    if not isinstance(session, Mapping):
+        raise SpecViolation("invalid_type", f"Invalid type for '{path}': expected an object.", path)
+    return _validate_model(RealtimeTranscriptionSessionCreateRequest, session, (path,))
+
+
 def unknown_keys(model: Any, prefix: Sequence[PathPart] = ()) -> list[str]:
     """Dotted paths of keys that the SDK's models do not define, anywhere inside ``model``."""
     found: list[str] = []
@@ -200,13 +209,18 @@ def _without_item_references(event: Mapping[str, Any]) -> dict[str, Any]:
 def _without_server_session_fields(event: Mapping[str, Any]) -> dict[str, Any]:
     """The service adds id, object and expires_at to the session it reports; the SDK's event model omits them."""
     from openai.types.realtime.realtime_session_create_response import RealtimeSessionCreateResponse
+    from openai.types.realtime.realtime_transcription_session_create_response import (
+        RealtimeTranscriptionSessionCreateResponse,
+    )
 
     session = event.get("session")
     if not isinstance(session, Mapping):
         return dict(event)
+    reported: type[BaseModel] = RealtimeTranscriptionSessionCreateResponse \
+        if session.get("type") == "transcription" else RealtimeSessionCreateResponse
     for key in _SERVER_SESSION_FIELDS:
         if key in session:
-            annotation = RealtimeSessionCreateResponse.model_fields[key].annotation
+            annotation = reported.model_fields[key].annotation
             if annotation is None:  # pydantic types it Optional; the SDK's fields always carry one
                 continue
             try:

@@ -56,7 +56,8 @@ async def test_a_2x2x2_experiment_fills_one_row_per_config_turn_and_repeat(serve
     assert (text.request_to_created_s > 0).all() and (text.to_first_audio_s >= text.request_to_created_s).all()
     assert (audio.end_of_speech_to_speech_stopped_s > 0).all() and audio.committed_to_created_s.notna().all()
     assert audio.wer.notna().all() and audio.input_transcript.notna().all()
-    assert (table.tokens_audio_out > 0).all() and (table.cost_usd > 0).all() and set(table.model) == {"gpt-realtime"}
+    assert (table.tokens_audio_out > 0).all() and (table.cost_usd > 0).all()
+    assert set(table.model) == {"gpt-realtime-2.1"}
     summary = results.summary()
     assert len(summary) == 4 and (summary.errors == 0).all()
     loaded = Results.load(results.save(tmp_path / "run.csv")).table
@@ -100,7 +101,7 @@ async def test_session_cost_adds_up_its_responses(server: LocalServer) -> None:
         assert session.cost.total == 0
         first = await session.send_text("Hello")
         second = await session.send_text("How are you?")
-        expected = cost_of(first.usage, "gpt-realtime").total + cost_of(second.usage, "gpt-realtime").total
+        expected = cost_of(first.usage, "gpt-realtime-2.1").total + cost_of(second.usage, "gpt-realtime-2.1").total
         assert session.cost.total == pytest.approx(expected) and session.cost.audio_out > 0
 
 

@@ -141,7 +141,9 @@ async def test_session_created_echoes_the_model_on_both_paths() -> None:
             assert peer.events[0]["session"]["type"] == "realtime"
         async with sdk_session(server.openai_base_url, model="gpt-realtime-mini") as peer:
             assert peer.events[0]["session"]["model"] == "gpt-realtime-mini"
-        for query, model, voice in (("?deployment=dep-7", "dep-7", "marin"), ("", "gpt-realtime", "alloy")):
+        for query, model, voice in (("?deployment=dep-7", "dep-7", "marin"),
+                                    ("?deployment=my-deployment", "my-deployment", "alloy"),
+                                    ("", "gpt-realtime-2.1", "marin")):    # no model named: the current one
             async with ws_connect(server.url + "/openai/v1/realtime" + query) as ws:
                 session = json.loads(await ws.recv())["session"]
                 assert (session["model"], session["audio"]["output"]["voice"]) == (model, voice)  # the model's profile

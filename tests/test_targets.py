@@ -42,7 +42,7 @@ def test_no_settings_means_the_local_server():
     """With nothing in the environment, the embedded server is chosen."""
     target = resolve_target(env={})
     assert (target.kind, target.auth, target.model, target.websocket_base_url) == ("local", "bearer",
-                                                                                   "gpt-realtime", "")
+                                                                                   "gpt-realtime-2.1", "")
 
 
 def test_azure_endpoint_means_azure_with_entra():
@@ -50,7 +50,7 @@ def test_azure_endpoint_means_azure_with_entra():
     target = resolve_target(env={"AZURE_OPENAI_ENDPOINT": ENDPOINT, "OPENAI_API_KEY": OPENAI_KEY})
     assert (target.kind, target.auth) == ("azure", "entra")
     assert target.websocket_base_url == "wss://my-aoai.openai.azure.com/openai/v1"
-    assert target.model == "gpt-realtime"
+    assert target.model == "gpt-realtime-2.1"
 
 
 def test_azure_key_in_the_environment_means_key_auth():
@@ -294,7 +294,7 @@ def test_describe_is_one_readable_line():
     """describe() says what, where, which deployment and how it authenticates."""
     env = {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com/"}
     assert resolve_target(env=env).describe() == (
-        "Using Azure OpenAI at wss://x.openai.azure.com/openai/v1, deployment gpt-realtime, keyless (Entra ID)")
+        "Using Azure OpenAI at wss://x.openai.azure.com/openai/v1, deployment gpt-realtime-2.1, keyless (Entra ID)")
     env["AZURE_OPENAI_API_KEY"] = AZURE_KEY
     assert resolve_target(env=env).describe().endswith("API key from AZURE_OPENAI_API_KEY")
     assert resolve_target(env={}).describe().startswith("Using the embedded local server")

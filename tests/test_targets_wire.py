@@ -71,7 +71,7 @@ async def test_azure_key_sends_api_key_and_no_authorization(local_server: LocalS
     env = {"AZURE_OPENAI_ENDPOINT": local_server.url + "/", "AZURE_OPENAI_API_KEY": AZURE_KEY}
     await connect_once(resolve_target(env=env))
     (handshake,) = local_server.handshakes
-    assert (handshake.path, handshake.query) == ("/openai/v1/realtime", {"model": "gpt-realtime"})
+    assert (handshake.path, handshake.query) == ("/openai/v1/realtime", {"model": "gpt-realtime-2.1"})
     assert handshake.auth_scheme == "api-key" and handshake.credential_sha256 == sha256(AZURE_KEY)
     assert "api-key" in handshake.header_names and "authorization" not in handshake.header_names
 

@@ -77,6 +77,8 @@ def build_session(config: Mapping[str, Any] | None = None, /, **flat: Any) -> di
     max_output_tokens           max_output_tokens (1..4096 or "inf")
     tools, tool_choice          tools, tool_choice
     tracing, truncation         tracing, truncation
+    reasoning_effort            reasoning.effort ("minimal" .. "xhigh"; reasoning models: gpt-realtime-2.x)
+    parallel_tool_calls         parallel_tool_calls (True/False; reasoning models only)
     input_format, output_format audio.input.format, audio.output.format ("pcm16" | "g711_ulaw" |
                                 "g711_alaw" | "audio/pcm" | "audio/pcmu" | "audio/pcma" | dict)
     noise_reduction             audio.input.noise_reduction ("near_field" | "far_field" | None)

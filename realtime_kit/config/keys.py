@@ -48,6 +48,7 @@ FLAT_PATHS: dict[str, Path] = {
     "tools": ("tools",),
     "tool_choice": ("tool_choice",),
     "tracing": ("tracing",),
+    "reasoning_effort": ("reasoning", "effort"),
     "truncation": ("truncation",),
     "input_format": ("audio", "input", "format"),
     "output_format": ("audio", "output", "format"),

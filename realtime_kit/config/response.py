@@ -24,7 +24,9 @@ from .tree import merge, plain
 
 CONTEXT = "response.create"
 # Keywords that stand for a nested place, as in session.update.
-NESTED = {"voice": ("audio", "output", "voice")}
+NESTED = {"voice": ("audio", "output", "voice"), "reasoning_effort": ("reasoning", "effort")}
+# Keywords send_text/stream_text take beside the response's: named in the did-you-mean of a typo.
+TURN_KEYWORDS = ("image", "image_detail")
 
 
 @cache
@@ -40,8 +42,11 @@ def build_response(**overrides: Any) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for name, value in overrides.items():
         value = plain(value)
+        if name in TURN_KEYWORDS:
+            raise ConfigError(f"{CONTEXT}: {name}= goes with a text message: use send_text or stream_text, or put "
+                              "the picture in a user message of your own.", path=name)
         if name not in response_keys():
-            guess = closest(name, list(response_keys()))
+            guess = closest(name, [*response_keys(), *TURN_KEYWORDS])
             hint = f"did you mean '{guess}'?" if guess else f"a response takes: {', '.join(response_keys())}."
             raise ConfigError(f"{CONTEXT}: unknown keyword '{name}'; {hint}", path=name, suggestion=guess)
         if name == "output_modalities" and isinstance(value, str):

@@ -37,6 +37,7 @@ from .handshake import (
     PATHS,
     Handshake,
     known_model,
+    requested_intent,
     requested_model,
     review_handshake,
     service_of,
@@ -309,7 +310,8 @@ class LocalServer:
             return
         faults = self.faults.for_session(self.max_session_s)
         memory = self._memory.account()
-        protocol = self._make_protocol(model, faults.close_after_s, service, memory)
+        protocol = self._make_protocol(model, faults.close_after_s, service, memory,
+                                       requested_intent(connection.request.path))
         wire = typing.cast(ServerConnection, DroppingConnection(connection, faults)) if faults.drops else connection
         session = ServerSession(wire, protocol, self._executor, Pacer.for_pace(self.pace), faults.close_after_s,
                                 limits=self.limits, bulk_executor=self._bulk_executor)
@@ -325,13 +327,14 @@ class LocalServer:
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
     def _make_protocol(self, model: str, max_session_s: float, service: Service = "openai",
-                       memory: SessionMemory | None = None) -> SessionProtocol:
+                       memory: SessionMemory | None = None, intent: str | None = None) -> SessionProtocol:
         if self._protocol_factory is not None:
-            return self._protocol_factory(model=model, max_session_s=max_session_s)
+            return self._protocol_factory(model=model, max_session_s=max_session_s,
+                                          **({"intent": intent} if intent else {}))
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
         return RealtimeProtocol(model=model, service=service, max_session_s=max_session_s, limits=self.limits,
-                                memory=memory, profile=profile_for(self.deployments.get(model, model)))
+                                memory=memory, profile=profile_for(self.deployments.get(model, model)), intent=intent)
 
 
 # -- shared server ---------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
     >>> from websockets.datastructures import Headers
 
-from ..rules import Service, profile_for
     >>> record, refusal = review_handshake("/v2/realtime", Headers(), key_digest=None)
     >>> record.status, refusal.startswith("No realtime endpoint at '/v2/realtime'")
     (404, True)
@@ -27,14 +26,15 @@ from urllib.parse import parse_qsl, urlsplit
 from websockets.datastructures import Headers
 
 from .. import redaction
-from ..rules import Service, profile_for
+from ..rules import CURRENT_MODEL, Service, profile_for
 
 __all__ = ["DEFAULT_MODEL", "PATHS", "SUBPROTOCOL", "Handshake", "chosen_subprotocol", "known_model",
-           "redacting_logger", "requested_model", "review_handshake", "service_of", "sha256_hex", "unknown_model_event"]
+           "redacting_logger", "requested_intent", "requested_model", "review_handshake",
+           "service_of", "sha256_hex", "unknown_model_event"]
 
 # The two GA WebSocket paths: Azure's (``{endpoint}/openai/v1``) and OpenAI's (``.../v1``).
 PATHS = ("/openai/v1/realtime", "/v1/realtime")
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = CURRENT_MODEL  # what the client gets when it names no model
 _REDACTED = redaction.REDACTED
 # A handshake record keeps at most this many header names or query keys, each cut to this many characters.
 _KEPT_NAMES, _KEPT_CHARS = 64, 128
@@ -109,10 +109,19 @@ def requested_model(request_path: str) -> str:
     """The model a client asked for in its query (``model``, or Azure's ``deployment``).
 
         >>> requested_model("/openai/v1/realtime?deployment=my-voice"), requested_model("/v1/realtime")
-        ('my-voice', 'gpt-realtime')
+        ('my-voice', 'gpt-realtime-2.1')
     """
     query = dict(parse_qsl(urlsplit(request_path).query))
     return query.get("model") or query.get("deployment") or DEFAULT_MODEL
+
+
+def requested_intent(request_path: str) -> str | None:
+    """The session kind a client asked for: ``intent=transcription`` in the query (the SDK's connect docstring).
+
+        >>> requested_intent("/v1/realtime?intent=transcription"), requested_intent("/v1/realtime?model=m")
+        ('transcription', None)
+    """
+    return dict(parse_qsl(urlsplit(request_path).query)).get("intent")
 
 
 def service_of(request_path: str) -> Service:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .audio_format import bytes_per_ms, ms_of, sample_width
+from .images import check_images
 from .session_config import format_kind
 from .wire import ClientError, Ids, b64decode
 
@@ -111,6 +112,7 @@ class Conversation:
         item = Item(wire)
         if wire["type"] == "message":
             _take_audio(item, path, session)
+            check_images(item.wire, path)
         return item
 
     def response_input(self, raw_items: list[Any] | None, session: Mapping[str, Any]) -> list[Item]:

@@ -35,7 +35,8 @@ How the local server approximates the real service (the README quotes this list)
   input and output. `max_output_tokens` cuts the spoken text at that many tokens' worth of words
   (status "incomplete", reason "max_output_tokens"). Cached tokens are always 0.
 - `semantic_vad` is server VAD with threshold 0.5, 300 ms padding and a silence that depends on
-  eagerness (`SEMANTIC_SILENCE_MS`). `idle_timeout_ms` is kept in the session but never fires.
+  eagerness (`SEMANTIC_SILENCE_MS`). `idle_timeout_ms` (server_vad) fires by the SDK's rule on the input
+  audio's clock (`idle_timeout.IdleTimer`): after a reply's audio has played, that much input with no speech.
 - `output_audio_buffer.clear` is WebRTC/SIP only (SDK docstring): over this WebSocket server it
   gets an `error` event that says to use `response.cancel` and `conversation.item.truncate`.
 - A tool is only called in answer to a user message, never right after a function_call_output
@@ -48,6 +49,15 @@ How the local server approximates the real service (the README quotes this list)
   an `error` with code `session_expired` and `closed` turns true: the shell then closes.
 - Out-of-band responses (`conversation: "none"`) may start while another is in flight; they are
   queued and stream after it.
+- `?intent=transcription` opens a transcription session (`transcription_session.py`): committed turns
+  are transcribed (keywords applied, logprobs 0.0 when included), nothing answers.
+- `input_image` parts must be PNG/JPEG data URLs; the assistant states their size and main colours
+  (`images.py`); usage counts their tokens by the vision tile rule.
+- `noise_reduction` filters each append before VAD and transcription (`noise.py`, scipy.signal).
+- `truncation` drops the oldest items from the model's context (`context_window.py`); `disabled`
+  answers an over-long response.create with `context_length_exceeded`.
+- `reasoning` and `parallel_tool_calls` only for reasoning profiles (2.x); effort scales the reported
+  reasoning tokens.
 """
 
 from __future__ import annotations
@@ -57,14 +67,17 @@ import math
 import time
 import typing
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ..errors import InvalidState
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, Service, profile_for
 from ..spec import SpecViolation
 from .answers import AnswerSource
+from .audio_format import ms_of
+from .context_window import ContextWindow
 from .engines import Engines
+from .idle_timeout import IdleTimer
 from .input_audio import (
     MAX_APPEND_BYTES,
     MIN_COMMIT_MS,
@@ -78,17 +91,27 @@ from .input_audio import (
 )
 from .items import Conversation, Item
 from .limits import Limits, MemoryBudget, SessionMemory, items_bytes
+from .noise import InputFilter
 from .responses import Responses
 from .session_config import (
     DEFAULT_INSTRUCTIONS,
     GA_VOICES,
+    check_model_params,
     check_session_values,
     default_session,
     format_kind,
     merge_session,
+    response_settings,
     updated_session,
 )
 from .streaming import TEXT_LEAD_MS, Response, transcript_pieces
+from .transcription_session import (
+    check_transcription,
+    default_transcription_session,
+    refined_transcription,
+    transcription_only,
+    updated_transcription_session,
+)
 from .usage import AUDIO_TOKENS_PER_SECOND, audio_tokens, text_tokens
 from .wire import ClientError, Ids, Outgoing, dig, parse_frame, validated
 
@@ -130,6 +153,7 @@ class RealtimeProtocol:
         limits: Limits | None = None,
         memory: SessionMemory | None = None,
         answers: AnswerSource | None = None,
+        intent: str | None = None,
     ) -> None:
         self._engines = engines or Engines.default()
         self._limits = limits or Limits()
@@ -138,6 +162,7 @@ class RealtimeProtocol:
         self._max_session_s = max_session_s
         self._ids = Ids(id_prefix_seed)
         self._model = model
+        self._transcription_only = intent == "transcription"   # ?intent=transcription: no model answers
         self._session: dict[str, Any] = {}
         self._deadline = math.inf
         self._closed = False
@@ -148,6 +173,11 @@ class RealtimeProtocol:
         self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe,
                                     SERVICES[service], self._profile, answers)
         self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
+        self._idle = IdleTimer()
+        self._window = ContextWindow()
+        self._responses.in_context = self._in_context
+        self._noise = InputFilter()
+        self._played_ms: dict[str, float] = {}   # response id -> ms of audio sent so far (for the idle timer)
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -155,8 +185,11 @@ class RealtimeProtocol:
         """Queue ``session.created`` with the whole effective session."""
         now = self._clock()
         self._deadline = now + self._max_session_s
-        self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
-                                        self._profile)
+        if self._transcription_only:
+            self._session = default_transcription_session(self._ids.new("sess_"), int(now + self._max_session_s))
+        else:
+            self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
+                                            self._profile)
         self._emit({"type": "session.created", "session": copy.deepcopy(self._session)})
 
     def receive(self, frame: str | bytes) -> None:
@@ -186,6 +219,16 @@ class RealtimeProtocol:
 
     def next_event(self) -> Outgoing | None:
         """The next event to send, or None when there is nothing to send now."""
+        out = self._next_event()
+        if out is not None and out.response_id is not None:   # the idle timer starts after a reply has played
+            played = self._played_ms.pop(out.response_id, 0.0) + out.audio_ms
+            if out.event["type"] == "response.done":
+                self._idle.response_done(played)
+            else:
+                self._played_ms[out.response_id] = played
+        return out
+
+    def _next_event(self) -> Outgoing | None:
         self._expire_if_due()
         if self._outbox:
             return self._outbox.popleft()
@@ -263,8 +306,13 @@ class RealtimeProtocol:
     # -- session.update and conversation items -----------------------------------------------------
 
     def _on_session_update(self, event: dict[str, Any]) -> None:
-        self._session = updated_session(self._session, event["session"],
-                                        voice_locked=self._responses.audio_was_produced)
+        if self._transcription_only:
+            self._session = updated_transcription_session(self._session, event["session"])
+        else:
+            session = updated_session(self._session, event["session"],
+                                      voice_locked=self._responses.audio_was_produced)
+            check_transcription(dig(session, "audio", "input", "transcription"), "session.audio.input.transcription")
+            self._session = session
         self._emit({"type": "session.updated", "session": copy.deepcopy(self._session)})
 
     def _on_item_create(self, event: dict[str, Any]) -> None:
@@ -291,11 +339,35 @@ class RealtimeProtocol:
     # -- input audio -------------------------------------------------------------------------------
 
     def _on_append(self, event: dict[str, Any]) -> None:
-        for turn in self._input.append(event["audio"], self._input_kind(), self._turn_detection()):
+        # noise reduction filters the audio before VAD and transcription see it (the SDK's order)
+        audio = self._noise.apply(event["audio"], self._input_kind(), dig(self._session, "audio", "input",
+                                                                           "noise_reduction"))
+        turns = self._input.append(audio, self._input_kind(), self._turn_detection())
+        self._idle.fed(ms_of(len(event["audio"]) * 3 // 4 - event["audio"][-2:].count("="), self._input_kind()))
+        for turn in turns:
             if isinstance(turn, SpeechStarted):
                 self._speech_started(turn)
             else:
                 self._speech_stopped(turn)
+        detection = self._turn_detection()
+        if detection.get("type") == "server_vad" and not self._transcription_only:
+            due = self._idle.due(detection.get("idle_timeout_ms"))
+            if due is not None:
+                self._idle_timeout(*due)
+
+    def _idle_timeout(self, start_ms: int, end_ms: int) -> None:
+        """input_audio_buffer.timeout_triggered, the silent audio committed as an item, and a response."""
+        try:
+            data, item_id = self._input.commit(self._input_kind())
+        except ClientError:  # the client cleared the buffer meanwhile: no silent audio to commit
+            return
+        self._emit({"type": "input_audio_buffer.timeout_triggered", "audio_start_ms": start_ms,
+                    "audio_end_ms": end_ms, "item_id": item_id})
+        transcription = self._commit(data, item_id)
+        if self._responses.default_writer() is None:
+            self._start_response({}, None, transcription)
+        elif transcription is not None:
+            self._jobs.append(transcription)
 
     def _on_commit(self, event: dict[str, Any]) -> None:
         data, item_id = self._input.commit(self._input_kind())
@@ -322,9 +394,11 @@ class RealtimeProtocol:
         if not transcription:
             return None
         model = str(transcription.get("model") or "")
-        return transcription_events(item, model, self._engines.transcribe, self._ids)
+        return refined_transcription(transcription_events(item, model, self._engines.transcribe, self._ids),
+                                     self._session, item)
 
     def _speech_started(self, turn: SpeechStarted) -> None:
+        self._idle.speech_started()
         self._emit({"type": "input_audio_buffer.speech_started", "audio_start_ms": int(turn.start_ms),
                     "item_id": turn.item_id})
         writer = self._responses.default_writer()
@@ -332,9 +406,14 @@ class RealtimeProtocol:
             self._cancel(writer, "turn_detected")
 
     def _speech_stopped(self, turn: SpeechStopped) -> None:
+        self._idle.speech_stopped()
         self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(turn.end_ms),
                     "item_id": turn.item_id})
         transcription = self._commit(turn.audio, turn.item_id)
+        if self._transcription_only:  # nothing answers: only the transcription follows
+            if transcription is not None:
+                self._jobs.append(transcription)
+            return
         if self._turn_detection().get("create_response", True) and self._responses.default_writer() is None:
             self._start_response({}, None, transcription)
         elif transcription is not None:
@@ -343,8 +422,11 @@ class RealtimeProtocol:
     # -- responses ---------------------------------------------------------------------------------
 
     def _on_response_create(self, event: dict[str, Any]) -> None:
+        if self._transcription_only:
+            raise transcription_only("response.create")
         params = event.get("response") or {}
         check_session_values(params, "response")
+        check_model_params(params, "response", self._model)
         conversation = params.get("conversation") or "auto"
         if conversation not in ("auto", "none"):
             raise ClientError("invalid_value", f"Invalid value: '{conversation}'. Supported values are: 'auto' "
@@ -367,6 +449,8 @@ class RealtimeProtocol:
 
     def _start_response(self, params: dict[str, Any], input_items: list[Item] | None,
                         transcription: Iterator[Outgoing] | None = None) -> None:
+        if input_items is None:  # over the limit with truncation disabled: an error instead of a response
+            self._in_context(list(self._conversation.items), response_settings(self._session, params))
         events = self._responses.start(params, self._session, input_items)
         if transcription is not None:  # the service transcribes the turn while it answers
             response = self._responses.owner_of(events)
@@ -374,6 +458,10 @@ class RealtimeProtocol:
             if response is not None:
                 response.events = events
         self._jobs.append(events)
+
+    def _in_context(self, items: list[Item], settings: Mapping[str, Any]) -> list[Item]:
+        """The conversation items the model reads, per the session's truncation (context_window.py)."""
+        return self._window.fit(items, settings, self._profile.input_token_limit)
 
     def _cancel(self, response: Response, reason: str) -> None:
         """End ``response`` now: its closing events go out before anything received later."""

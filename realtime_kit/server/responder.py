@@ -73,6 +73,7 @@ class TurnContext:
     user_messages: int = 0                        # user messages in the conversation so far
     responses_so_far: int = 0                     # assistant responses before this one
     tool_result: tuple[str, str] | None = None    # (tool name, output) when answering a function_call_output
+    images: tuple[str, ...] = ()                  # descriptions of the images in the latest user message
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ def reply(context: TurnContext) -> str:
 def _answer(context: TurnContext) -> _Answer:
     if context.tool_result is not None:
         return _tool_answer(*context.tool_result)
+    if context.images:
+        return _image_answer(context.images)
     text = (context.user_text or "").strip()
     if not text:
         return _silent_answer(context.from_audio)
@@ -106,6 +109,14 @@ def _answer(context: TurnContext) -> _Answer:
         if answer is not None:
             return answer
     return _echo(text)
+
+
+def _image_answer(images: tuple[str, ...]) -> _Answer:
+    """What the local assistant can truly say about pictures: their size and main colours (server/images.py)."""
+    if len(images) == 1:
+        return _Answer(f"I can't see pictures, but I measured yours: it is {images[0]}.", "picture")
+    listed = "; ".join(f"picture {n} is {text}" for n, text in enumerate(images, 1))
+    return _Answer(f"I can't see pictures, but I measured yours: {listed}.", "pictures")
 
 
 def _tool_answer(name: str, output: str) -> _Answer:

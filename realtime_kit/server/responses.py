@@ -25,11 +25,12 @@ import numpy as np
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from . import responder
 from .answers import AnswerSource, RuleAnswers
+from .images import image_tokens_of, images_of
 from .input_audio import heard
 from .items import Conversation, Item
 from .session_config import response_settings
 from .streaming import OutputWriter, Response, Synthesize
-from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, usage
+from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, reasoning_tokens, usage
 from .wire import Ids, Outgoing
 
 __all__ = ["PREAMBLE", "Responses"]
@@ -52,6 +53,8 @@ class Responses:
         self.active: list[Response] = []       # accepted, until their response.done goes out
         self.done_count = 0
         self.tokens_used = 0
+        # which conversation items a response reads (the protocol's context window; all of them by default)
+        self.in_context: Callable[[list[Item], Mapping[str, Any]], list[Item]] = lambda items, settings: items
 
     @property
     def audio_was_produced(self) -> bool:
@@ -137,8 +140,10 @@ class Responses:
 
     def _plan(self, response: Response) -> tuple[responder.TurnContext, bool]:
         """What the assistant answers to (the latest user message or function output); may it call a tool?"""
-        items = response.input_items if response.input_items is not None else list(self._conversation.items)
+        items = response.input_items if response.input_items is not None \
+            else self.in_context(list(self._conversation.items), response.settings)
         response.usage_in = context_tokens(items, response.settings["instructions"])
+        response.image_tokens_in = sum(image_tokens_of(item) for item in items)
         settings = response.settings
         relevant = [i for i in items if i.wire.get("type") in ("message", "function_call_output")
                     and i.wire.get("role") != "system"]
@@ -154,6 +159,8 @@ class Responses:
             user_messages=len(users),
             responses_so_far=self.done_count,
             tool_result=self._tool_result(last, items),
+            images=tuple(facts.describe() for facts in images_of(users[-1].wire)) if users and last is users[-1]
+            else (),
         )
         # A tool is only called in answer to a user message, so answering a call's output cannot loop.
         may_call = last is not None and last.wire.get("type") == "message" and last.wire.get("role") == "user"
@@ -182,7 +189,9 @@ class Responses:
         status, details = _ending(response)
         written = output_tokens(response.output)
         # recorded on 2.1: reasoning tokens for an answer to the user, none beside a tool call or its output
-        used = usage(response.usage_in, written, reasoning=written[0] // 2 if response.reasoned else None)
+        effort = str(response.settings["reasoning_effort"])
+        used = usage(response.usage_in, written, reasoning=reasoning_tokens(written[0], effort)
+                     if response.reasoned else None, images=response.image_tokens_in)
         response.done = True
         self.done_count += 1
         self.tokens_used += used["total_tokens"]

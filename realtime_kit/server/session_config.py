@@ -20,11 +20,12 @@ from typing import Any
 
 from ..rules import GPT_REALTIME, RANGES, SPEED_RANGE, ModelProfile, profile_for, voices
 from .audio_format import PCM_RATE
+from .noise import merged_noise_reduction
 from .wire import ClientError, dig
 
 __all__ = [
-    "DEFAULT_INSTRUCTIONS", "GA_VOICES", "check_session_values", "default_session", "format_filled", "format_kind",
-    "merge_session", "response_settings", "updated_session",
+    "DEFAULT_INSTRUCTIONS", "GA_VOICES", "REASONING_KEYS", "check_model_params", "check_session_values",
+    "default_session", "format_filled", "format_kind", "merge_session", "response_settings", "updated_session",
 ]
 
 MAX_OUTPUT_TOKENS_RANGE = RANGES[("max_output_tokens",)]
@@ -103,6 +104,8 @@ def _merge_audio(audio: dict[str, Any], update: Mapping[str, Any], silence_ms: i
                 target[key] = format_filled(value)
             elif key == "turn_detection":
                 target[key] = _turn_detection_merged(target.get(key), value, silence_ms)
+            elif key == "noise_reduction":
+                target[key] = merged_noise_reduction(target.get(key), value)
             elif key == "transcription" and isinstance(value, Mapping):
                 # the service echoes language and prompt as null when they were not given
                 target[key] = {"model": None, "language": None, "prompt": None, **copy.deepcopy(dict(value))}
@@ -146,10 +149,16 @@ def updated_session(current: Mapping[str, Any], update: Mapping[str, Any], *, vo
     ``voice_locked``: the assistant has produced audio, so the voice can no longer change.
     """
     if update.get("type") != "realtime":
-        raise ClientError("invalid_value", "This is a realtime session, so session.type must be 'realtime'; "
-                          "open a separate transcription session for 'transcription'.", "session.type")
+        # the service's words (community.openai.com/t/1366640), then the fix
+        raise ClientError("invalid_value", "Passing a transcription session update event to a realtime session is "
+                          "not allowed. Connect with intent=transcription for a transcription session.",
+                          "session.type")
     _refuse_nulls(update, current, "session")
+    check_model_params(update, "session", str(current.get("model")))
     merged = merge_session(current, update)
+    # accepted, not echoed: the SDK's effective session (RealtimeSessionCreateResponse) has no such field,
+    # and the local assistant calls at most one tool per response anyway
+    merged.pop("parallel_tool_calls", None)
     check_session_values(merged, "session")
     voice = dig(update, "audio", "output", "voice")
     if voice is not None and voice != dig(current, "audio", "output", "voice") and voice_locked:
@@ -199,6 +208,8 @@ def response_settings(session: Mapping[str, Any], params: Mapping[str, Any]) -> 
         "tools": pick(params.get("tools"), "tools", default=[]),
         "tool_choice": pick(params.get("tool_choice"), "tool_choice", default="auto"),
         "max_output_tokens": pick(params.get("max_output_tokens"), "max_output_tokens", default="inf"),
+        # gpt-realtime-2's documented default effort is low (vercel.com/ai-gateway/models/gpt-realtime-2/about)
+        "reasoning_effort": pick(dig(params, "reasoning", "effort"), "reasoning", "effort", default="low"),
     }
     # What the responder describes when asked about its settings: the session as this response sees it.
     settings["session_view"] = merge_session(session, {
@@ -208,6 +219,26 @@ def response_settings(session: Mapping[str, Any], params: Mapping[str, Any]) -> 
 
 
 # -- value checks ----------------------------------------------------------------------------------
+
+# Keys only reasoning models take: the SDK's docstrings say "Only supported by reasoning Realtime models
+# such as gpt-realtime-2" (parallel_tool_calls) and "for reasoning-capable Realtime models" (reasoning).
+REASONING_KEYS = ("reasoning", "parallel_tool_calls")
+
+
+def check_model_params(config: Mapping[str, Any], path: str, model: str) -> None:
+    """Refuse ``reasoning``/``parallel_tool_calls`` for a model whose profile has no reasoning.
+
+    The wording is the API's for a parameter a model does not take ("Unsupported parameter: '...' is
+    not supported with this model.", code ``unsupported_parameter``).
+    """
+    if (profile_for(model) or GPT_REALTIME).reasoning:
+        return
+    for key in REASONING_KEYS:
+        if config.get(key) is not None:
+            raise ClientError("unsupported_parameter", f"Unsupported parameter: '{path}.{key}' is not supported "
+                              f"with this model ({model}); use a reasoning model such as gpt-realtime-2.1, or "
+                              f"drop {key}.", f"{path}.{key}")
+
 
 
 def check_session_values(config: Mapping[str, Any], path: str) -> None:

@@ -57,6 +57,7 @@ class Response:
     reasoned: bool = False                 # the model reports reasoning tokens for it (2.x answers)
     done: bool = False
     usage_in: tuple[int, int] = (0, 0)     # (text tokens, audio tokens) of the context
+    image_tokens_in: int = 0               # tokens of the images in the context (vision rule)
     events: Iterator[Outgoing] | None = None
 
 

@@ -20,8 +20,8 @@ from .items import Item
 from .limits import MAX_OUTPUT_TOKENS, MAX_REPLY_CHARS
 
 __all__ = [
-    "AUDIO_TOKENS_PER_SECOND", "audio_tokens", "context_tokens", "cut_to_tokens", "output_tokens", "rate_limits",
-    "text_tokens", "transcription_usage", "usage",
+    "AUDIO_TOKENS_PER_SECOND", "REASONING_SHARE", "audio_tokens", "context_tokens", "cut_to_tokens", "output_tokens",
+    "rate_limits", "reasoning_tokens", "text_tokens", "transcription_usage", "usage",
 ]
 
 WORDS_PER_TOKEN = 0.75
@@ -80,18 +80,33 @@ def output_tokens(items: Sequence[Item]) -> tuple[int, int]:
     return text, audio
 
 
-def usage(context: tuple[int, int], output: tuple[int, int], reasoning: int | None = None) -> dict[str, Any]:
-    """A ``response.done`` usage object from (text, audio) tokens in and out (and reasoning, if the model says)."""
+# Reasoning tokens per answer token, by effort: the local server's rule (low is the models' default).
+REASONING_SHARE = {"minimal": 0.25, "low": 0.5, "medium": 1.0, "high": 2.0, "xhigh": 4.0}
+
+
+def reasoning_tokens(answer_tokens: int, effort: str) -> int:
+    """How many reasoning tokens the local server reports for an answer of ``answer_tokens`` text tokens.
+
+        >>> reasoning_tokens(10, "low"), reasoning_tokens(10, "high")
+        (5, 20)
+    """
+    return int(answer_tokens * REASONING_SHARE.get(effort, 0.5))
+
+
+def usage(context: tuple[int, int], output: tuple[int, int], reasoning: int | None = None,
+          images: int = 0) -> dict[str, Any]:
+    """A ``response.done`` usage object from (text, audio) tokens in and out (reasoning, if the model says;
+    the input images' tokens)."""
     in_text, in_audio = context
     out_text, out_audio = output
     details: dict[str, Any] = {"text_tokens": out_text, "audio_tokens": out_audio}
     if reasoning is not None:
         details["reasoning_tokens"] = reasoning
     return {
-        "total_tokens": in_text + in_audio + out_text + out_audio,
-        "input_tokens": in_text + in_audio,
+        "total_tokens": in_text + in_audio + images + out_text + out_audio,
+        "input_tokens": in_text + in_audio + images,
         "output_tokens": out_text + out_audio,
-        "input_token_details": {"text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": 0,
+        "input_token_details": {"text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": images,
                                 "cached_tokens": 0,
                                 "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0, "image_tokens": 0}},
         "output_token_details": details,

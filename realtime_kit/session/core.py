@@ -35,15 +35,16 @@ from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import RealtimeKitError, TargetError
+from ..errors import InvalidState, RealtimeKitError, TargetError
 from .audio_input import APPEND_CHUNK_MS as APPEND_CHUNK_MS
-from .audio_input import AudioInput, turn_detection_of
+from .audio_input import turn_detection_of
 from .conversation import Delta, Response
 from .pump import CREATED_TIMEOUT as CREATED_TIMEOUT
 from .reconnect import Reconnecting
 from .sync import SyncFacade, run
 from .tool_loop import response_chain
 from .tools import Tool, function_tool
+from .transcription import TranscriptionInput
 
 if TYPE_CHECKING:
     from ..experiment.cost import Cost
@@ -105,9 +106,14 @@ class Connecting:
 
     async def _open(self) -> Session:
         from ..config.build import FLAT_KEYWORDS
+        from ..rules import shutdown_notice
         from .links import Links
         from .targets import open_connection, resolve_target
 
+        intent = self._options.pop("intent", None)
+        if intent not in (None, "transcription"):
+            raise TargetError(f"rk.connect: intent={intent!r} is not one the service knows; use "
+                              "intent=\"transcription\" for a transcription session, or leave it out.")
         names = SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS)
         links = Links.of({k: v for k, v in self._options.items() if k in LINK_KEYWORDS})
         session_options = {k: v for k, v in self._options.items() if k in names}
@@ -115,7 +121,7 @@ class Connecting:
         server = links.start_replay_server(self._target)
         target = resolve_target(server.url if server else self._target, **target_options)
         try:
-            connection = await open_connection(target)
+            connection = await open_connection(target, intent=intent)
         except RealtimeKitError:
             links.stop(server)
             raise
@@ -126,6 +132,9 @@ class Connecting:
         target = getattr(connection, "target", target)  # the local server's URL is known once it runs
         if self._target is None and target.kind == "local":
             print(LOCAL_NOTICE.format(url=_origin(target.websocket_base_url)))
+        notice = shutdown_notice(target.model) if intent is None else None
+        if notice is not None:
+            print(notice)
         session = Session(connection, target, reconnect=links.reconnect)
         session._own_server = server
         links.attach(session, target)
@@ -138,6 +147,20 @@ class Connecting:
                 await session.close()
                 raise
         return session
+
+
+def _user_content(text: str, image: Any, detail: str | None) -> list[dict[str, Any]]:
+    """A user message's content: the text, then the image (checked and encoded here, before any sending)."""
+    if not isinstance(text, str):
+        raise TypeError(f"send_text needs a str, got {type(text).__name__}; for audio use send_audio.")
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": text}]
+    if image is not None:
+        from .images import image_content
+
+        content.append(image_content(image, detail))
+    elif detail is not None:
+        raise TypeError("image_detail= needs image=; pass the picture too, or drop image_detail.")
+    return content
 
 
 def _origin(url: str) -> str:
@@ -224,7 +247,7 @@ def _turn_type(session: Mapping[str, Any]) -> Any:
 # -- the session ----------------------------------------------------------------------------------
 
 
-class Session(Reconnecting, AudioInput):
+class Session(Reconnecting, TranscriptionInput):
     """A live realtime session. Make one with `await rk.connect(...)`; see the module docstring."""
 
     async def close(self) -> None:
@@ -267,6 +290,9 @@ class Session(Reconnecting, AudioInput):
         """
         from ..config.build import build_session, session_changes
 
+        if self.is_transcription:
+            raise InvalidState("This is a transcription session: configure it with "
+                               "await session.update_transcription(model=..., language=...).")
         config, flat = self._tools_to_schemas(config, flat)
         requested = build_session(config, **flat)
         before = self.conversation.session_updates
@@ -285,33 +311,39 @@ class Session(Reconnecting, AudioInput):
 
     # -- text ------------------------------------------------------------------------------------
 
-    async def send_text(self, text: str, **overrides: Any) -> Response:
+    async def send_text(self, text: str, *, image: Any = None, image_detail: str | None = None,
+                        **overrides: Any) -> Response:
         """Add a user message and ask for a response; returns the Response at response.done.
 
+        ``image=`` adds a picture to the message (a PNG/JPEG path or bytes, a numpy array, a matplotlib
+        figure), checked and encoded before anything is sent; ``image_detail=`` is "auto", "low" or "high".
         Keyword arguments override the response (instructions=, voice=, output_modalities=,
         max_output_tokens=, tool_choice=, metadata=, ...). With tools, the final Response of the
         tool-call chain is returned and `reply.tool_calls` lists every call with its result.
         """
+        content = _user_content(text, image, image_detail)
         reply = await self._begin_turn("send_text")
         waiter = self._expect_turn(reply)
         try:
-            await self._request_text(reply, text, overrides)
+            await self._request_text(reply, content, overrides)
             await self._until(waiter)
         finally:
             self._forget(waiter)
             self._end_turn(reply)  # cancelled or failed before response.done: the server stops too
         return reply.final
 
-    def stream_text(self, text: str, **overrides: Any) -> TurnStream:
+    def stream_text(self, text: str, *, image: Any = None, image_detail: str | None = None,
+                    **overrides: Any) -> TurnStream:
         """Like send_text, but yields Delta(kind, value, response) as transcript, text and audio arrive.
 
         Leaving the loop early (``break``, an exception, a cancelled task) cancels the response on the
         server, so the next call starts cleanly.
         """
         handle = TurnHandle()
-        return TurnStream(self, handle, self._stream_turn(handle, text, overrides))
+        content = _user_content(text, image, image_detail)
+        return TurnStream(self, handle, self._stream_turn(handle, content, overrides))
 
-    async def _stream_turn(self, handle: TurnHandle, text: str, overrides: Mapping[str, Any]
+    async def _stream_turn(self, handle: TurnHandle, content: list[dict[str, Any]], overrides: Mapping[str, Any]
                            ) -> AsyncIterator[Delta]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         reply = handle.reply = await self._begin_turn("stream_text")
@@ -319,7 +351,7 @@ class Session(Reconnecting, AudioInput):
         waiter = self._expect_turn(reply)
         waiter.future.add_done_callback(lambda _: queue.put_nowait(None))
         try:
-            await self._request_text(reply, text, overrides)
+            await self._request_text(reply, content, overrides)
             if waiter.ready() and not waiter.future.done():
                 waiter.future.set_result(None)
             while (delta := await queue.get()) is not None:
@@ -331,10 +363,9 @@ class Session(Reconnecting, AudioInput):
                 self._streams.pop(response, None)
             self._end_turn(reply)
 
-    async def _request_text(self, reply: Response, text: str, overrides: Mapping[str, Any]) -> None:
-        if not isinstance(text, str):
-            raise TypeError(f"send_text needs a str, got {type(text).__name__}; for audio use send_audio.")
-        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    async def _request_text(self, reply: Response, content: list[dict[str, Any]],
+                            overrides: Mapping[str, Any]) -> None:
+        item = {"type": "message", "role": "user", "content": content}
         try:
             ask = self._prepare(self._response_create(reply.tag, overrides))  # refuse bad overrides first
             reply.request_event_ids.append(await self._send({"type": "conversation.item.create", "item": item}))

@@ -144,7 +144,9 @@ class Reconnecting(SessionPump):
             await asyncio.sleep(pause)
             record.attempts += 1
             try:
-                return await open_connection(self.target)
+                # a transcription session comes back as one (the URL's intent=transcription)
+                intent = "transcription" if self.config.get("type") == "transcription" else None
+                return await open_connection(self.target, intent=intent)
             except Exception as err:  # refused, unreachable, token failure: try again after a pause
                 record.notes.append(f"attempt {record.attempts}: {type(err).__name__}: {err}")
         return None

@@ -5,7 +5,7 @@ I/O shell over the official SDK, and the one place where foreign exceptions beco
 
     >>> target = resolve_target(env={"AZURE_OPENAI_ENDPOINT": "https://my-aoai.openai.azure.com/"})
     >>> target.describe()
-    'Using Azure OpenAI at wss://my-aoai.openai.azure.com/openai/v1, deployment gpt-realtime, keyless (Entra ID)'
+    'Using Azure OpenAI at wss://my-aoai.openai.azure.com/openai/v1, deployment gpt-realtime-2.1, keyless (Entra ID)'
     >>> resolve_target(env={}).kind
     'local'
 
@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConnectionLost, RealtimeKitError, TargetError
 from ..redaction import redacting_logger
+from ..rules import CURRENT_MODEL
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -43,11 +44,13 @@ if TYPE_CHECKING:
 TargetKind = Literal["azure", "openai", "local", "url"]
 AuthKind = Literal["entra", "azure-key", "openai-key", "bearer", "none"]
 
-DEFAULT_MODEL = "gpt-realtime"
+DEFAULT_MODEL = CURRENT_MODEL
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 OPENAI_WEBSOCKET_BASE = "wss://api.openai.com/v1"
 # Keyword options resolve_target understands (rk.connect passes the rest on to the session).
 TARGET_OPTIONS = ("endpoint", "api_key", "deployment", "model", "credential", "pace")
+# rk.connect's own option beside them (taken before the target is resolved): named in did-you-mean hints.
+CONNECT_OPTIONS = (*TARGET_OPTIONS, "intent")
 # The room server: set in every attendee's environment, it points a plain rk.connect() at a shared server.
 ROOM_URL_VARIABLE = "REALTIME_KIT_URL"
 ROOM_KEY_VARIABLE = "REALTIME_KIT_API_KEY"
@@ -120,8 +123,8 @@ def resolve_target(target: str | None = None, *, env: Mapping[str, str] | None =
     servers pace themselves, so it changes nothing there).
 
         >>> resolve_target("openai", env={"OPENAI_API_KEY": "sk-test"})
-        Target(kind='openai', websocket_base_url='wss://api.openai.com/v1', model='gpt-realtime', \
-auth='openai-key', description='OpenAI at wss://api.openai.com/v1, model gpt-realtime, API key from OPENAI_API_KEY')
+        Target(kind='openai', websocket_base_url='wss://api.openai.com/v1', model='gpt-realtime-2.1', \
+auth='openai-key', description='OpenAI at wss://api.openai.com/v1, model gpt-realtime-2.1, API key from OPENAI_API_KEY')
     """
     settings = _Settings(os.environ if env is None else env, options)
     _check_pace(settings)
@@ -172,12 +175,12 @@ def _unknown_option(name: str) -> str:
     from .core import SESSION_EXTRA_KEYWORDS
 
     session_keywords = sorted(SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS))
-    guess = difflib.get_close_matches(name, [*TARGET_OPTIONS, *session_keywords], n=1, cutoff=0.6)
-    if guess and guess[0] in TARGET_OPTIONS:
+    guess = difflib.get_close_matches(name, [*CONNECT_OPTIONS, *session_keywords], n=1, cutoff=0.6)
+    if guess and guess[0] in CONNECT_OPTIONS:
         return f"Unknown option {name}=; did you mean {guess[0]}= (a connection option)?"
     if guess:
         return f"Unknown option {name}=; did you mean {guess[0]}= (a session keyword)?"
-    return (f"Unknown option {name}=; connection options are {', '.join(TARGET_OPTIONS)}, and session keywords "
+    return (f"Unknown option {name}=; connection options are {', '.join(CONNECT_OPTIONS)}, and session keywords "
             f"include {', '.join(session_keywords[:8])}, ...")
 
 
@@ -386,7 +389,7 @@ class RealtimeLink:
         await self.close()
 
 
-async def open_connection(target: Target, **connect_options: Any) -> RealtimeLink:
+async def open_connection(target: Target, *, intent: str | None = None, **connect_options: Any) -> RealtimeLink:
     """Connect with the official SDK (``AsyncOpenAI(...).realtime.connect``); rk errors on failure.
 
     Entra ID fetches a token for every connect (a fresh provider each time); an Azure key goes in the
@@ -407,8 +410,8 @@ async def open_connection(target: Target, **connect_options: Any) -> RealtimeLin
                   **connect_options.pop("websocket_connection_options", {})}
     connect_options["websocket_connection_options"] = ws_options
     try:
-        connection = await client.realtime.connect(model=target.model, extra_headers=extra_headers,
-                                                   **connect_options).enter()
+        connection = await client.realtime.connect(model=_model_for(target, intent), extra_headers=extra_headers,
+                                                   **_intent_query(intent), **connect_options).enter()
     except Exception as exc:
         await _close_quietly(client, credential if owned else None)
         translated = translate_error(exc, target)
@@ -416,6 +419,18 @@ async def open_connection(target: Target, **connect_options: Any) -> RealtimeLin
             raise
         raise translated from exc
     return RealtimeLink(client, connection, target, credential if owned else None)
+
+
+def _model_for(target: Target, intent: str | None) -> Any:
+    """The model query: a transcription session names none (the SDK: "Transcription sessions use
+    intent=transcription"), except on Azure, whose URL always names the deployment."""
+    import openai
+
+    return openai.omit if intent == "transcription" and target.kind != "azure" else target.model
+
+
+def _intent_query(intent: str | None) -> dict[str, Any]:
+    return {"extra_query": {"intent": intent}} if intent else {}
 
 
 @functools.cache

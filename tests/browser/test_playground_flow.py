@@ -59,13 +59,16 @@ def test_a_refused_voice_change_reverts_the_dropdown(notebook_page: NotebookPage
     type_and_enter(page, "Say ready.")
     wait_for_text(page, ".rk-transcript .rk-assistant", "ready")
     voice = page.locator(".rk-playground .widget-dropdown:has-text('Voice') select").first
+    spoken_with = notebook_page.probe.state()["config"]["audio"]["output"]["voice"]   # the model's default voice
     voice.select_option("coral")
     page.locator(".rk-playground textarea").first.fill("Answer in one sentence.")
     panel_button(page, "Apply").click()
     wait_for_text(page, ".rk-playground .rk-not-applied", "Not applied")
-    page.wait_for_function("(el) => el.value === 'alloy'", arg=voice.element_handle(), timeout=10_000)
+    page.wait_for_function("([el, name]) => el.value === name", arg=[voice.element_handle(), spoken_with],
+                           timeout=10_000)
     state = notebook_page.probe.state()
-    assert state["voice_control"] == "alloy" and state["config"]["audio"]["output"]["voice"] == "alloy"
+    assert spoken_with != "coral"
+    assert state["voice_control"] == spoken_with and state["config"]["audio"]["output"]["voice"] == spoken_with
     assert state["config"]["instructions"] == "Answer in one sentence."
     assert len(state["errors"]) == 1, state["errors"]
     assert page.locator(".rk-playground .rk-errors > div").count() == 1
