@@ -41,6 +41,7 @@ from .handshake import (
 )
 from .listening import listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
+from .workers import EngineWorkers
 
 __all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "LocalServer", "Pacer", "SessionProtocol", "shared_server"]
 
@@ -236,11 +237,11 @@ class LocalServer:
 
     async def _open(self) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="rk-session")
+        # start the engine processes before listening, so a first turn's latency shows the protocol, not their start
+        await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up_engines)
         self._server = await listen(self._handle, self.host, self._requested_port, tls=self._ssl,
                                     check_handshake=self._check_handshake)
         self._port = listening_port(self._server)
-        # load espeak-ng before saying we are ready, so a first turn's latency shows the protocol, not a library load
-        await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up_engines)
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 
     async def _close(self) -> None:
@@ -271,7 +272,8 @@ class LocalServer:
             await connection.close(1008, "model_not_found")
             return
         protocol = self._make_protocol(model, service)
-        session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s)
+        session = ServerSession(connection, protocol, self._executor, Pacer.for_pace(self.pace), self.max_session_s,
+                                EngineWorkers.shared())
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
         try:
@@ -286,7 +288,7 @@ class LocalServer:
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
         return RealtimeProtocol(model=model, service=service, max_session_s=self.max_session_s,
-                                profile=profile_for(self.deployments.get(model, model)))
+                                profile=profile_for(self.deployments.get(model, model)), offload=True)
 
 
 # -- shared server ---------------------------------------------------------------------------------
@@ -310,9 +312,7 @@ def shared_server() -> LocalServer:
 
 
 def _warm_up_engines() -> None:
-    from .protocol import Engines
-
     try:
-        Engines.default().warm_up()
+        EngineWorkers.shared().warm_up()
     except Exception:  # a missing engine shows up, with its own message, on the first reply
         logger.debug("engine warm-up failed", exc_info=True)

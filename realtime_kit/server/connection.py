@@ -5,10 +5,12 @@
     await session.run()          # returns once the client left, the session expired, or the server failed
 
 Everything the GA protocol means lives in ``protocol.RealtimeProtocol`` (dicts in, dicts out); this
-module only moves frames and decides *when* each one leaves. The receiver task feeds every client frame
-to the protocol at once (so ``response.cancel`` is seen mid-response) and the sender task pulls server
-events and paces audio. Protocol calls may be CPU-heavy (synthesis, VAD, transcription), so they run in
-a thread pool, serialised per session by a lock, and never stall other sessions.
+module only moves frames, runs the engine work the protocol asks for, and decides *when* each event
+leaves. The receiver task feeds every client frame to the protocol at once (so ``response.cancel`` is
+seen mid-response) and the sender task pulls server events and paces audio. Protocol calls run in a
+thread pool, serialised per session by a lock. Engine work (`work.py`) runs beside them: espeak-ng and
+pocketsphinx in worker processes (`workers.py`), this session's Silero detector on a thread, in order;
+each result is handed back with ``work_done`` and wakes the sender (no polling).
 """
 
 from __future__ import annotations
@@ -20,25 +22,28 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+import typing
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from .engines import Engines, SessionEngines
 from .pacing import Pacer
+from .work import DetectSpeech, Listen, Synthesize, Transcribe, Work
+from .workers import EngineWorkers
 
 if TYPE_CHECKING:
     from .protocol import Outgoing
 
-__all__ = ["ServerSession", "SessionProtocol"]
+__all__ = ["ServerSession", "SessionProtocol", "WorkingProtocol"]
 
 logger = logging.getLogger("realtime_kit.server")
 
 # Pull events up to (and including) one audio delta per thread hop: cheap, yet cancel stays prompt.
 _MAX_BATCH = 64
-# How often a busy-but-quiet protocol is polled (e.g. a response waiting on a slow engine).
-_BUSY_POLL_S = 0.02
 _EXPIRY_SLACK_S = 0.05
 
 
@@ -52,6 +57,13 @@ class SessionProtocol(Protocol):
     def next_event(self) -> Outgoing | None: ...
 
 
+class WorkingProtocol(SessionProtocol, Protocol):
+    """A protocol that leaves its engine work to the shell (``RealtimeProtocol(offload=True)``)."""
+
+    def work_to_do(self) -> list[Work]: ...
+    def work_done(self, work: Work, result: Any = None, error: BaseException | None = None) -> None: ...
+
+
 class ServerSession:
     """One WebSocket session: a receiver feeding the protocol and a sender pacing what it makes."""
 
@@ -62,9 +74,15 @@ class ServerSession:
         executor: concurrent.futures.Executor,
         pacer: Pacer,
         max_session_s: float,
+        workers: EngineWorkers | None = None,
     ) -> None:
         self.connection, self.protocol, self.pacer = connection, protocol, pacer
         self._executor = executor
+        self._workers = workers
+        self._engines = SessionEngines(Engines.default())   # this session's detector (and in-thread fallbacks)
+        self._detections: asyncio.Queue[Work] = asyncio.Queue()
+        self._working: set[asyncio.Future[Any]] = set()
+        self._listening: set[str] = set()                   # turns heard live, not yet ended
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
@@ -83,14 +101,16 @@ class ServerSession:
         self._deadline = time.monotonic() + self._max_session_s + _EXPIRY_SLACK_S
         sender = asyncio.create_task(self._send_loop())
         receiver = asyncio.create_task(self._receive_loop())
+        detector = asyncio.create_task(self._detect_loop())
         failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({sender, receiver, detector}, return_when=asyncio.FIRST_COMPLETED)
             failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
         finally:
-            for task in (sender, receiver):
+            for task in (sender, receiver, detector, *self._working):
                 task.cancel()
-            await asyncio.gather(sender, receiver, return_exceptions=True)
+            await asyncio.gather(sender, receiver, detector, *self._working, return_exceptions=True)
+            self._end_listening()
         await self._finish(failure)
 
     async def _finish(self, failure: BaseException | None) -> None:
@@ -104,9 +124,70 @@ class ServerSession:
             await self.connection.close(1011, "internal server error")
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run one protocol call off the event loop, one at a time for this session."""
+        """Run one protocol call off the event loop, one at a time for this session; then start its engine work."""
         async with self._turn:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            work_to_do = getattr(self.protocol, "work_to_do", None)
+            if work_to_do is not None:  # taken under the lock: in the order asked for, none lost
+                for work in work_to_do():
+                    self._start_work(work)
+        return result
+
+    # -- engine work ---------------------------------------------------------------------------------
+
+    def _start_work(self, work: Work) -> None:
+        job = work.job
+        if isinstance(job, DetectSpeech) or (isinstance(job, Listen) and self._workers is None):
+            self._detections.put_nowait(work)          # this session's detector and turns: in order, on a thread
+            return
+        if isinstance(job, Listen) and self._workers is not None:
+            future = self._workers.listen(job)          # in order on the turn's process
+            if job.step == "start":
+                self._listening.add(job.item_id)
+            elif job.step == "end":
+                self._listening.discard(job.item_id)
+                self._track(self._hand_back(work, asyncio.wrap_future(future)))
+            return
+        self._track(self._hand_back(work, self._run_elsewhere(work)))
+
+    def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._working.add(task)
+        task.add_done_callback(self._working.discard)
+
+    async def _run_elsewhere(self, work: Work) -> Any:
+        job, loop = work.job, asyncio.get_running_loop()
+        if self._workers is not None and isinstance(job, Synthesize):
+            return await self._workers.synthesize(job)
+        if self._workers is not None and isinstance(job, Transcribe):
+            return await self._workers.transcribe(job)
+        return await loop.run_in_executor(self._executor, self._engines.run, job)
+
+    async def _hand_back(self, work: Work, running: Awaitable[Any]) -> None:
+        """Wait for a job, give its result (or error) to the protocol, and wake the sender."""
+        try:
+            result, error = await running, None
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # the engine's failure is the job's result
+            result, error = None, err
+        done = typing.cast(WorkingProtocol, self.protocol).work_done
+        await self._call(done, work, result, error)
+        self._wake.set()
+
+    async def _detect_loop(self) -> None:
+        """This session's detection jobs, one after another (the detector keeps state)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            work = await self._detections.get()
+            await self._hand_back(work, loop.run_in_executor(self._executor, self._engines.run, work.job))
+
+    def _end_listening(self) -> None:
+        """Free the decoders of turns still being heard when the session ends."""
+        if self._workers is not None:
+            for item_id in self._listening:
+                self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000))
+        self._listening.clear()
 
     async def _receive_loop(self) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -153,11 +234,9 @@ class ServerSession:
         return False
 
     async def _idle(self) -> None:
-        """Wait for a client frame, polling while the protocol is busy and waking at the session cap."""
+        """Wait for a client frame or finished engine work, waking at the session cap."""
         until_cap = self._deadline - time.monotonic()
         timeout = until_cap if until_cap > 0 else 1.0  # past the cap: the next pull expires the session
-        if self._busy:
-            timeout = min(timeout, _BUSY_POLL_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 

@@ -5,7 +5,7 @@ queues the generator and pulls from it, and cancels by setting ``cancel_reason``
 
     >>> from realtime_kit.server.session_config import default_session
     >>> ids = Ids(seed=1)
-    >>> responses = Responses(ids, Conversation(ids), synthesize=None, transcribe=None)  # text needs no engine
+    >>> responses = Responses(ids, Conversation(ids), request=None, hear=None)  # text needs no engine
     >>> events = [out.event for out in responses.start({"output_modalities": ["text"]},
     ...                                                default_session("m", "sess_1", 0), input_items=None)]
     >>> events[0]["type"], events[-2]["response"]["status"], events[-1]["type"]
@@ -18,14 +18,11 @@ import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from . import responder
-from .input_audio import heard
 from .items import Conversation, Item
 from .session_config import response_settings
-from .streaming import OutputWriter, Response, Synthesize
+from .streaming import OutputWriter, Request, Response
 from .tool_calls import ToolCall, choose_tool
 from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, usage
 from .wire import Ids, Outgoing
@@ -37,14 +34,13 @@ PREAMBLE = "I'll check that for you."   # a 2.x model's commentary before it cal
 class Responses:
     """The responses in flight, their shared counters, and the events of each one."""
 
-    def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize,
-                 transcribe: Callable[[np.ndarray, int], str], service: ServiceRules = SERVICES["openai"],
-                 profile: ModelProfile = GPT_REALTIME) -> None:
+    def __init__(self, ids: Ids, conversation: Conversation, request: Request, hear: Callable[[Item], None],
+                 service: ServiceRules = SERVICES["openai"], profile: ModelProfile = GPT_REALTIME) -> None:
         self._ids = ids
         self._conversation = conversation
-        self._transcribe = transcribe
+        self._hear = hear                  # asks for an audio item's words (sets item.hearing)
         self._service, self._profile = service, profile
-        self._writer = OutputWriter(ids, conversation, synthesize, service, profile)
+        self._writer = OutputWriter(ids, conversation, request, service, profile)
         self.conversation_id = ids.new("conv_")
         self.active: list[Response] = []       # accepted, until their response.done goes out
         self.done_count = 0
@@ -60,7 +56,7 @@ class Responses:
         return any(not response.done for response in self.active)
 
     def start(self, params: Mapping[str, Any], session: Mapping[str, Any], input_items: list[Item] | None,
-              ) -> Iterator[Outgoing]:
+              ) -> Iterator[Outgoing | None]:
         """A new response to ``params`` (a ``response.create``'s ``response``): its events, to pull."""
         settings = response_settings(session, params)
         response = Response(self._ids.new("resp_"), settings, params.get("conversation", "auto") != "none",
@@ -76,7 +72,7 @@ class Responses:
     def in_flight(self, response_id: str | None) -> Response | None:
         return next((r for r in self.active if r.id == response_id and not r.done), None)
 
-    def owner_of(self, events: Iterator[Outgoing]) -> Response | None:
+    def owner_of(self, events: Iterator[Outgoing | None]) -> Response | None:
         return next((r for r in self.active if r.events is events), None)
 
     def end_all(self) -> None:
@@ -110,10 +106,11 @@ class Responses:
 
     # -- one response ------------------------------------------------------------------------------
 
-    def _events(self, response: Response) -> Iterator[Outgoing]:
-        """Every event of one response, produced only as they are pulled."""
+    def _events(self, response: Response) -> Iterator[Outgoing | None]:
+        """Every event of one response, produced only as they are pulled (None: waiting on engine work)."""
         yield self._ids.event({"type": "response.created", "response": self.response_object(response, "in_progress")},
                               response_id=response.id)
+        yield from self._until_heard(response)
         if response.cancel_reason is None:
             context, call = self._plan(response)
             if call is not None and self._profile.preamble_before_tool:
@@ -127,6 +124,19 @@ class Responses:
                 yield from self._writer.message(response, text)
                 response.reasoned = self._profile.reasoning_tokens and context.tool_result is None
         yield from self._finish(response)
+
+    def _until_heard(self, response: Response) -> Iterator[None]:
+        """Wait until the words of the user's recent audio items are known (what the reply answers to)."""
+        items = response.input_items if response.input_items is not None else list(self._conversation.items)
+        users = [i for i in items if i.wire.get("type") == "message" and i.wire.get("role") == "user"][-6:]
+        waiting = []
+        for item in users:
+            if item.heard is None and any(p.get("type") == "input_audio" for p in item.wire.get("content", [])):
+                self._hear(item)
+                if item.hearing is not None:
+                    waiting.append(item.hearing)
+        while any(not work.done for work in waiting) and response.cancel_reason is None:
+            yield None
 
     def _plan(self, response: Response) -> tuple[responder.TurnContext, ToolCall | None]:
         """What the assistant answers to: the latest user message or function output, and a tool call if any."""
@@ -160,7 +170,7 @@ class Responses:
             if part.get("type") == "input_text":
                 parts.append(part.get("text") or "")
             elif part.get("type") == "input_audio":
-                parts.append(heard(item, self._transcribe))
+                parts.append(item.heard or "")
         return " ".join(p for p in parts if p)
 
     def _tool_result(self, last: Item | None, items: Sequence[Item]) -> tuple[str, str] | None:
@@ -173,7 +183,7 @@ class Responses:
         name = str(call.wire.get("name")) if call is not None else "function"
         return name, str(last.wire.get("output", ""))
 
-    def _finish(self, response: Response) -> Iterator[Outgoing]:
+    def _finish(self, response: Response) -> Iterator[Outgoing | None]:
         status, details = _ending(response)
         written = output_tokens(response.output)
         # recorded on 2.1: reasoning tokens for an answer to the user, none beside a tool call or its output

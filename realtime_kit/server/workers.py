@@ -1,0 +1,156 @@
+"""The engines' worker processes: espeak-ng and pocketsphinx hold the GIL (and global state), so they run here.
+
+    workers = EngineWorkers.shared()            # started once per process, stopped at exit
+    samples = await workers.synthesize(Synthesize("Hello.", "alloy", 24000, 1.0))
+    workers.listen(Listen("item_1", "start", empty, 24000))          # a turn heard live, in order ...
+    words = await workers.listen(Listen("item_1", "end", tail, 24000))
+
+Synthesis is stateless: a `ProcessPoolExecutor`. Listening is not: each turn keeps a streaming
+pocketsphinx decoder in one process (chosen by the turn's item id), fed as the audio arrives, so the
+words are ready right after speech stops. Each process has a reader thread that hands results back
+(no polling). A process holds up to `LIVE_DECODERS` decoders; a turn beyond that is decoded whole at its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import itertools
+import multiprocessing
+import os
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from .work import Listen, Synthesize, Transcribe
+
+__all__ = ["LIVE_DECODERS", "EngineWorkers"]
+
+LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
+
+
+class EngineWorkers:
+    """Synthesis and transcription in worker processes, shared by every session of the process's servers."""
+
+    _shared: EngineWorkers | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self, processes: int) -> None:
+        context = multiprocessing.get_context("spawn")   # no fork of a threaded server
+        self._synth = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
+                                                             initializer=_warm_voice)
+        self._listeners = [_Listener(context) for _ in range(processes)]
+
+    @classmethod
+    def shared(cls) -> EngineWorkers:
+        """The process-wide workers: one per core, started on first use, stopped at exit."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls(max(1, os.cpu_count() or 1))
+                atexit.register(cls._shared.close)
+            return cls._shared
+
+    async def synthesize(self, job: Synthesize) -> np.ndarray:
+        return await asyncio.wrap_future(self._synth.submit(_synthesize, job.text, job.voice, job.rate, job.speed))
+
+    async def transcribe(self, job: Transcribe) -> str:
+        listener = self._listeners[0]
+        return str(await asyncio.wrap_future(listener.ask("transcribe", "", job.samples, job.rate)))
+
+    def listen(self, job: Listen) -> concurrent.futures.Future[Any]:
+        """Send one step of a live turn (in order); the future holds the words after "end", else None."""
+        listener = self._listeners[hash(job.item_id) % len(self._listeners)]
+        return listener.ask(job.step, job.item_id, job.samples, job.rate)
+
+    def warm_up(self) -> None:
+        """Start the processes and load espeak-ng in them now (a first turn then shows the protocol's latency)."""
+        list(self._synth.map(_synthesize, ["Hello."], ["alloy"], [24000], [1.0]))
+        for listener in self._listeners:
+            listener.ask("warm", "", np.zeros(0, np.int16), 24000).result()
+
+    def close(self) -> None:
+        self._synth.shutdown(wait=False, cancel_futures=True)
+        for listener in self._listeners:
+            listener.close()
+
+
+class _Listener:
+    """One pocketsphinx process, its pipe, and the thread that reads its answers."""
+
+    def __init__(self, context: Any) -> None:
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_listener_main, args=(child,), daemon=True,
+                                        name="realtime-kit-listener")
+        self._process.start()
+        child.close()
+        self._tickets = itertools.count()
+        self._waiting: dict[int, concurrent.futures.Future[Any]] = {}
+        self._send_lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True, name="realtime-kit-listener-reader")
+        self._reader.start()
+
+    def ask(self, step: str, key: str, samples: np.ndarray, rate: int) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._send_lock:
+            ticket = next(self._tickets)
+            self._waiting[ticket] = future
+            self._conn.send((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate))
+        return future
+
+    def _read(self) -> None:
+        while True:
+            try:
+                ticket, result, error = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            future = self._waiting.pop(ticket, None)
+            if future is None or not future.set_running_or_notify_cancel():
+                continue    # nobody waits any more (the session ended)
+            future.set_exception(RuntimeError(error)) if error else future.set_result(result)
+        for future in self._waiting.values():
+            if future.set_running_or_notify_cancel():
+                future.set_exception(RuntimeError("the transcription process stopped"))
+
+    def close(self) -> None:
+        try:
+            with self._send_lock:
+                self._conn.send(None)
+        except OSError:
+            pass
+        self._process.join(2)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+# -- in the worker processes -----------------------------------------------------------------------
+
+
+def _warm_voice() -> None:
+    _synthesize("Hello.", "alloy", 24000, 1.0)
+
+
+def _synthesize(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
+    from .voice import synthesize
+
+    return synthesize(text, voice=voice, rate=rate, speed=speed)
+
+
+def _listener_main(conn: Connection) -> None:
+    """Serve one pipe: whole transcriptions, and live turns on streaming decoders."""
+    from .live_stt import LiveTurns
+
+    turns = LiveTurns(LIVE_DECODERS)
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        ticket, step, key, data, rate = message
+        try:
+            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate)
+        except Exception as err:  # the turn fails, the process carries on
+            conn.send((ticket, None, f"{type(err).__name__}: {err}"))
+        else:
+            conn.send((ticket, result, None))
