@@ -164,3 +164,11 @@ def test_threshold_outside_zero_to_one_is_refused() -> None:
     """A threshold of 1.5 raises ValueError naming the valid range."""
     with pytest.raises(ValueError, match=r"0\.0\.\.1\.0"):
         SileroVad(threshold=1.5)
+
+
+def test_energy_gate_answers_silence_without_the_model_and_still_hears_speech(utterance: np.ndarray) -> None:
+    """Digital silence is gated (no model call per window); speech after a long silence is still detected."""
+    vad = SileroVad(rate=24000)
+    assert vad.feed(silence(10.0)) == [] and vad.gated_windows == 10_000 // 32
+    events = feed_in_chunks(vad, utterance, 2400)
+    assert [e.kind for e in events] == ["speech_started", "speech_stopped"]

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import ConfigError
 from ..rules import profile_for
 from .app import PATHS, LocalServer
+from .more_servers import serve_more
+from .workers import EngineWorkers
 
 API_KEY_VARIABLE = "REALTIME_KIT_SERVER_API_KEY"
 
@@ -42,8 +46,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deployment", action="append", default=[], metavar="NAME=MODEL",
                         help="an Azure deployment name this server answers to (repeatable); the model names the "
                              "openai SDK lists are deployments of themselves")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes sharing the port (SO_REUSEPORT), e.g. one per core on a bigger "
+                             "machine; each has its share of the engine processes (default 1)")
     args = parser.parse_args(argv)
     args.deployments = dict(_deployment(text, parser) for text in args.deployment)
+    if args.workers < 1:
+        parser.error(f"--workers {args.workers}: use 1 or more server processes")
     return args
 
 
@@ -55,7 +64,7 @@ def _deployment(text: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
     return name, model or "gpt-realtime"
 
 
-def banner(server: LocalServer) -> str:
+def banner(server: LocalServer, processes: int = 1) -> str:
     """What the CLI prints once listening: the endpoint and the two base URLs clients need."""
     auth = "API key required" if server.requires_key else "any credential accepted"
     lines = [
@@ -66,25 +75,59 @@ def banner(server: LocalServer) -> str:
     if server.host not in ("127.0.0.1", "localhost", "::1"):
         lines.append(f"  Listening on {server.host}: other machines reach it by this machine's address"
                      + ("." if server.requires_key else "; consider --api-key."))
+    if processes > 1:
+        lines.append(f"  {processes} server processes share the port.")
     lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)
 
 
-async def serve(server: LocalServer) -> None:
-    """Serve until SIGINT or SIGTERM, then close every session cleanly."""
+async def serve(server: LocalServer, on_ready: Callable[[LocalServer], object] | None = None,
+                on_stop: Callable[[], object] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM (then ``on_stop()``), then close every session cleanly."""
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if on_stop is not None:
+            on_stop()
+        server.stop()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, server.stop)
-    await server.serve_forever(on_ready=lambda s: print(banner(s), flush=True))
+        loop.add_signal_handler(signum, stop)
+    await server.serve_forever(on_ready=on_ready or (lambda s: print(banner(s), flush=True)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    settings: dict[str, Any] = dict(
+        host=args.host, port=args.port, api_key=args.api_key, pace=args.pace, certfile=args.certfile,
+        keyfile=args.keyfile, max_session_s=args.max_session_s, deployments=args.deployments,
+        reuse_port=args.workers > 1)
+    EngineWorkers.processes = engine_processes = max(1, (os.cpu_count() or 1) // args.workers)
+    others: list[multiprocessing.process.BaseProcess] = []
+
+    def ready(server: LocalServer) -> None:
+        context = multiprocessing.get_context("spawn")
+        for _ in range(args.workers - 1):  # they bind the port this one got (port 0 included)
+            process = context.Process(target=serve_more, args=({**settings, "port": server.port}, engine_processes),
+                                      name="realtime-kit-server", daemon=False)
+            process.start()
+            others.append(process)
+        print(banner(server, args.workers), flush=True)
+
+    def stop_others() -> None:  # at once, so they close their sessions while this one closes its own
+        for process in others:
+            process.terminate()
+
     try:
-        server = LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace,
-                             certfile=args.certfile, keyfile=args.keyfile, max_session_s=args.max_session_s,
-                             deployments=args.deployments)
-        asyncio.run(serve(server))
+        server = LocalServer(**settings)
+        try:
+            asyncio.run(serve(server, on_ready=ready, on_stop=stop_others))
+        finally:
+            stop_others()
+            for process in others:
+                process.join(20)
+                if process.is_alive():
+                    process.kill()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

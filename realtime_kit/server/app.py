@@ -71,6 +71,7 @@ class LocalServer:
         max_session_s: float = 3600.0,
         protocol_factory: Callable[..., SessionProtocol] | None = None,
         deployments: Mapping[str, str] | None = None,
+        reuse_port: bool = False,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -89,6 +90,7 @@ class LocalServer:
         self._protocol_factory = protocol_factory
         # Azure deployment names beside the model names (each a deployment of itself): name -> model
         self.deployments = dict(deployments or {})
+        self.reuse_port = reuse_port   # another process may serve the same port (the CLI's --workers)
         self.handshakes: list[Handshake] = []
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -240,7 +242,7 @@ class LocalServer:
         # start the engine processes before listening, so a first turn's latency shows the protocol, not their start
         await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up_engines)
         self._server = await listen(self._handle, self.host, self._requested_port, tls=self._ssl,
-                                    check_handshake=self._check_handshake)
+                                    check_handshake=self._check_handshake, reuse_port=self.reuse_port)
         self._port = listening_port(self._server)
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 

@@ -29,9 +29,13 @@ HandshakeCheck = Callable[[ServerConnection, Request], Response | None]
 
 
 async def listen(
-    handler: Handler, host: str, port: int, *, tls: ssl.SSLContext | None, check_handshake: HandshakeCheck
+    handler: Handler, host: str, port: int, *, tls: ssl.SSLContext | None, check_handshake: HandshakeCheck,
+    reuse_port: bool = False,
 ) -> Server:
-    """Start listening with the settings a realtime session needs (big frames, patient pings, no deflate)."""
+    """Start listening with the settings a realtime session needs (big frames, patient pings, no deflate).
+
+    ``reuse_port``: several processes share the port (SO_REUSEPORT; the kernel spreads connections).
+    """
     return await serve(
         handler,
         host,
@@ -46,6 +50,7 @@ async def listen(
         close_timeout=1,  # loopback peers answer in ms; a blocked one (a notebook in stop()) is not waited for
         server_header="realtime-kit-local",
         logger=redacting_logger(),
+        reuse_port=reuse_port or None,  # passed on to loop.create_server
     )
 
 

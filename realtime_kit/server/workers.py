@@ -18,6 +18,7 @@ import atexit
 import concurrent.futures
 import itertools
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from multiprocessing.connection import Connection
@@ -37,6 +38,7 @@ class EngineWorkers:
 
     _shared: EngineWorkers | None = None
     _shared_lock = threading.Lock()
+    processes = max(1, os.cpu_count() or 1)   # per kind, for the shared workers (the CLI's --workers divides)
 
     def __init__(self, processes: int) -> None:
         context = multiprocessing.get_context("spawn")   # no fork of a threaded server
@@ -46,10 +48,10 @@ class EngineWorkers:
 
     @classmethod
     def shared(cls) -> EngineWorkers:
-        """The process-wide workers: one per core, started on first use, stopped at exit."""
+        """The process-wide workers (`processes` of each kind), started on first use, stopped at exit."""
         with cls._shared_lock:
             if cls._shared is None:
-                cls._shared = cls(max(1, os.cpu_count() or 1))
+                cls._shared = cls(cls.processes)
                 atexit.register(cls._shared.close)
             return cls._shared
 
@@ -72,7 +74,11 @@ class EngineWorkers:
             listener.ask("warm", "", np.zeros(0, np.int16), 24000).result()
 
     def close(self) -> None:
+        """Stop every engine process now (they hold no state worth a graceful goodbye)."""
+        processes = list(getattr(self._synth, "_processes", {}).values())  # CPython's pool keeps them here
         self._synth.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
         for listener in self._listeners:
             listener.close()
 
@@ -115,20 +121,27 @@ class _Listener:
                 future.set_exception(RuntimeError("the transcription process stopped"))
 
     def close(self) -> None:
-        try:
-            with self._send_lock:
-                self._conn.send(None)
-        except OSError:
-            pass
+        self._process.terminate()
         self._process.join(2)
-        if self._process.is_alive():
-            self._process.terminate()
+        self._conn.close()
 
 
 # -- in the worker processes -----------------------------------------------------------------------
 
 
+def _leave_with_parent() -> None:
+    """End this worker when the server process ends, however it ends (a blocked wait, not a poll)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True, name="realtime-kit-parent-watch").start()
+
+
 def _warm_voice() -> None:
+    _leave_with_parent()
     _synthesize("Hello.", "alloy", 24000, 1.0)
 
 
@@ -142,9 +155,13 @@ def _listener_main(conn: Connection) -> None:
     """Serve one pipe: whole transcriptions, and live turns on streaming decoders."""
     from .live_stt import LiveTurns
 
+    _leave_with_parent()
     turns = LiveTurns(LIVE_DECODERS)
     while True:
-        message = conn.recv()
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the server went away
+            return
         if message is None:
             return
         ticket, step, key, data, rate = message
