@@ -172,3 +172,14 @@ def test_energy_gate_answers_silence_without_the_model_and_still_hears_speech(ut
     assert vad.feed(silence(10.0)) == [] and vad.gated_windows == 10_000 // 32
     events = feed_in_chunks(vad, utterance, 2400)
     assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
+
+
+def test_resampler_skipping_silence_matches_filtering_it() -> None:
+    """skip_silence gives the same samples (and leaves the same state) as filtering zeros."""
+    filtered, skipped = StreamingResampler(24000, 16000), StreamingResampler(24000, 16000)
+    for size in (2400, 1000, 333, 4800):
+        zeros = np.zeros(size, np.float32)
+        assert skipped.at_rest()
+        assert np.array_equal(filtered.process(zeros), skipped.skip_silence(size))
+    tone = np.sin(np.arange(2400) / 5.0).astype(np.float32)
+    assert np.allclose(filtered.process(tone), skipped.process(tone))

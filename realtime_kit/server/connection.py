@@ -171,8 +171,10 @@ class ServerSession:
             raise
         except Exception as err:  # the engine's failure is the job's result
             result, error = None, err
-        done = typing.cast(WorkingProtocol, self.protocol).work_done
-        await self._call(done, work, result, error)
+        async with self._turn:  # cheap (no engine runs in it): on the loop, no thread hop
+            typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
+            for more in typing.cast(WorkingProtocol, self.protocol).work_to_do():
+                self._start_work(more)
         self._wake.set()
 
     async def _detect_loop(self) -> None:

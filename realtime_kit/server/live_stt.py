@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, _new_decoder, transcribe, words_of
+from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, transcribe, words_of
 from .vad import StreamingResampler
 
 __all__ = ["LiveTurns"]
@@ -99,6 +99,17 @@ class LiveTurns:
             self._built += 1
             return _primed(_new_decoder())
         return None
+
+
+# No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove
+# (0.37 s CPU for a 4 s turn without it 0.24 s; accuracy on the bench phrases was the same or better).
+LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False}
+
+
+def _new_decoder() -> Any:
+    from pocketsphinx import Decoder
+
+    return Decoder(**LIVE_OPTIONS)
 
 
 def _primed(decoder: Any) -> Any:

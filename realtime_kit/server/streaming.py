@@ -254,7 +254,7 @@ class OutputWriter:
         for index, sentence in enumerate(said):
             while len(asked) < min(len(said), index + 1 + SYNTHESIS_AHEAD):
                 asked.append(self._request(Synthesize("".join(said[len(asked)]).strip(), settings["voice"],
-                                                      rate_of(kind), settings["speed"])))
+                                                      rate_of(kind), settings["speed"], first=not asked)))
             while not asked[index].done and response.cancel_reason is None:
                 yield None                                  # the shell is synthesising it
             if response.cancel_reason is not None:

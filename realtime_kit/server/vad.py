@@ -70,6 +70,17 @@ class StreamingResampler:
         self._state = np.zeros(self._taps.size - 1)
         self._pending = np.zeros(0)
 
+    def at_rest(self) -> bool:
+        """Its memory holds only silence: feeding zeros now would give zeros (see `skip_silence`)."""
+        return not np.any(self._state) and not np.any(self._pending)
+
+    def skip_silence(self, count: int) -> np.ndarray:
+        """Take ``count`` zero samples without filtering them: the zeros `process` would return, for free."""
+        pending = self._pending.size + count
+        whole = pending - pending % self.block
+        self._pending = np.zeros(pending - whole)
+        return np.zeros(whole * self.up // self.down, np.float32)
+
     def process(self, samples: np.ndarray) -> np.ndarray:
         """Float samples at from_rate in, float64 samples at to_rate out (whole blocks only)."""
         from scipy.signal import lfilter
@@ -183,7 +194,11 @@ class SileroVad:
 
     def feed(self, samples: np.ndarray) -> list[VadEvent]:
         """Take int16 samples at `rate` (any length); return the events their windows complete."""
-        converted = self._resampler.process(_as_float(samples)).astype(np.float32)
+        audio = _as_float(samples)
+        if audio.size and float(np.max(np.abs(audio))) < GATE_PEAK and self._resampler.at_rest():
+            converted = self._resampler.skip_silence(audio.size)     # quieter than the gate: as if silent
+        else:
+            converted = self._resampler.process(audio).astype(np.float32)
         pending = np.concatenate([self._pending, converted])
         whole = pending.size - pending.size % WINDOW
         events = []

@@ -32,6 +32,7 @@ class Synthesize:
     voice: str
     rate: int
     speed: float
+    first: bool = False              # a response's first sentence: someone waits for it (the others have slack)
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@
     workers.listen(Listen("item_1", "start", empty, 24000))          # a turn heard live, in order ...
     words = await workers.listen(Listen("item_1", "end", tail, 24000))
 
-Synthesis is stateless: a `ProcessPoolExecutor`. Listening is not: each turn keeps a streaming
-pocketsphinx decoder in one process (chosen by the turn's item id), fed as the audio arrives, so the
-words are ready right after speech stops. Each process has a reader thread that hands results back
-(no polling). A process holds up to `LIVE_DECODERS` decoders; a turn beyond that is decoded whole at its end.
+Synthesis is stateless: a `ProcessPoolExecutor`, and a one-process pool for responses' first
+sentences (someone waits for those; later ones have the playback time of the earlier ones).
+Listening is not: each turn keeps a streaming pocketsphinx decoder in one process (chosen by the
+turn's item id), fed as the audio arrives, so the words are ready right after speech stops. Each
+process has a sender and a reader thread (a busy process never blocks the caller; no polling). A
+process holds up to `LIVE_DECODERS` decoders; a turn beyond that is decoded whole at its end.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
+import queue
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
@@ -44,6 +47,8 @@ class EngineWorkers:
         context = multiprocessing.get_context("spawn")   # no fork of a threaded server
         self._synth = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
                                                              initializer=_warm_voice)
+        # first sentences skip the queue of later ones (a long story's sentences have playback slack)
+        self._first = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_warm_voice)
         self._listeners = [_Listener(context) for _ in range(processes)]
 
     @classmethod
@@ -56,7 +61,8 @@ class EngineWorkers:
             return cls._shared
 
     async def synthesize(self, job: Synthesize) -> np.ndarray:
-        return await asyncio.wrap_future(self._synth.submit(_synthesize, job.text, job.voice, job.rate, job.speed))
+        pool = self._first if job.first else self._synth
+        return await asyncio.wrap_future(pool.submit(_synthesize, job.text, job.voice, job.rate, job.speed))
 
     async def transcribe(self, job: Transcribe) -> str:
         listener = self._listeners[0]
@@ -69,16 +75,18 @@ class EngineWorkers:
 
     def warm_up(self) -> None:
         """Start the processes and load espeak-ng in them now (a first turn then shows the protocol's latency)."""
-        list(self._synth.map(_synthesize, ["Hello."], ["alloy"], [24000], [1.0]))
+        for pool in (self._synth, self._first):
+            list(pool.map(_synthesize, ["Hello."], ["alloy"], [24000], [1.0]))
         for listener in self._listeners:
             listener.ask("warm", "", np.zeros(0, np.int16), 24000).result()
 
     def close(self) -> None:
         """Stop every engine process now (they hold no state worth a graceful goodbye)."""
-        processes = list(getattr(self._synth, "_processes", {}).values())  # CPython's pool keeps them here
-        self._synth.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
+        for pool in (self._synth, self._first):
+            processes = list(getattr(pool, "_processes", {}).values())  # CPython's pool keeps them here
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
         for listener in self._listeners:
             listener.close()
 
@@ -94,17 +102,27 @@ class _Listener:
         child.close()
         self._tickets = itertools.count()
         self._waiting: dict[int, concurrent.futures.Future[Any]] = {}
-        self._send_lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True, name="realtime-kit-listener-reader")
-        self._reader.start()
+        self._lock = threading.Lock()
+        # a full pipe (the process busy decoding) must not block the caller's event loop: a thread sends
+        self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        for target, name in ((self._read, "reader"), (self._send, "sender")):
+            threading.Thread(target=target, daemon=True, name=f"realtime-kit-listener-{name}").start()
 
     def ask(self, step: str, key: str, samples: np.ndarray, rate: int) -> concurrent.futures.Future[Any]:
+        """Queue one step (never blocks); the future holds its answer."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        with self._send_lock:
+        with self._lock:
             ticket = next(self._tickets)
             self._waiting[ticket] = future
-            self._conn.send((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate))
+            self._outbox.put((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate))
         return future
+
+    def _send(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._conn.send(message)
+            except OSError:
+                return
 
     def _read(self) -> None:
         while True:
@@ -112,7 +130,8 @@ class _Listener:
                 ticket, result, error = self._conn.recv()
             except (EOFError, OSError):
                 break
-            future = self._waiting.pop(ticket, None)
+            with self._lock:
+                future = self._waiting.pop(ticket, None)
             if future is None or not future.set_running_or_notify_cancel():
                 continue    # nobody waits any more (the session ended)
             future.set_exception(RuntimeError(error)) if error else future.set_result(result)
@@ -121,6 +140,7 @@ class _Listener:
                 future.set_exception(RuntimeError("the transcription process stopped"))
 
     def close(self) -> None:
+        self._outbox.put(None)
         self._process.terminate()
         self._process.join(2)
         self._conn.close()
