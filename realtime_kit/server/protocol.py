@@ -43,7 +43,9 @@ How the local server approximates the real service (the README quotes this list)
   gets an `error` event that says to use `response.cancel` and `conversation.item.truncate`.
 - A tool is only called in answer to a user message, never right after a function_call_output
   (so a client that answers every call and asks again does not loop).
-- `rate_limits.updated` follows each `response.done` (requests and tokens, deterministic).
+- `rate_limits.updated` follows each `response.done` on OpenAI's path (requests and tokens,
+  deterministic); Azure's path sends none, as Azure's recordings show (`rules.SERVICES`).
+- Truncation deletes the item's server-side transcript, as the service does.
 - Truncating an item of a response still in flight cancels that response first.
 - Voices: the ten built-in names (read from the SDK); custom voice objects are refused. Once the
   assistant has produced audio the session voice is locked (`cannot_update_voice`).
