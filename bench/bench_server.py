@@ -130,6 +130,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and all its descendants (the engine worker processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu_seconds(current) if not np.isnan(cpu_seconds(current)) else 0.0
+        todo.extend(children.get(current, []))
+    return total
+
+
 def summarise(sessions: int, turns: list[Turn]) -> dict[str, float]:
     lateness = np.array([x for t in turns for x in t.lateness_ms]) if turns else np.zeros(0)
     first = np.array([t.first_audio_ms for t in turns if t.first_audio_ms is not None])
@@ -150,7 +168,8 @@ def print_table(rows: list[dict[str, float]]) -> None:
         print(f"{r['sessions']:>8} {r['errors']:>6} {r['deltas']:>6} {r['audio_s']:>7.1f} {r['late_p50']:>9.1f} "
               f"{r['late_p99']:>9.1f} {r['late_max']:>9.1f} {r['first_p50']:>8.1f} {r['first_p99']:>8.1f} "
               f"{r['server_cpu']:>6.0f}%")
-    print("(times in ms; lateness < 0 = early; audio s = per turn; srv cpu = server process, % of one core)")
+    print("(times in ms; lateness < 0 = early; audio s = per turn; srv cpu = server and its engine processes, "
+          "% of one core)")
 
 
 def start_server(port_args: list[str]) -> tuple[subprocess.Popen[str], str]:
@@ -205,10 +224,10 @@ def main() -> None:
 def measure(url: str, server_pid: int, sessions: int, spread_s: float, budget_s: float, seed: int,
             ) -> dict[str, float]:
     """Run one step and print a progress line; also the server's CPU use (share of one core) meanwhile."""
-    cpu_before, wall_before = cpu_seconds(server_pid), time.perf_counter()
+    cpu_before, wall_before = tree_cpu_seconds(server_pid), time.perf_counter()
     turns = asyncio.run(run_step(url, sessions, spread_s, budget_s, seed))
     row = summarise(sessions, turns)
-    row["server_cpu"] = 100 * (cpu_seconds(server_pid) - cpu_before) / (time.perf_counter() - wall_before)
+    row["server_cpu"] = 100 * (tree_cpu_seconds(server_pid) - cpu_before) / (time.perf_counter() - wall_before)
     print(f"{sessions:>3} sessions (spread {spread_s:g} s): p99 lateness {row['late_p99']:.1f} ms, "
           f"first audio p50 {row['first_p50']:.1f} / p99 {row['first_p99']:.1f} ms", flush=True)
     errors = [t.error for t in turns if t.error]

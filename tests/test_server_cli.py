@@ -9,14 +9,15 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import openai
 import pytest
-from conftest import REPO, CliServer, TlsFiles
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
+from conftest import REPO, CliServer, TlsFiles
 from realtime_kit.spec import validate_server_event
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
@@ -102,3 +103,30 @@ def test_cli_names_a_busy_port_and_the_fix() -> None:
         )
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr and "pick another --port" in result.stderr
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (IPv4), from /proc/net/tcp: one per server process."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "0A")
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts listening sockets in Linux's /proc")
+async def test_cli_workers_share_the_port_and_serve_every_session(cli_server: StartCli) -> None:
+    """--workers 2: two server processes listen on one port (SO_REUSEPORT) and every session is served."""
+    server = cli_server("--workers", "2")
+    assert "2 server processes share the port." in server.banner
+    port = int(server.url.rsplit(":", 1)[1])
+    for _ in range(1200):  # the second process starts after the banner (its engines warm up first)
+        if listening_sockets(port) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert listening_sockets(port) == 2
+
+    async def one() -> str:
+        async with ws_connect(server.openai_base_url + "/realtime?model=gpt-realtime") as ws:
+            return str(json.loads(await ws.recv())["type"])
+
+    assert await asyncio.gather(*(one() for _ in range(8))) == ["session.created"] * 8
+    assert server.stop() == 0
+    assert listening_sockets(port) == 0

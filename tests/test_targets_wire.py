@@ -55,12 +55,13 @@ async def test_azure_entra_fetches_a_token_for_every_connect(local_server: Local
     """Two connects ask the credential twice (scope cognitiveservices) and send each token as Bearer."""
     credential = CountingCredential()
     target = resolve_target("azure", env={"AZURE_OPENAI_ENDPOINT": local_server.url.replace("ws://", "http://"),
-                                          "AZURE_OPENAI_DEPLOYMENT_NAME": "my-realtime"}, credential=credential)
+                                          "AZURE_OPENAI_DEPLOYMENT_NAME": "gpt-realtime-mini"}, credential=credential)
     await connect_once(target)
     await connect_once(target)
     assert credential.calls == [("https://cognitiveservices.azure.com/.default",)] * 2
     first, second = local_server.handshakes
-    assert (first.path, first.query, first.auth_scheme) == ("/openai/v1/realtime", {"model": "my-realtime"}, "bearer")
+    assert (first.path, first.query, first.auth_scheme) == (
+        "/openai/v1/realtime", {"model": "gpt-realtime-mini"}, "bearer")
     assert first.credential_sha256 == sha256("entra-token-1")
     assert second.credential_sha256 == sha256("entra-token-2")
     assert not credential.closed  # the caller's credential stays the caller's to close

@@ -166,3 +166,22 @@ def test_threshold_outside_zero_to_one_is_refused() -> None:
     """A threshold of 1.5 raises ValueError naming the valid range."""
     with pytest.raises(ValueError, match=r"0\.0\.\.1\.0"):
         SileroVad(threshold=1.5)
+
+
+def test_energy_gate_answers_silence_without_the_model_and_still_hears_speech(utterance: np.ndarray) -> None:
+    """Digital silence is gated (no model call per window); speech after a long silence is still detected."""
+    vad = SileroVad(rate=24000)
+    assert vad.feed(silence(10.0)) == [] and vad.gated_windows == 10_000 // 32
+    events = feed_in_chunks(vad, utterance, 2400)
+    assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
+
+
+def test_resampler_skipping_silence_matches_filtering_it() -> None:
+    """skip_silence gives the same samples (and leaves the same state) as filtering zeros."""
+    filtered, skipped = StreamingResampler(24000, 16000), StreamingResampler(24000, 16000)
+    for size in (2400, 1000, 333, 4800):
+        zeros = np.zeros(size, np.float32)
+        assert skipped.at_rest()
+        assert np.array_equal(filtered.process(zeros), skipped.skip_silence(size))
+    tone = np.sin(np.arange(2400) / 5.0).astype(np.float32)
+    assert np.allclose(filtered.process(tone), skipped.process(tone))

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..errors import ConfigError
 from ..rules import profile_for
 from .app import PATHS, Limits, LocalServer
+from .more_servers import serve_more
+from .workers import EngineWorkers
 
 API_KEY_VARIABLE = "REALTIME_KIT_SERVER_API_KEY"
 
@@ -60,8 +64,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deployment", action="append", default=[], metavar="NAME=MODEL",
                         help="an Azure deployment name this server answers to (repeatable); the model names the "
                              "openai SDK lists are deployments of themselves")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes sharing the port (SO_REUSEPORT), e.g. one per core on a bigger "
+                             "machine; each has its share of the engine processes (default 1)")
     args = parser.parse_args(argv)
     args.deployments = dict(_deployment(text, parser) for text in args.deployment)
+    if args.workers < 1:
+        parser.error(f"--workers {args.workers}: use 1 or more server processes")
     return args
 
 
@@ -71,6 +80,13 @@ def _deployment(text: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
         parser.error(f"--deployment {text!r}: use NAME=MODEL with a realtime model the openai SDK lists, "
                      "e.g. --deployment my-voice=gpt-realtime")
     return name, model or "gpt-realtime"
+
+
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """What every server process of the CLI is started with (picklable: --workers sends it to the others)."""
+    return dict(host=args.host, port=args.port, api_key=args.api_key, pace=args.pace, certfile=args.certfile,
+                keyfile=args.keyfile, max_session_s=args.max_session_s, deployments=args.deployments,
+                reuse_port=args.workers > 1, limits=limits_of(args))
 
 
 def server_of(args: argparse.Namespace) -> LocalServer:
@@ -84,9 +100,7 @@ def server_of(args: argparse.Namespace) -> LocalServer:
         factory = replay_protocol_factory(args.replay, pace=args.replay_pace)
     faults = Faults(close_after_s=args.fault_close_after_s, drop_after_s=args.fault_drop_after_s,
                     drop_after_audio_deltas=args.fault_drop_after_audio, refuse=args.fault_refuse)
-    return LocalServer(args.host, args.port, api_key=args.api_key, pace=args.pace, certfile=args.certfile,
-                       keyfile=args.keyfile, max_session_s=args.max_session_s, protocol_factory=factory,
-                       faults=faults, deployments=args.deployments, limits=limits_of(args))
+    return LocalServer(**settings_of(args), protocol_factory=factory, faults=faults)
 
 
 def limits_of(args: argparse.Namespace) -> Limits:
@@ -96,7 +110,7 @@ def limits_of(args: argparse.Namespace) -> Limits:
     return Limits(max_sessions=args.max_sessions, max_server_bytes=args.max_server_mib << 20)
 
 
-def banner(server: LocalServer) -> str:
+def banner(server: LocalServer, processes: int = 1) -> str:
     """What the CLI prints once listening: the endpoint and the two base URLs clients need."""
     auth = "API key required" if server.requires_key else "any credential accepted"
     lines = [
@@ -107,16 +121,25 @@ def banner(server: LocalServer) -> str:
     if server.host not in ("127.0.0.1", "localhost", "::1"):
         lines.append(f"  Listening on {server.host}: other machines reach it by this machine's address"
                      + ("." if server.requires_key else "; consider --api-key."))
+    if processes > 1:
+        lines.append(f"  {processes} server processes share the port.")
     lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)
 
 
-async def serve(server: LocalServer) -> None:
-    """Serve until SIGINT or SIGTERM, then close every session cleanly."""
+async def serve(server: LocalServer, on_ready: Callable[[LocalServer], object] | None = None,
+                on_stop: Callable[[], object] | None = None) -> None:
+    """Serve until SIGINT or SIGTERM (then ``on_stop()``), then close every session cleanly."""
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if on_stop is not None:
+            on_stop()
+        server.stop()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, server.stop)
-    await server.serve_forever(on_ready=lambda s: print(banner(s), flush=True))
+        loop.add_signal_handler(signum, stop)
+    await server.serve_forever(on_ready=on_ready or (lambda s: print(banner(s), flush=True)))
 
 
 # The GIL passes between threads every 0.5 ms instead of 5: the event loop, which paces every session's audio,
@@ -128,11 +151,40 @@ SWITCH_INTERVAL_S = 0.0005
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    special = args.replay or args.fault_refuse or any(
+        value is not None for value in (args.fault_close_after_s, args.fault_drop_after_s, args.fault_drop_after_audio))
+    if args.workers > 1 and special:
+        print("error: --replay and --fault-* work with one server process; drop --workers.", file=sys.stderr)
+        return 2
+    EngineWorkers.processes = engine_processes = max(1, (os.cpu_count() or 1) // args.workers)
+    others: list[multiprocessing.process.BaseProcess] = []
+
+    def ready(server: LocalServer) -> None:
+        context = multiprocessing.get_context("spawn")
+        for _ in range(args.workers - 1):  # they bind the port this one got (port 0 included)
+            settings = {**settings_of(args), "port": server.port}
+            process = context.Process(target=serve_more, args=(settings, engine_processes),
+                                      name="realtime-kit-server", daemon=False)
+            process.start()
+            others.append(process)
+        print(banner(server, args.workers), flush=True)
+
+    def stop_others() -> None:  # at once, so they close their sessions while this one closes its own
+        for process in others:
+            process.terminate()
+
     try:
         server = server_of(args)
         if args.replay:
             print(f"Replaying {args.replay} (pace {args.replay_pace}).", flush=True)
-        asyncio.run(serve(server))
+        try:
+            asyncio.run(serve(server, on_ready=ready, on_stop=stop_others))
+        finally:
+            stop_others()
+            for process in others:
+                process.join(20)
+                if process.is_alive():
+                    process.kill()
     except (ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -47,6 +47,7 @@ from .handshake import (
 from .limits import Limits, MemoryBudget, SessionMemory, release_free_memory
 from .listening import keep_alive, listen, listening_port, server_ssl_context, url_host
 from .pacing import REALTIME_LEAD_MS, Pace, Pacer
+from .workers import EngineWorkers
 
 __all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "Pacer", "SessionProtocol",
            "shared_server"]
@@ -79,6 +80,7 @@ class LocalServer:
         limits: Limits | None = None,
         deployments: Mapping[str, str] | None = None,
         faults: Faults | None = None,
+        reuse_port: bool = False,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -101,6 +103,7 @@ class LocalServer:
         # Azure deployment names beside the model names (each a deployment of itself): name -> model
         self.deployments = dict(deployments or {})
         self.faults = faults or Faults()  # closes, drops and refusals on demand (faults.py)
+        self.reuse_port = reuse_port   # another process may serve the same port (the CLI's --workers)
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -261,11 +264,12 @@ class LocalServer:
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="rk-session")
         # one worker for frames carrying seconds of audio at once: they wait for each other, not the room
         self._bulk_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-bulk")
-        self._server = await listen(self._handle, self.host, self._requested_port, tls=self._ssl,
-                                    check_handshake=self._check_handshake, limits=self.limits)
-        self._port = listening_port(self._server)
-        # load espeak-ng before saying we are ready, so a first turn's latency shows the protocol, not a library load
+        # start the engine processes before listening, so a first turn's latency shows the protocol, not their start
         await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up_engines)
+        self._server = await listen(self._handle, self.host, self._requested_port, tls=self._ssl,
+                                    check_handshake=self._check_handshake, limits=self.limits,
+                                    reuse_port=self.reuse_port)
+        self._port = listening_port(self._server)
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 
     async def _close(self) -> None:
@@ -314,7 +318,8 @@ class LocalServer:
                                        requested_intent(connection.request.path))
         wire = typing.cast(ServerConnection, DroppingConnection(connection, faults)) if faults.drops else connection
         session = ServerSession(wire, protocol, self._executor, Pacer.for_pace(self.pace), faults.close_after_s,
-                                limits=self.limits, bulk_executor=self._bulk_executor)
+                                workers=EngineWorkers.shared(), limits=self.limits,
+                                bulk_executor=self._bulk_executor)
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
         try:
@@ -334,7 +339,8 @@ class LocalServer:
         from .protocol import RealtimeProtocol  # imported late: it loads the speech engines
 
         return RealtimeProtocol(model=model, service=service, max_session_s=max_session_s, limits=self.limits,
-                                memory=memory, profile=profile_for(self.deployments.get(model, model)), intent=intent)
+                                memory=memory, profile=profile_for(self.deployments.get(model, model)), intent=intent,
+                                offload=True)
 
 
 # -- shared server ---------------------------------------------------------------------------------
@@ -356,9 +362,7 @@ def shared_server(pace: Pace = "fast") -> LocalServer:
 
 
 def _warm_up_engines() -> None:
-    from .protocol import Engines
-
     try:
-        Engines.default().warm_up()
+        EngineWorkers.shared().warm_up()
     except Exception:  # a missing engine shows up, with its own message, on the first reply
         logger.debug("engine warm-up failed", exc_info=True)

@@ -5,10 +5,12 @@
     await session.run()          # returns once the client left, the session expired, or the server failed
 
 Everything the GA protocol means lives in ``protocol.RealtimeProtocol`` (dicts in, dicts out); this
-module only moves frames and decides *when* each one leaves. The receiver task feeds every client frame
-to the protocol at once (so ``response.cancel`` is seen mid-response) and the sender task pulls server
-events and paces audio. Protocol calls may be CPU-heavy (synthesis, VAD, transcription), so they run in
-a thread pool, serialised per session by a lock, and never stall other sessions.
+module only moves frames, runs the engine work the protocol asks for, and decides *when* each event
+leaves. The receiver task feeds every client frame to the protocol at once (so ``response.cancel`` is
+seen mid-response) and the sender task pulls server events and paces audio. Protocol calls run in a
+thread pool, serialised per session by a lock. Engine work (`work.py`) runs beside them: espeak-ng and
+pocketsphinx in worker processes (`workers.py`), this session's Silero detector on a thread, in order;
+each result is handed back with ``work_done`` and wakes the sender (no polling).
 """
 
 from __future__ import annotations
@@ -20,27 +22,30 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+import typing
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
+from .engines import Engines, SessionEngines
 from .limits import Limits, release_free_memory
 from .pacing import Pacer
+from .work import DetectSpeech, Listen, Synthesize, Transcribe, Work
+from .workers import EngineWorkers
 
 if TYPE_CHECKING:
     from .protocol import Outgoing
 
-__all__ = ["ServerSession", "SessionProtocol", "SlowReader"]
+__all__ = ["ServerSession", "SessionProtocol", "SlowReader", "WorkingProtocol"]
 
 logger = logging.getLogger("realtime_kit.server")
 
 # Pull events up to (and including) one audio delta per thread hop: cheap, yet cancel stays prompt.
 _MAX_BATCH = 64
-# How often a busy-but-quiet protocol is polled (e.g. a response waiting on a slow engine).
-_BUSY_POLL_S = 0.02
 _EXPIRY_SLACK_S = 0.05
 
 
@@ -54,6 +59,13 @@ class SessionProtocol(Protocol):
     def next_event(self) -> Outgoing | None: ...
 
 
+class WorkingProtocol(SessionProtocol, Protocol):
+    """A protocol that leaves its engine work to the shell (``RealtimeProtocol(offload=True)``)."""
+
+    def work_to_do(self) -> list[Work]: ...
+    def work_done(self, work: Work, result: Any = None, error: BaseException | None = None) -> None: ...
+
+
 class ServerSession:
     """One WebSocket session: a receiver feeding the protocol and a sender pacing what it makes."""
 
@@ -64,6 +76,7 @@ class ServerSession:
         executor: concurrent.futures.Executor,
         pacer: Pacer,
         max_session_s: float,
+        workers: EngineWorkers | None = None,
         *,
         limits: Limits | None = None,
         bulk_executor: concurrent.futures.Executor | None = None,
@@ -74,6 +87,11 @@ class ServerSession:
         self._limits = limits or Limits()
         self._drained = asyncio.Event()  # set while no send waits on a client that is not reading
         self._drained.set()
+        self._workers = workers
+        self._engines = SessionEngines(Engines.default())   # this session's detector (and in-thread fallbacks)
+        self._detections: asyncio.Queue[Work] = asyncio.Queue()
+        self._working: set[asyncio.Future[Any]] = set()
+        self._listening: set[str] = set()                   # turns heard live, not yet ended
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
@@ -94,17 +112,19 @@ class ServerSession:
         receiver = asyncio.create_task(self._receive_loop())
         # a client gone mid-call ends the session now: its queued protocol calls are cancelled, not run
         gone = asyncio.create_task(self.connection.wait_closed())
+        detector = asyncio.create_task(self._detect_loop())
         failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait({sender, receiver, gone}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({sender, receiver, gone, detector}, return_when=asyncio.FIRST_COMPLETED)
             failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
             if isinstance(failure, ConnectionClosed):  # the client left (mid-response, say): not a failure
                 logger.debug("client left: %s", failure)
                 failure = None
         finally:
-            for task in (sender, receiver, gone):
+            for task in (sender, receiver, gone, detector, *self._working):
                 task.cancel()
-            await asyncio.gather(sender, receiver, gone, return_exceptions=True)
+            await asyncio.gather(sender, receiver, gone, detector, *self._working, return_exceptions=True)
+            self._end_listening()
         await self._finish(failure)
 
     async def _finish(self, failure: BaseException | None) -> None:
@@ -120,10 +140,73 @@ class ServerSession:
             await self.connection.close(1011, "internal server error")
 
     async def _call(self, fn: Callable[..., Any], *args: Any, bulk: bool = False) -> Any:
-        """Run one protocol call off the event loop, one at a time for this session."""
+        """Run one protocol call off the event loop, one at a time for this session; then start its engine work."""
         async with self._turn:
             executor = self._bulk_executor if bulk else self._executor
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            result = await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            work_to_do = getattr(self.protocol, "work_to_do", None)
+            if work_to_do is not None:  # taken under the lock: in the order asked for, none lost
+                for work in work_to_do():
+                    self._start_work(work)
+        return result
+
+    # -- engine work ---------------------------------------------------------------------------------
+
+    def _start_work(self, work: Work) -> None:
+        job = work.job
+        if isinstance(job, DetectSpeech) or (isinstance(job, Listen) and self._workers is None):
+            self._detections.put_nowait(work)          # this session's detector and turns: in order, on a thread
+            return
+        if isinstance(job, Listen) and self._workers is not None:
+            future = self._workers.listen(job)          # in order on the turn's process
+            if job.step == "start":
+                self._listening.add(job.item_id)
+            elif job.step == "end":
+                self._listening.discard(job.item_id)
+                self._track(self._hand_back(work, asyncio.wrap_future(future)))
+            return
+        self._track(self._hand_back(work, self._run_elsewhere(work)))
+
+    def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._working.add(task)
+        task.add_done_callback(self._working.discard)
+
+    async def _run_elsewhere(self, work: Work) -> Any:
+        job, loop = work.job, asyncio.get_running_loop()
+        if self._workers is not None and isinstance(job, Synthesize):
+            return await self._workers.synthesize(job)
+        if self._workers is not None and isinstance(job, Transcribe):
+            return await self._workers.transcribe(job)
+        return await loop.run_in_executor(self._executor, self._engines.run, job)
+
+    async def _hand_back(self, work: Work, running: Awaitable[Any]) -> None:
+        """Wait for a job, give its result (or error) to the protocol, and wake the sender."""
+        try:
+            result, error = await running, None
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # the engine's failure is the job's result
+            result, error = None, err
+        async with self._turn:  # cheap (no engine runs in it): on the loop, no thread hop
+            typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
+            for more in typing.cast(WorkingProtocol, self.protocol).work_to_do():
+                self._start_work(more)
+        self._wake.set()
+
+    async def _detect_loop(self) -> None:
+        """This session's detection jobs, one after another (the detector keeps state)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            work = await self._detections.get()
+            await self._hand_back(work, loop.run_in_executor(self._executor, self._engines.run, work.job))
+
+    def _end_listening(self) -> None:
+        """Free the decoders of turns still being heard when the session ends."""
+        if self._workers is not None:
+            for item_id in self._listening:
+                self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000))
+        self._listening.clear()
 
     async def _receive_loop(self) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -200,11 +283,9 @@ class ServerSession:
         asyncio.get_running_loop().call_later(self._limits.send_stall_s, transport.abort)
 
     async def _idle(self) -> None:
-        """Wait for a client frame, polling while the protocol is busy and waking at the session cap."""
+        """Wait for a client frame or finished engine work, waking at the session cap."""
         until_cap = self._deadline - time.monotonic()
         timeout = until_cap if until_cap > 0 else 1.0  # past the cap: the next pull expires the session
-        if self._busy:
-            timeout = min(timeout, _BUSY_POLL_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 

@@ -18,8 +18,9 @@ import numpy as np
 
 from .audio_format import PCM_RATE
 from .input_audio import VadEventLike, VadLike
+from .work import DetectSpeech, Job, Listen, Synthesize, Transcribe
 
-__all__ = ["Engines"]
+__all__ = ["Engines", "SessionEngines"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,45 @@ class Engines:
     def silent(cls) -> Engines:
         """Engines that need nothing installed: 60 ms of silence per word, a deaf VAD, no words."""
         return cls(synthesize=_silent_synthesize, make_vad=lambda *_: _DeafVad(), transcribe=lambda *_: "")
+
+
+class SessionEngines:
+    """Runs one session's jobs on `Engines`, in the order given: its detector, its turns being heard.
+
+        run = SessionEngines(Engines.silent()).run
+        run(Synthesize("Hi.", "alloy", 24000, 1.0)).size      # 1440
+    """
+
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+        self._detector: tuple[object, ...] | None = None
+        self._vad: VadLike | None = None
+        self._heard: dict[str, list[np.ndarray]] = {}   # a turn's audio so far, for engines that only decode whole
+
+    def run(self, job: Job) -> object:
+        if isinstance(job, Synthesize):
+            return self.engines.synthesize(job.text, job.voice, job.rate, job.speed)
+        if isinstance(job, Transcribe):
+            return self.engines.transcribe(job.samples, job.rate)
+        if isinstance(job, DetectSpeech):
+            return self.detect(job)
+        return self.listen(job)
+
+    def detect(self, job: DetectSpeech) -> list[tuple[str, int]]:
+        if job.detector != self._detector or self._vad is None:
+            self._detector, self._vad = job.detector, self.engines.make_vad(*job.detector[1:])
+        return [(event.kind, int(event.audio_ms)) for event in self._vad.feed(job.samples)]
+
+    def listen(self, job: Listen) -> str | None:
+        if job.step == "start":
+            self._heard[job.item_id] = []
+        chunks = self._heard.setdefault(job.item_id, [])
+        if job.samples.size:
+            chunks.append(job.samples)
+        if job.step != "end":
+            return None
+        audio = np.concatenate(self._heard.pop(job.item_id)) if chunks else np.zeros(0, np.int16)
+        return self.engines.transcribe(audio, job.rate)
 
 
 def _default_synthesize(text: str, voice: str, rate: int, speed: float) -> np.ndarray:

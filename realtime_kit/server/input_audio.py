@@ -1,11 +1,12 @@
 """The input audio buffer: appends, commits, server/semantic VAD turns, and input transcription.
 
-`InputAudio` keeps the bytes and the detector; it reports turns (`SpeechStarted`, `SpeechStopped`)
-and leaves what they cause (events, items, responses) to `RealtimeProtocol`.
+`InputAudio` keeps the bytes and which detector is in use; it makes the detection jobs, reads their
+answers as turns (`SpeechStarted`, `SpeechStopped`) and leaves what they cause (events, items,
+responses, listening) to `RealtimeProtocol`.
 
-    >>> buffer = InputAudio(Ids(seed=1), make_vad=lambda *settings: None)
-    >>> list(buffer.append("AAAAAA==", "audio/pcm", turn=None))    # two silent samples, no turn detection
-    []
+    >>> buffer = InputAudio(Ids(seed=1))
+    >>> buffer.append("AAAAAA==", "audio/pcm", turn=None) is None    # two silent samples, no turn detection
+    True
     >>> try:
     ...     buffer.commit("audio/pcm")
     ... except ClientError as err:
@@ -26,10 +27,12 @@ from .audio_format import bytes_per_ms, decode, ms_of, rate_of, sample_width
 from .items import Item
 from .usage import transcription_usage
 from .wire import ClientError, Ids, Outgoing, b64decode
+from .work import DetectSpeech
 
 __all__ = [
     "MAX_APPEND_BYTES", "MAX_BUFFER_BYTES", "MIN_COMMIT_MS", "SEMANTIC_SILENCE_MS", "InputAudio", "SpeechStarted",
-    "SpeechStopped", "VadEventLike", "VadLike", "heard", "transcription_events", "vad_settings",
+    "SpeechStopped", "VadEventLike", "VadLike", "beside_response", "given_transcript", "item_samples",
+    "transcription_events", "vad_settings",
 ]
 
 MAX_APPEND_BYTES = 15 * 1024 * 1024
@@ -95,24 +98,21 @@ def vad_settings(turn: Mapping[str, Any] | None, kind: str) -> VadSettings | Non
 class InputAudio:
     """The input buffer and its detector; times are ms of input audio since the session began."""
 
-    def __init__(self, ids: Ids, make_vad: MakeVad, max_buffer_bytes: int = MAX_BUFFER_BYTES) -> None:
+    def __init__(self, ids: Ids, max_buffer_bytes: int = MAX_BUFFER_BYTES) -> None:
         self._ids = ids
         self._max_buffer_bytes = max_buffer_bytes
-        self._make_vad = make_vad
         self._buffer = bytearray()
         self._buffer_start_ms = 0.0
         self._input_ms = 0.0
-        self._vad: VadLike | None = None
+        self._epoch = 0
         self._vad_origin_ms = 0.0
-        self._vad_key: VadSettings | None = None
+        self._vad_key: tuple[Any, ...] | None = None    # (epoch, *settings) of the detector in use
         self._speech: tuple[str, float] | None = None   # (item id, audio_start_ms) while the user speaks
 
-    def append(self, encoded: str, kind: str, turn: Mapping[str, Any] | None,
-               ) -> Iterator[SpeechStarted | SpeechStopped]:
-        """Buffer one ``input_audio_buffer.append``; iterate the result at once for the turns it ends or starts.
+    def append(self, encoded: str, kind: str, turn: Mapping[str, Any] | None) -> DetectSpeech | None:
+        """Buffer one ``input_audio_buffer.append``; the detection job for its audio (None with no turn detection).
 
-        Turns come lazily, one at a time, so the caller's reaction to one (events, new ids) happens
-        before the next is taken from the detector, in the order the detector reports them.
+        The detector's answer comes back through `detected`, in the order the jobs were made.
         """
         size = len(encoded) * 3 // 4 - encoded[-2:].count("=")
         if size > MAX_APPEND_BYTES:
@@ -127,8 +127,46 @@ class InputAudio:
         self._buffer.extend(data)
         self._slide(kind)
         samples = decode(data, kind)
+        fed_from_ms = self._input_ms
         self._input_ms += len(samples) * 1000 / rate_of(kind)
-        return self._turns(samples, settings, kind)
+        if settings is None:
+            self._vad_key, self._speech = None, None
+            return None
+        if self._vad_key is None or self._vad_key[1:] != settings:
+            # A new detector for new settings; its clock starts where this audio starts.
+            self._epoch += 1
+            self._vad_key, self._speech, self._vad_origin_ms = (self._epoch, *settings), None, fed_from_ms
+        return DetectSpeech(samples, self._vad_key, self._vad_origin_ms)
+
+    def detected(self, job: DetectSpeech, found: Sequence[tuple[str, int]], kind: str,
+                 ) -> Iterator[SpeechStarted | SpeechStopped]:
+        """The turns a detection job found; nothing if the buffer was cleared or the settings changed since.
+
+        Turns come lazily, one at a time, so the caller's reaction to one (events, new ids) happens
+        before the next is taken, in the order the detector reports them.
+        """
+        if job.detector != self._vad_key:
+            return
+        for event_kind, audio_ms in found:
+            at_ms = job.origin_ms + audio_ms
+            if event_kind == "speech_started":
+                self._speech = (self._ids.new("item_"), max(at_ms, self._buffer_start_ms))
+                yield SpeechStarted(*self._speech)
+            elif event_kind == "speech_stopped" and self._speech is not None:
+                yield self._speech_stopped(at_ms, kind)
+
+    @property
+    def speaking_item(self) -> str | None:
+        """The id of the turn in progress (speech started, not yet stopped)."""
+        return self._speech[0] if self._speech else None
+
+    def speech_so_far(self, kind: str) -> bytes:
+        """The audio of the turn in progress, from its start to the end of the buffer (b"" when none)."""
+        if self._speech is None:
+            return b""
+        start = int((self._speech[1] - self._buffer_start_ms) * bytes_per_ms(kind)) // sample_width(kind) \
+            * sample_width(kind)
+        return bytes(self._buffer[max(0, start):])
 
     @property
     def buffered_bytes(self) -> int:
@@ -162,26 +200,9 @@ class InputAudio:
         self._buffer.clear()
         self._buffer_start_ms = self._input_ms
         self._speech = None
-        if self._vad is not None:
-            self._vad.reset()
-            self._vad_origin_ms = self._input_ms
-
-    def _turns(self, samples: np.ndarray, settings: VadSettings | None,
-               kind: str) -> Iterator[SpeechStarted | SpeechStopped]:
-        if settings is None:
-            self._vad, self._vad_key, self._speech = None, None, None
-            return
-        if self._vad is None or settings != self._vad_key:
-            # A new detector for new settings; its clock starts where the audio fed so far ends.
-            self._vad, self._vad_key, self._speech = self._make_vad(*settings), settings, None
-            self._vad_origin_ms = self._input_ms - len(samples) * 1000 / settings[3]
-        for vad_event in self._vad.feed(samples):
-            at_ms = self._vad_origin_ms + vad_event.audio_ms
-            if vad_event.kind == "speech_started":
-                self._speech = (self._ids.new("item_"), max(at_ms, self._buffer_start_ms))
-                yield SpeechStarted(*self._speech)
-            elif vad_event.kind == "speech_stopped" and self._speech is not None:
-                yield self._speech_stopped(at_ms, kind)
+        if self._vad_key is not None:  # a fresh detector from here: results of the old one are dropped
+            self._epoch += 1
+            self._vad_key, self._vad_origin_ms = (self._epoch, *self._vad_key[1:]), self._input_ms
 
     def _speech_stopped(self, end_ms: float, kind: str) -> SpeechStopped:
         """Take the turn's bytes out of the buffer (and everything before them)."""
@@ -200,30 +221,34 @@ class InputAudio:
 # -- transcription ---------------------------------------------------------------------------------
 
 
-def heard(item: Item, transcribe: Callable[[np.ndarray, int], str]) -> str:
-    """What the user said in an audio item (its given transcript, else the engine's), cached."""
+def given_transcript(item: Item) -> str | None:
+    """The transcript the client sent with an item's audio, if any."""
+    given = [p.get("transcript") for p in item.wire.get("content", []) if p.get("type") == "input_audio"
+             and p.get("transcript")]
+    return " ".join(given) if given else None
+
+
+def item_samples(item: Item) -> np.ndarray:
+    """All the input audio of an item, decoded to int16."""
+    if not item.audio:
+        return np.zeros(0, dtype=np.int16)
+    return np.concatenate([decode(bytes(d), item.audio_format) for d in item.audio.values()])
+
+
+def transcription_events(item: Item, model: str, ids: Ids) -> Iterator[Outgoing | None]:
+    """The input transcription of a committed audio item: deltas, then completed (or failed).
+
+    Yields None while the words are still being worked out (``item.hearing`` not done).
+    """
+    while item.heard is None and item.hearing is not None and not item.hearing.done:
+        yield None
     if item.heard is None:
-        parts = item.wire.get("content", [])
-        given = [p.get("transcript") for p in parts if p.get("type") == "input_audio" and p.get("transcript")]
-        if given:
-            item.heard = " ".join(given)
-        else:
-            samples = np.concatenate([decode(bytes(d), item.audio_format) for d in item.audio.values()]) \
-                if item.audio else np.zeros(0, dtype=np.int16)
-            item.heard = transcribe(samples, rate_of(item.audio_format)).strip()
-    return item.heard
-
-
-def transcription_events(item: Item, model: str, transcribe: Callable[[np.ndarray, int], str],
-                         ids: Ids) -> Iterator[Outgoing]:
-    """The input transcription of a committed audio item: deltas, then completed (or failed)."""
-    try:
-        transcript = heard(item, transcribe)
-    except Exception as err:  # an engine failure becomes the service's failed event
+        error = item.hearing.error if item.hearing is not None else None
         yield ids.event({"type": "conversation.item.input_audio_transcription.failed", "item_id": item.id,
                          "content_index": 0, "error": {"type": "transcription_error", "code": "engine_failed",
-                                                       "message": f"Transcription failed: {err}"}})
+                                                       "message": f"Transcription failed: {error}"}})
         return
+    transcript = item.heard
     # whisper-1 sends the whole transcript as one delta; the gpt-4o models send word by word
     pieces = [transcript] if model == "whisper-1" else re.findall(r"\s*\S+", transcript)
     for piece in [p for p in pieces if p]:
@@ -235,7 +260,8 @@ def transcription_events(item: Item, model: str, transcribe: Callable[[np.ndarra
                      "usage": transcription_usage(model, item.audio_ms(0), transcript)})
 
 
-def beside_response(response: Iterator[Outgoing], transcription: Iterator[Outgoing]) -> Iterator[Outgoing]:
+def beside_response(response: Iterator[Outgoing | None], transcription: Iterator[Outgoing | None],
+                    ) -> Iterator[Outgoing | None]:
     """A response's events with the input transcription of its turn woven in, in the recorded order.
 
     Recorded (OpenAI and Azure): ``response.created``, then the transcription's deltas (or its
@@ -245,11 +271,14 @@ def beside_response(response: Iterator[Outgoing], transcription: Iterator[Outgoi
     yield next(response)                       # response.created
     held: Outgoing | None = None
     for out in transcription:
-        if out.event["type"].endswith(".completed"):
+        if out is not None and out.event["type"].endswith(".completed"):
             held = out
         else:
             yield out
     for out in response:
+        if out is None:
+            yield out
+            continue
         if held is not None and _not_audio(out.event):
             yield held
             held = None

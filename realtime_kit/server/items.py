@@ -22,6 +22,7 @@ from .audio_format import bytes_per_ms, ms_of, sample_width
 from .images import check_images
 from .session_config import format_kind
 from .wire import ClientError, Ids, b64decode
+from .work import Work
 
 __all__ = ["Conversation", "Item"]
 
@@ -34,6 +35,7 @@ class Item:
     audio: dict[int, bytearray] = field(default_factory=dict)
     audio_format: str = "audio/pcm"
     heard: str | None = None               # transcription of its input audio, once computed
+    hearing: Work | None = None            # the engine work that computes it, while asked for
     response_id: str | None = None         # set while the response that writes it is in flight
 
     @property

@@ -34,8 +34,12 @@ HandshakeCheck = Callable[[ServerConnection, Request], Response | None]
 async def listen(
     handler: Handler, host: str, port: int, *, tls: ssl.SSLContext | None, check_handshake: HandshakeCheck,
     limits: Limits,
+    reuse_port: bool = False,
 ) -> Server:
-    """Start listening with the settings a realtime session needs (big frames, prompt pings, no deflate)."""
+    """Start listening with the settings a realtime session needs (big frames, prompt pings, no deflate).
+
+    ``reuse_port``: several processes share the port (SO_REUSEPORT; the kernel spreads connections).
+    """
     wire = redacting_logger()
     quiet(wire, logging.getLogger("realtime_kit.server"))
     return await serve(
@@ -55,6 +59,7 @@ async def listen(
         close_timeout=1,  # loopback peers answer in ms; a blocked one (a notebook in stop()) is not waited for
         server_header="realtime-kit-local",
         logger=wire,
+        reuse_port=reuse_port or None,  # passed on to loop.create_server
     )
 
 

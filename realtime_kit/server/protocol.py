@@ -1,7 +1,10 @@
 """The GA Realtime protocol as a pure state machine: client frames in, server event dicts out.
 
-No asyncio, no sockets, no threads: the websockets shell (`app.py`) feeds every client frame to
-`receive` and pulls what to send with `next_event`, pacing audio by `Outgoing.audio_ms`.
+No asyncio, no sockets, no threads, no engines: the websockets shell (`app.py`) feeds every client
+frame to `receive` and pulls what to send with `next_event`, pacing audio by `Outgoing.audio_ms`.
+Engine work (synthesize, detect speech, listen, transcribe: `work.py`) goes out through
+`work_to_do` and its results come back through `work_done`, like websockets' `receive_data`;
+with ``offload=False`` (the default, for tests) it runs in-line on the given `Engines`.
 A response is a lazily advanced generator, so a `response.cancel` (or speech that interrupts)
 received mid-response cuts it short, and only audio actually pulled counts as the item's audio.
 
@@ -41,7 +44,9 @@ How the local server approximates the real service (the README quotes this list)
   gets an `error` event that says to use `response.cancel` and `conversation.item.truncate`.
 - A tool is only called in answer to a user message, never right after a function_call_output
   (so a client that answers every call and asks again does not loop).
-- `rate_limits.updated` follows each `response.done` (requests and tokens, deterministic).
+- `rate_limits.updated` follows each `response.done` on OpenAI's path (requests and tokens,
+  deterministic); Azure's path sends none, as Azure's recordings show (`rules.SERVICES`).
+- Truncation deletes the item's server-side transcript, as the service does.
 - Truncating an item of a response still in flight cancels that response first.
 - Voices: the ten built-in names (read from the SDK); custom voice objects are refused. Once the
   assistant has produced audio the session voice is locked (`cannot_update_voice`).
@@ -74,9 +79,9 @@ from ..errors import InvalidState
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, Service, profile_for
 from ..spec import SpecViolation
 from .answers import AnswerSource
-from .audio_format import ms_of
+from .audio_format import decode, ms_of, rate_of
 from .context_window import ContextWindow
-from .engines import Engines
+from .engines import Engines, SessionEngines
 from .idle_timeout import IdleTimer
 from .input_audio import (
     MAX_APPEND_BYTES,
@@ -87,6 +92,8 @@ from .input_audio import (
     SpeechStopped,
     VadLike,
     beside_response,
+    given_transcript,
+    item_samples,
     transcription_events,
 )
 from .items import Conversation, Item
@@ -114,6 +121,7 @@ from .transcription_session import (
 )
 from .usage import AUDIO_TOKENS_PER_SECOND, audio_tokens, text_tokens
 from .wire import ClientError, Ids, Outgoing, dig, parse_frame, validated
+from .work import DetectSpeech, Listen, Transcribe, Work, WorkQueue
 
 # Every name stays importable from here, where it lived before the protocol was split up.
 __all__ = [
@@ -147,6 +155,7 @@ class RealtimeProtocol:
         service: Service = "openai",
         profile: ModelProfile | None = None,
         engines: Engines | None = None,
+        offload: bool = False,
         clock: Callable[[], float] = time.time,
         max_session_s: float = 3600,
         id_prefix_seed: int | None = None,
@@ -155,9 +164,11 @@ class RealtimeProtocol:
         answers: AnswerSource | None = None,
         intent: str | None = None,
     ) -> None:
-        self._engines = engines or Engines.default()
         self._limits = limits or Limits()
         self._memory = memory or MemoryBudget.of(self._limits).account()
+        # offload: the shell runs the engine work (`work_to_do`/`work_done`); else it runs in-line on ``engines``
+        self._work = WorkQueue(None if offload else SessionEngines(engines or Engines.default()).run)
+        self._listening: tuple[str, int] | None = None    # (item id, bytes fed) of the turn being heard live
         self._clock = clock
         self._max_session_s = max_session_s
         self._ids = Ids(id_prefix_seed)
@@ -167,12 +178,12 @@ class RealtimeProtocol:
         self._deadline = math.inf
         self._closed = False
         self._outbox: deque[Outgoing] = deque()
-        self._jobs: deque[Iterator[Outgoing]] = deque()   # responses and transcriptions, pulled in order
+        self._jobs: deque[Iterator[Outgoing | None]] = deque()   # responses and transcriptions, pulled in order
         self._conversation = Conversation(self._ids)
         self._profile = profile or profile_for(model) or GPT_REALTIME
-        self._responses = Responses(self._ids, self._conversation, self._engines.synthesize, self._engines.transcribe,
+        self._responses = Responses(self._ids, self._conversation, self._work.request, self._hear,
                                     SERVICES[service], self._profile, answers)
-        self._input = InputAudio(self._ids, self._engines.make_vad, self._limits.max_input_buffer_bytes)
+        self._input = InputAudio(self._ids, self._limits.max_input_buffer_bytes)
         self._idle = IdleTimer()
         self._window = ContextWindow()
         self._responses.in_context = self._in_context
@@ -229,13 +240,17 @@ class RealtimeProtocol:
         return out
 
     def _next_event(self) -> Outgoing | None:
+        """The next event to send, or None when there is nothing to send now (or it waits on engine work)."""
         self._expire_if_due()
         if self._outbox:
             return self._outbox.popleft()
         while self._jobs:
             job = self._jobs[0]
             try:
-                return next(job)
+                out = next(job)
+                if out is None:
+                    return None    # waiting on engine work: work_done wakes it
+                return out
             except StopIteration:
                 self._jobs.popleft()
             except Exception as err:  # a bug in one job must not end the session: fail that job only
@@ -244,6 +259,19 @@ class RealtimeProtocol:
             if self._outbox:
                 return self._outbox.popleft()
         return None
+
+    def work_to_do(self) -> list[Work]:
+        """Engine work asked for since the last call: run each job, then hand it back with `work_done`."""
+        return self._work.take()
+
+    def work_done(self, work: Work, result: Any = None, error: BaseException | None = None) -> None:
+        """A job from `work_to_do` has finished; what waited on it goes on (pull with `next_event`)."""
+        if self._closed:
+            return
+        try:
+            work.finish(result, error)
+        except Exception as err:  # a bug here must not end the session: report it as the service would
+            self._server_error(f"The server had an error handling engine results: {err!r}", None)
 
     @property
     def busy(self) -> bool:
@@ -277,7 +305,7 @@ class RealtimeProtocol:
         for kind in ("conversation.item.added", "conversation.item.done"):
             self._emit({"type": kind, "previous_item_id": before, "item": copy.deepcopy(item.wire)})
 
-    def _job_failed(self, job: Iterator[Outgoing], err: Exception) -> None:
+    def _job_failed(self, job: Iterator[Outgoing | None], err: Exception) -> None:
         response = self._responses.owner_of(job)
         message = f"The server had an error while producing this output: {err!r}"
         if response is None:
@@ -342,18 +370,41 @@ class RealtimeProtocol:
         # noise reduction filters the audio before VAD and transcription see it (the SDK's order)
         audio = self._noise.apply(event["audio"], self._input_kind(), dig(self._session, "audio", "input",
                                                                            "noise_reduction"))
-        turns = self._input.append(audio, self._input_kind(), self._turn_detection())
+        job = self._input.append(audio, self._input_kind(), self._turn_detection())
         self._idle.fed(ms_of(len(event["audio"]) * 3 // 4 - event["audio"][-2:].count("="), self._input_kind()))
-        for turn in turns:
+        if job is not None:
+            self._work.request(job, self._on_detected)
+        elif self._listening is not None:
+            self._stop_listening()   # turn detection went off mid-turn
+
+    def _on_detected(self, work: Work) -> None:
+        """The detector's answer for one append: turns start and stop; the turn in progress is heard live."""
+        if work.error is not None:
+            self._server_error(f"Voice activity detection failed: {work.error!r}", None)
+            return
+        assert isinstance(work.job, DetectSpeech)
+        kind = self._input_kind()
+        for turn in self._input.detected(work.job, work.result, kind):
             if isinstance(turn, SpeechStarted):
+                self._stop_listening()
                 self._speech_started(turn)
+                self._listening = (turn.item_id, 0)
+                self._listen(turn.item_id, "start", b"")
             else:
                 self._speech_stopped(turn)
+        if self._listening is not None and self._input.speaking_item == self._listening[0]:
+            item_id, fed = self._listening
+            heard_so_far = self._input.speech_so_far(kind)
+            self._listen(item_id, "feed", heard_so_far[fed:])
+            self._listening = (item_id, len(heard_so_far))
+        elif self._listening is not None:
+            self._stop_listening()   # the buffer was cleared or the detector changed
         detection = self._turn_detection()
         if detection.get("type") == "server_vad" and not self._transcription_only:
             due = self._idle.due(detection.get("idle_timeout_ms"))
             if due is not None:
                 self._idle_timeout(*due)
+
 
     def _idle_timeout(self, start_ms: int, end_ms: int) -> None:
         """input_audio_buffer.timeout_triggered, the silent audio committed as an item, and a response."""
@@ -369,14 +420,48 @@ class RealtimeProtocol:
         elif transcription is not None:
             self._jobs.append(transcription)
 
+    def _listen(self, item_id: str, step: str, data: bytes, on_done: Callable[[Work], None] | None = None) -> Work:
+        kind = self._input_kind()
+        return self._work.request(Listen(item_id, step, decode(data, kind), rate_of(kind)), on_done)
+
+    def _stop_listening(self) -> None:
+        """Abandon the turn heard live (its decoder is freed; the words are not wanted)."""
+        if self._listening is not None:
+            self._listen(self._listening[0], "end", b"")
+            self._listening = None
+
+    def _hear(self, item: Item) -> None:
+        """Ask for the words of an audio item, once (a turn heard live already has its work)."""
+        if item.heard is None and item.hearing is None:
+            given = given_transcript(item)
+            if given is not None:
+                item.heard = given
+                return
+            work = self._work.request(Transcribe(item_samples(item), rate_of(item.audio_format)))
+            self._heard_by(item, work)
+
+    def _heard_by(self, item: Item, work: Work) -> None:
+        item.hearing = work
+        if work.done:
+            self._on_heard(item, work)
+        else:
+            work.on_done.append(lambda done: self._on_heard(item, done))
+
+    @staticmethod
+    def _on_heard(item: Item, work: Work) -> None:
+        if work.error is None:
+            item.heard = str(work.result or "").strip()
+
     def _on_commit(self, event: dict[str, Any]) -> None:
         data, item_id = self._input.commit(self._input_kind())
+        self._stop_listening()
         transcription = self._commit(data, item_id)
         if transcription is not None:
             self._jobs.append(transcription)
 
     def _on_clear(self, event: dict[str, Any]) -> None:
         self._input.clear()
+        self._stop_listening()
         self._emit({"type": "input_audio_buffer.cleared"})
 
     def _on_output_clear(self, event: dict[str, Any]) -> None:
@@ -384,18 +469,23 @@ class RealtimeProtocol:
                           "a WebSocket, send response.cancel, then conversation.item.truncate with the audio "
                           "played so far.", "type")
 
-    def _commit(self, data: bytes, item_id: str) -> Iterator[Outgoing] | None:
-        """A user audio item from ``data``: committed, item added and done; its transcription events, if on."""
+    def _commit(self, data: bytes, item_id: str, tail: bytes | None = None) -> Iterator[Outgoing | None] | None:
+        """A user audio item from ``data``: committed, item added and done; its transcription events, if on.
+
+        ``tail``: the part of ``data`` the live decoder has not heard yet (None: not heard live).
+        """
         item = Item.user_audio(item_id, data, self._input_kind())
+        if tail is not None:
+            self._heard_by(item, self._listen(item_id, "end", tail))
         before = self._conversation.add(item)
         self._emit({"type": "input_audio_buffer.committed", "previous_item_id": before, "item_id": item_id})
         self._emit_item_added(before, item)
         transcription = dig(self._session, "audio", "input", "transcription")
         if not transcription:
             return None
+        self._hear(item)
         model = str(transcription.get("model") or "")
-        return refined_transcription(transcription_events(item, model, self._engines.transcribe, self._ids),
-                                     self._session, item)
+        return refined_transcription(transcription_events(item, model, self._ids), self._session, item)
 
     def _speech_started(self, turn: SpeechStarted) -> None:
         self._idle.speech_started()
@@ -409,7 +499,10 @@ class RealtimeProtocol:
         self._idle.speech_stopped()
         self._emit({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": int(turn.end_ms),
                     "item_id": turn.item_id})
-        transcription = self._commit(turn.audio, turn.item_id)
+        tail = None
+        if self._listening is not None and self._listening[0] == turn.item_id:
+            tail, self._listening = turn.audio[self._listening[1]:], None
+        transcription = self._commit(turn.audio, turn.item_id, tail)
         if self._transcription_only:  # nothing answers: only the transcription follows
             if transcription is not None:
                 self._jobs.append(transcription)
@@ -448,7 +541,7 @@ class RealtimeProtocol:
         self._cancel(target, "client_cancelled")
 
     def _start_response(self, params: dict[str, Any], input_items: list[Item] | None,
-                        transcription: Iterator[Outgoing] | None = None) -> None:
+                        transcription: Iterator[Outgoing | None] | None = None) -> None:
         if input_items is None:  # over the limit with truncation disabled: an error instead of a response
             self._in_context(list(self._conversation.items), response_settings(self._session, params))
         events = self._responses.start(params, self._session, input_items)
@@ -468,7 +561,10 @@ class RealtimeProtocol:
         response.cancel_reason = reason
         if response.events is None:
             return
-        self._outbox.extend(response.events)  # drains the generator through its cancelled ending
+        for out in response.events:  # drains the generator through its cancelled ending
+            if out is None:
+                return               # still waiting on engine work: the rest goes out once it is done
+            self._outbox.append(out)
         if response.events in self._jobs:
             self._jobs.remove(response.events)
 

@@ -5,7 +5,7 @@ queues the generator and pulls from it, and cancels by setting ``cancel_reason``
 
     >>> from realtime_kit.server.session_config import default_session
     >>> ids = Ids(seed=1)
-    >>> responses = Responses(ids, Conversation(ids), synthesize=None, transcribe=None)  # text needs no engine
+    >>> responses = Responses(ids, Conversation(ids), request=None, hear=None)  # text needs no engine
     >>> events = [out.event for out in responses.start({"output_modalities": ["text"]},
     ...                                                default_session("m", "sess_1", 0), input_items=None)]
     >>> events[0]["type"], events[-2]["response"]["status"], events[-1]["type"]
@@ -20,16 +20,13 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from . import responder
 from .answers import AnswerSource, RuleAnswers
 from .images import image_tokens_of, images_of
-from .input_audio import heard
 from .items import Conversation, Item
 from .session_config import response_settings
-from .streaming import OutputWriter, Response, Synthesize
+from .streaming import OutputWriter, Request, Response
 from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, reasoning_tokens, usage
 from .wire import Ids, Outgoing
 
@@ -40,15 +37,15 @@ PREAMBLE = "I'll check that for you."   # a 2.x model's commentary before it cal
 class Responses:
     """The responses in flight, their shared counters, and the events of each one."""
 
-    def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize,
-                 transcribe: Callable[[np.ndarray, int], str], service: ServiceRules = SERVICES["openai"],
-                 profile: ModelProfile = GPT_REALTIME, answers: AnswerSource | None = None) -> None:
+    def __init__(self, ids: Ids, conversation: Conversation, request: Request, hear: Callable[[Item], None],
+                 service: ServiceRules = SERVICES["openai"], profile: ModelProfile = GPT_REALTIME,
+                 answers: AnswerSource | None = None) -> None:
         self._ids = ids
         self._answers = answers or RuleAnswers()  # what each response says: the rules, or a recording
         self._conversation = conversation
-        self._transcribe = transcribe
+        self._hear = hear                  # asks for an audio item's words (sets item.hearing)
         self._service, self._profile = service, profile
-        self._writer = OutputWriter(ids, conversation, synthesize, service, profile)
+        self._writer = OutputWriter(ids, conversation, request, service, profile)
         self.conversation_id = ids.new("conv_")
         self.active: list[Response] = []       # accepted, until their response.done goes out
         self.done_count = 0
@@ -66,7 +63,7 @@ class Responses:
         return any(not response.done for response in self.active)
 
     def start(self, params: Mapping[str, Any], session: Mapping[str, Any], input_items: list[Item] | None,
-              ) -> Iterator[Outgoing]:
+              ) -> Iterator[Outgoing | None]:
         """A new response to ``params`` (a ``response.create``'s ``response``): its events, to pull."""
         settings = response_settings(session, params)
         response = Response(self._ids.new("resp_"), settings, params.get("conversation", "auto") != "none",
@@ -82,7 +79,7 @@ class Responses:
     def in_flight(self, response_id: str | None) -> Response | None:
         return next((r for r in self.active if r.id == response_id and not r.done), None)
 
-    def owner_of(self, events: Iterator[Outgoing]) -> Response | None:
+    def owner_of(self, events: Iterator[Outgoing | None]) -> Response | None:
         return next((r for r in self.active if r.events is events), None)
 
     def end_all(self) -> None:
@@ -116,14 +113,15 @@ class Responses:
 
     # -- one response ------------------------------------------------------------------------------
 
-    def _events(self, response: Response) -> Iterator[Outgoing]:
-        """Every event of one response, produced only as they are pulled."""
+    def _events(self, response: Response) -> Iterator[Outgoing | None]:
+        """Every event of one response, produced only as they are pulled (None: waiting on engine work)."""
         yield self._ids.event({"type": "response.created", "response": self.response_object(response, "in_progress")},
                               response_id=response.id)
+        yield from self._until_heard(response)
         if response.cancel_reason is None:
             context, may_call = self._plan(response)
             answer = self._answers.answer(context, response.settings, may_call)
-            output: Iterator[Outgoing]
+            output: Iterator[Outgoing | None]
             if answer.call is not None:
                 # gpt-realtime-2.1 says what it is about to do, then calls the tool, in one response
                 preamble = (self._writer.message(response, PREAMBLE, phase="commentary")
@@ -137,6 +135,20 @@ class Responses:
                 response.reasoned = self._profile.reasoning_tokens and context.tool_result is None
             yield from _after_pause(output, answer.wait_ms)
         yield from self._finish(response)
+
+    def _until_heard(self, response: Response) -> Iterator[None]:
+        """Wait until the words of the user's recent audio items are known (what the reply answers to)."""
+        items = response.input_items if response.input_items is not None \
+            else self.in_context(list(self._conversation.items), response.settings)
+        users = [i for i in items if i.wire.get("type") == "message" and i.wire.get("role") == "user"][-6:]
+        waiting = []
+        for item in users:
+            if item.heard is None and any(p.get("type") == "input_audio" for p in item.wire.get("content", [])):
+                self._hear(item)
+                if item.hearing is not None:
+                    waiting.append(item.hearing)
+        while any(not work.done for work in waiting) and response.cancel_reason is None:
+            yield None
 
     def _plan(self, response: Response) -> tuple[responder.TurnContext, bool]:
         """What the assistant answers to (the latest user message or function output); may it call a tool?"""
@@ -172,7 +184,7 @@ class Responses:
             if part.get("type") == "input_text":
                 parts.append(part.get("text") or "")
             elif part.get("type") == "input_audio":
-                parts.append(heard(item, self._transcribe))
+                parts.append(item.heard or "")
         return " ".join(p for p in parts if p)
 
     def _tool_result(self, last: Item | None, items: Sequence[Item]) -> tuple[str, str] | None:
@@ -185,7 +197,7 @@ class Responses:
         name = str(call.wire.get("name")) if call is not None else "function"
         return name, str(last.wire.get("output", ""))
 
-    def _finish(self, response: Response) -> Iterator[Outgoing]:
+    def _finish(self, response: Response) -> Iterator[Outgoing | None]:
         status, details = _ending(response)
         written = output_tokens(response.output)
         # recorded on 2.1: reasoning tokens for an answer to the user, none beside a tool call or its output
@@ -206,13 +218,13 @@ class Responses:
                                    "rate_limits": rate_limits(self.done_count, self.tokens_used)})
 
 
-def _after_pause(events: Iterator[Outgoing], wait_ms: float) -> Iterator[Outgoing]:
-    """``events``, the first one carrying a pause for the shell to take before sending it."""
-    first = next(events, None)
-    if first is None:
-        return
-    yield dataclasses.replace(first, wait_ms=wait_ms) if wait_ms > 0 else first
-    yield from events
+def _after_pause(events: Iterator[Outgoing | None], wait_ms: float) -> Iterator[Outgoing | None]:
+    """``events``, the first real one (not a wait for engine work) carrying a pause for the shell to take first."""
+    paused = wait_ms <= 0
+    for out in events:
+        if out is not None and not paused:
+            out, paused = dataclasses.replace(out, wait_ms=wait_ms), True
+        yield out
 
 
 def _ending(response: Response) -> tuple[str, dict[str, Any] | None]:

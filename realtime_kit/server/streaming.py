@@ -18,17 +18,16 @@ import copy
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from .audio_format import bytes_per_ms, encode, ms_of, rate_of
 from .items import Conversation, Item
 from .tool_calls import ToolCall
 from .wire import Ids, Outgoing
+from .work import Job, Synthesize, Work
 
 __all__ = ["CHUNK_MS", "FIRST_CHUNKS_MS", "TEXT_LEAD_MS", "OutputWriter", "Response", "chunk_ms", "transcript_pieces"]
 
@@ -38,7 +37,8 @@ TEXT_LEAD_MS = 400                    # how far the transcript runs ahead of the
 FIRST_TEXT_PIECES = 3                 # transcript pieces sent before any audio is synthesised
 ARGUMENT_DELTA_CHARS = 12             # function call arguments stream in pieces this long
 
-Synthesize = Callable[[str, str, int, float], np.ndarray]   # (text, voice, rate, speed) -> int16
+Request = Callable[[Job], Work]       # asks the shell for engine work (`RealtimeProtocol`'s work queue)
+SYNTHESIS_AHEAD = 2                   # sentences asked for before the one being streamed is ready
 
 
 @dataclass(eq=False)
@@ -58,7 +58,7 @@ class Response:
     done: bool = False
     usage_in: tuple[int, int] = (0, 0)     # (text tokens, audio tokens) of the context
     image_tokens_in: int = 0               # tokens of the images in the context (vision rule)
-    events: Iterator[Outgoing] | None = None
+    events: Iterator[Outgoing | None] | None = None
 
 
 # -- text and rhythm -------------------------------------------------------------------------------
@@ -114,17 +114,17 @@ def place_pieces(starts: list[float], sentence: list[str], offset: int, begin_ms
 class OutputWriter:
     """Streams a response's output items into the conversation: a message, or a function call."""
 
-    def __init__(self, ids: Ids, conversation: Conversation, synthesize: Synthesize,
+    def __init__(self, ids: Ids, conversation: Conversation, request: Request,
                  service: ServiceRules = SERVICES["openai"], profile: ModelProfile = GPT_REALTIME) -> None:
         self._ids = ids
         self._conversation = conversation
-        self._synthesize = synthesize
+        self._request = request
         self._service = service
         self._profile = profile
         self.audio_was_produced = False     # once true, the session's voice is locked
 
     def message(self, response: Response, text: str, phase: str = "final_answer", audio: bytes | None = None,
-                ) -> Iterator[Outgoing]:
+                ) -> Iterator[Outgoing | None]:
         """An assistant message saying ``text``: audio with its transcript, or text only.
 
         ``phase`` ("commentary" before a tool call, else "final_answer") shows only on models whose items carry it.
@@ -224,7 +224,7 @@ class OutputWriter:
                                    "obfuscation": self._ids.obfuscation(piece)}, response_id=response.id)
 
     def _audio_stream(self, response: Response, item: Item, text: str, spoken: list[str],
-                      where: dict[str, Any], recorded: bytes | None = None) -> Iterator[Outgoing]:
+                      where: dict[str, Any], recorded: bytes | None = None) -> Iterator[Outgoing | None]:
         """Transcript deltas running ahead of audio deltas of 100, 150, then 250 ms."""
         settings, rid = response.settings, response.id
         kind = settings["format"]["type"]
@@ -256,12 +256,21 @@ class OutputWriter:
         starts.extend([0.0] * min(FIRST_TEXT_PIECES, len(pieces)))  # text first: a few words before audio
         yield from transcript_until(0.0)
         offset = 0
-        # synthesised sentence by sentence; recorded audio is one segment under the whole transcript
-        segments = [(pieces, recorded)] if recorded is not None else [(s, None) for s in sentences(pieces)]
-        for sentence, given in segments:
-            if response.cancel_reason is not None:
-                return
-            audio = given if given is not None else self._speak("".join(sentence).strip(), settings, kind, response)
+        # synthesised sentence by sentence by the shell; recorded audio is one segment under the whole transcript
+        said = [pieces] if recorded is not None else sentences(pieces)
+        asked: list[Work] = []
+        for index, sentence in enumerate(said):
+            if recorded is not None:
+                audio: bytes | None = recorded
+            else:
+                while len(asked) < min(len(said), index + 1 + SYNTHESIS_AHEAD):
+                    asked.append(self._request(Synthesize("".join(said[len(asked)]).strip(), settings["voice"],
+                                                          rate_of(kind), settings["speed"], first=not asked)))
+                while not asked[index].done and response.cancel_reason is None:
+                    yield None                                  # the shell is synthesising it
+                if response.cancel_reason is not None:
+                    return
+                audio = self._spoken(asked[index], kind, response)
             if audio is None:
                 return
             duration = ms_of(len(audio), kind)
@@ -279,11 +288,10 @@ class OutputWriter:
                 yield audio_chunk(int(chunk_ms(chunks_sent) * per_ms))
         yield from transcript_until(math.inf)
 
-    def _speak(self, sentence: str, settings: Mapping[str, Any], kind: str, response: Response) -> bytes | None:
-        try:
-            samples = self._synthesize(sentence, settings["voice"], rate_of(kind), settings["speed"])
-        except Exception as err:  # an engine failure fails the response, as a server error would
-            response.failure = f"Speech synthesis failed: {err}"
+    def _spoken(self, work: Work, kind: str, response: Response) -> bytes | None:
+        """The bytes of a finished synthesis job; None (and the response failed) if the engine failed."""
+        if work.error is not None:  # an engine failure fails the response, as a server error would
+            response.failure = f"Speech synthesis failed: {work.error}"
             return None
-        data = encode(samples, kind)
+        data = encode(work.result, kind)
         return data[: len(data) // 2 * 2] if kind == "audio/pcm" else data

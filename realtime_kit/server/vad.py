@@ -16,6 +16,10 @@ How `turn_detection` maps onto Silero:
   (The SDK docstring says the real audio_end_ms "includes the min silence duration"; we report the
   end of speech, which is what a waveform plot needs; add silence_duration_ms for the other reading.)
 
+An energy gate in front of the model: a window whose loudest sample is under `GATE_PEAK` (about
+-50 dBFS) scores 0 without running Silero, so a room of open microphones mostly costs a max().
+The model restarts after such a quiet stretch.
+
 Times are ms since the first sample fed after construction or `reset()`, in steps of 32 ms.
 """
 
@@ -32,6 +36,7 @@ MODEL_RATE = 16000
 WINDOW = 512  # samples per Silero window at MODEL_RATE
 WINDOW_MS = WINDOW * 1000 // MODEL_RATE  # 32
 HYSTERESIS = 0.15
+GATE_PEAK = 0.003  # about -50 dBFS: a window whose loudest sample is below this is silence, the model is not asked
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,17 @@ class StreamingResampler:
         self._taps = self._taps * self.up
         self._state = np.zeros(self._taps.size - 1)
         self._pending = np.zeros(0)
+
+    def at_rest(self) -> bool:
+        """Its memory holds only silence: feeding zeros now would give zeros (see `skip_silence`)."""
+        return not np.any(self._state) and not np.any(self._pending)
+
+    def skip_silence(self, count: int) -> np.ndarray:
+        """Take ``count`` zero samples without filtering them: the zeros `process` would return, for free."""
+        pending = self._pending.size + count
+        whole = pending - pending % self.block
+        self._pending = np.zeros(pending - whole)
+        return np.zeros(whole * self.up // self.down, np.float32)
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         """Float samples at from_rate in, float64 samples at to_rate out (whole blocks only)."""
@@ -170,22 +186,42 @@ class SileroVad:
     def reset(self) -> None:
         """Forget all audio: times restart at 0, the model's memory is cleared."""
         self._model.reset()
+        self._model_rested = False
+        self.gated_windows = 0        # windows the energy gate answered without the model
         self._segmenter.reset()
         self._resampler = StreamingResampler(self.rate, MODEL_RATE)
         self._pending = np.zeros(0, np.float32)
 
     def feed(self, samples: np.ndarray) -> list[VadEvent]:
         """Take int16 samples at `rate` (any length); return the events their windows complete."""
-        converted = self._resampler.process(_as_float(samples)).astype(np.float32)
+        audio = _as_float(samples)
+        if audio.size and float(np.max(np.abs(audio))) < GATE_PEAK and self._resampler.at_rest():
+            converted = self._resampler.skip_silence(audio.size)     # quieter than the gate: as if silent
+        else:
+            converted = self._resampler.process(audio).astype(np.float32)
         pending = np.concatenate([self._pending, converted])
         whole = pending.size - pending.size % WINDOW
         events = []
         for start in range(0, whole, WINDOW):
-            event = self._segmenter.step(_score(self._model, pending[start : start + WINDOW]))
+            event = self._segmenter.step(self._probability(pending[start : start + WINDOW]))
             if event is not None:
                 events.append(event)
         self._pending = pending[whole:]
         return events
+
+    def _probability(self, window: np.ndarray) -> float:
+        """Silero's score, or 0 without asking it for a window quieter than `GATE_PEAK` (silence costs little).
+
+        The model restarts after gated windows, so what it says depends only on the audio since the quiet.
+        """
+        if float(np.max(np.abs(window))) < GATE_PEAK:
+            self.gated_windows += 1
+            self._model_rested = True
+            return 0.0
+        if self._model_rested:
+            self._model.reset()
+            self._model_rested = False
+        return _score(self._model, window)
 
 
 def speech_probabilities(samples: np.ndarray, rate: int = 24000) -> np.ndarray:

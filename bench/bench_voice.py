@@ -1,0 +1,187 @@
+"""Spoken turns on the embedded server, streamed like microphones, with text sessions beside them.
+
+    python3 bench/bench_voice.py                        # 1 speaker, then 30; 20 text sessions each time
+    python3 bench/bench_voice.py --speakers 1 --seconds 30
+
+The server runs as `python -m realtime_kit.server --pace realtime` in a subprocess on loopback. Each
+speaker session streams 100 ms chunks at real-time pace: silence, and every ~20 s (first at a random
+moment) a spoken question of about 3 s (espeak-ng's `alloy`, made once); `server_vad` with its
+default 200 ms silence answers it. Per question, from the end of speech (the moment the speaker
+stopped, in the stream's clock): `input_audio_buffer.speech_stopped`, `response.created` and the
+first `response.output_audio.delta` arrival, p50/p95. Beside them, text sessions ask for a long
+spoken story over and over; their chunk lateness (as in bench_server.py: arrival minus when the
+audio before it would have finished playing) shows whether speakers slow everybody else.
+Goals (issue 10): speech_stopped p95 <= silence + 60 ms; first audio p95 <= 600 ms at 30 speakers;
+text lateness p99 < 20 ms. The client shares the machine with the server: say so with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from bench_server import one_session, pct, start_server, tree_cpu_seconds
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+QUESTION = "Hello there, could you please tell me what time it is in London today?"
+RATE, CHUNK_S = 24000, 0.1
+SILENCE_MS = 200
+
+
+@dataclass
+class Spoken:
+    """One question's timings, ms after the end of its speech."""
+
+    stopped: float | None = None
+    created: float | None = None
+    first_audio: float | None = None
+
+
+@dataclass
+class Results:
+    spoken: list[Spoken] = field(default_factory=list)
+    lateness_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def question_audio() -> tuple[np.ndarray, float]:
+    """The spoken question (int16, 24 kHz) and where its speech ends, in seconds."""
+    from realtime_kit.server.voice import synthesize
+
+    audio = synthesize(QUESTION, voice="alloy", rate=RATE)
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)) > 300)
+    return audio, (loud[-1] + 1) / RATE if loud.size else audio.size / RATE
+
+
+async def speaker(url: str, question: np.ndarray, speech_end_s: float, seconds: float, seed: int,
+                  results: Results) -> None:
+    """Stream a microphone: silence with a question every ~20 s; time each answer against the speech's end."""
+    rng = random.Random(seed)
+    step = int(RATE * CHUNK_S)
+    stream = np.zeros(int(RATE * seconds), np.int16)
+    speech_ends: list[float] = []
+    at = rng.uniform(0.5, 15.0)
+    while at + question.size / RATE + 2.0 < seconds:
+        start = int(at * RATE)
+        stream[start:start + question.size] = question
+        speech_ends.append(at + speech_end_s)
+        at += rng.uniform(17.0, 23.0)
+    turns = [Spoken() for _ in speech_ends]
+    try:
+        async with connect(url, max_size=None, compression=None) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {
+                "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": SILENCE_MS}}}}}))
+            began = time.perf_counter()
+            reader = asyncio.create_task(_read_turns(ws, began, speech_ends, turns))
+            for index, start in enumerate(range(0, stream.size, step)):
+                await asyncio.sleep(max(0.0, began + (index + 1) * CHUNK_S - time.perf_counter()))
+                chunk = stream[start:start + step].astype("<i2").tobytes()
+                await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                          "audio": base64.b64encode(chunk).decode()}))
+            await asyncio.sleep(3.0)
+            reader.cancel()
+    except Exception as err:  # a failed session is reported, not fatal to the run
+        results.errors.append(f"speaker: {err!r}")
+    results.spoken.extend(turns)
+
+
+async def _read_turns(ws: Any, began: float, speech_ends: list[float], turns: list[Spoken]) -> None:
+    """Match each speech_stopped to the next question; then its response.created and first audio."""
+    current: Spoken | None = None
+    end_at, taken, answer = 0.0, 0, None
+    async for raw in _frames(ws):
+        event = json.loads(raw)
+        kind, now = event["type"], (time.perf_counter() - began)
+        if kind == "input_audio_buffer.speech_stopped" and taken < len(turns):
+            current, end_at = turns[taken], speech_ends[taken]
+            taken += 1
+            current.stopped = (now - end_at) * 1000
+        elif current is not None and kind == "response.created" and current.created is None:
+            current.created, answer = (now - end_at) * 1000, event["response"]["id"]
+        elif current is not None and kind == "response.output_audio.delta" and event["response_id"] == answer \
+                and current.first_audio is None:
+            current.first_audio = (now - end_at) * 1000
+
+
+async def _frames(ws: Any) -> AsyncIterator[str | bytes]:
+    """The frames of a connection until it closes (a closed session is counted by its missing answers)."""
+    with contextlib.suppress(ConnectionClosed):
+        async for raw in ws:
+            yield raw
+
+
+async def texter(url: str, seconds: float, seed: int, results: Results) -> None:
+    """Ask for long spoken stories back to back; keep every chunk's lateness."""
+    stop_at = time.perf_counter() + seconds
+    await asyncio.sleep(random.Random(seed).uniform(0, 2.0))
+    while time.perf_counter() < stop_at - 5:
+        turn = await one_session(url, 0.0, stop_at + 30)
+        if turn.error:
+            results.errors.append(f"text: {turn.error}")
+            return
+        results.lateness_ms.extend(turn.lateness_ms)
+
+
+async def run(url: str, speakers: int, texters: int, seconds: float) -> Results:
+    question, speech_end_s = question_audio()
+    results = Results()
+    await asyncio.gather(*(speaker(url, question, speech_end_s, seconds, seed, results) for seed in range(speakers)),
+                         *(texter(url, seconds, 100 + seed, results) for seed in range(texters)))
+    return results
+
+
+def report(speakers: int, texters: int, results: Results, cpu_share: float) -> None:
+    def line(name: str, values: list[float | None]) -> str:
+        got = np.array([v for v in values if v is not None])
+        return f"{name:>15}: p50 {pct(got, 50):7.0f}  p95 {pct(got, 95):7.0f}  (n={got.size})"
+
+    spoken = results.spoken
+    asked = len(spoken)
+    print(f"\n{speakers} speaker(s), {texters} text sessions: {asked} questions, "
+          f"{sum(s.stopped is not None for s in spoken)} heard; server tree CPU {cpu_share:.0f}% of one core")
+    print(line("speech_stopped", [s.stopped for s in spoken]))
+    print(line("response.created", [s.created for s in spoken]))
+    print(line("first audio", [s.first_audio for s in spoken]))
+    late = np.array(results.lateness_ms)
+    print(f"{'text lateness':>15}: p50 {pct(late, 50):7.1f}  p99 {pct(late, 99):7.1f}  max {pct(late, 100):7.1f}  "
+          f"(n={late.size}; < 0 = early)")
+    if results.errors:
+        print(f"   {len(results.errors)} errors; first: {results.errors[0]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--speakers", type=int, nargs="+", default=[1, 30])
+    parser.add_argument("--texters", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=45.0, help="length of each run")
+    args = parser.parse_args()
+    proc, url = start_server(["--port", "0"])
+    try:
+        asyncio.run(one_session(url, 0.0, time.perf_counter() + 60))   # warm: engines loaded, decoders built
+        for speakers in args.speakers:
+            cpu_before, wall_before = tree_cpu_seconds(proc.pid), time.perf_counter()
+            results = asyncio.run(run(url, speakers, args.texters, args.seconds))
+            share = 100 * (tree_cpu_seconds(proc.pid) - cpu_before) / (time.perf_counter() - wall_before)
+            report(speakers, args.texters, results, share)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    print(f"\n(ms after the end of speech; silence_duration_ms {SILENCE_MS}; goals: speech_stopped p95 <= "
+          f"{SILENCE_MS + 60}, first audio p95 <= 600 at 30 speakers, text lateness p99 < 20)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end (shared)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The engines' worker processes: espeak-ng and pocketsphinx hold the GIL (and global state), so they run here.
+
+    workers = EngineWorkers.shared()            # started once per process, stopped at exit
+    samples = await workers.synthesize(Synthesize("Hello.", "alloy", 24000, 1.0))
+    workers.listen(Listen("item_1", "start", empty, 24000))          # a turn heard live, in order ...
+    words = await workers.listen(Listen("item_1", "end", tail, 24000))
+
+Synthesis is stateless: a `ProcessPoolExecutor`, and a one-process pool for responses' first
+sentences (someone waits for those; later ones have the playback time of the earlier ones).
+Listening is not: each turn keeps a streaming pocketsphinx decoder in one process (chosen by the
+turn's item id), fed as the audio arrives, so the words are ready right after speech stops. Each
+process has a sender and a reader thread (a busy process never blocks the caller; no polling). A
+process holds up to `LIVE_DECODERS` decoders; a turn beyond that is decoded whole at its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from .work import Listen, Synthesize, Transcribe
+
+__all__ = ["LIVE_DECODERS", "EngineWorkers"]
+
+LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
+
+
+class EngineWorkers:
+    """Synthesis and transcription in worker processes, shared by every session of the process's servers."""
+
+    _shared: EngineWorkers | None = None
+    _shared_lock = threading.Lock()
+    processes = max(1, os.cpu_count() or 1)   # per kind, for the shared workers (the CLI's --workers divides)
+
+    def __init__(self, processes: int) -> None:
+        context = multiprocessing.get_context("spawn")   # no fork of a threaded server
+        self._synth = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
+                                                             initializer=_warm_voice)
+        # first sentences skip the queue of later ones (a long story's sentences have playback slack)
+        self._first = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_warm_voice)
+        self._listeners = [_Listener(context) for _ in range(processes)]
+
+    @classmethod
+    def shared(cls) -> EngineWorkers:
+        """The process-wide workers (`processes` of each kind), started on first use, stopped at exit."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls(cls.processes)
+                atexit.register(cls._shared.close)
+            return cls._shared
+
+    async def synthesize(self, job: Synthesize) -> np.ndarray:
+        pool = self._first if job.first else self._synth
+        return await asyncio.wrap_future(pool.submit(_synthesize, job.text, job.voice, job.rate, job.speed))
+
+    async def transcribe(self, job: Transcribe) -> str:
+        listener = self._listeners[0]
+        return str(await asyncio.wrap_future(listener.ask("transcribe", "", job.samples, job.rate)))
+
+    def listen(self, job: Listen) -> concurrent.futures.Future[Any]:
+        """Send one step of a live turn (in order); the future holds the words after "end", else None."""
+        listener = self._listeners[hash(job.item_id) % len(self._listeners)]
+        return listener.ask(job.step, job.item_id, job.samples, job.rate)
+
+    def warm_up(self) -> None:
+        """Start the processes and load espeak-ng in them now (a first turn then shows the protocol's latency)."""
+        for pool in (self._synth, self._first):
+            list(pool.map(_synthesize, ["Hello."], ["alloy"], [24000], [1.0]))
+        for listener in self._listeners:
+            listener.ask("warm", "", np.zeros(0, np.int16), 24000).result()
+
+    def close(self) -> None:
+        """Stop every engine process now (they hold no state worth a graceful goodbye)."""
+        for pool in (self._synth, self._first):
+            processes = list(getattr(pool, "_processes", {}).values())  # CPython's pool keeps them here
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+        for listener in self._listeners:
+            listener.close()
+
+
+class _Listener:
+    """One pocketsphinx process, its pipe, and the thread that reads its answers."""
+
+    def __init__(self, context: Any) -> None:
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_listener_main, args=(child,), daemon=True,
+                                        name="realtime-kit-listener")
+        self._process.start()
+        child.close()
+        self._tickets = itertools.count()
+        self._waiting: dict[int, concurrent.futures.Future[Any]] = {}
+        self._lock = threading.Lock()
+        # a full pipe (the process busy decoding) must not block the caller's event loop: a thread sends
+        self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        for target, name in ((self._read, "reader"), (self._send, "sender")):
+            threading.Thread(target=target, daemon=True, name=f"realtime-kit-listener-{name}").start()
+
+    def ask(self, step: str, key: str, samples: np.ndarray, rate: int) -> concurrent.futures.Future[Any]:
+        """Queue one step (never blocks); the future holds its answer."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            ticket = next(self._tickets)
+            self._waiting[ticket] = future
+            self._outbox.put((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate))
+        return future
+
+    def _send(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._conn.send(message)
+            except OSError:
+                return
+
+    def _read(self) -> None:
+        while True:
+            try:
+                ticket, result, error = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                future = self._waiting.pop(ticket, None)
+            if future is None or not future.set_running_or_notify_cancel():
+                continue    # nobody waits any more (the session ended)
+            future.set_exception(RuntimeError(error)) if error else future.set_result(result)
+        for future in self._waiting.values():
+            if future.set_running_or_notify_cancel():
+                future.set_exception(RuntimeError("the transcription process stopped"))
+
+    def close(self) -> None:
+        self._outbox.put(None)
+        self._process.terminate()
+        self._process.join(2)
+        self._conn.close()
+
+
+# -- in the worker processes -----------------------------------------------------------------------
+
+
+def _leave_with_parent() -> None:
+    """End this worker when the server process ends, however it ends (a blocked wait, not a poll)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True, name="realtime-kit-parent-watch").start()
+
+
+def _warm_voice() -> None:
+    _leave_with_parent()
+    _synthesize("Hello.", "alloy", 24000, 1.0)
+
+
+def _synthesize(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
+    from .voice import synthesize
+
+    return synthesize(text, voice=voice, rate=rate, speed=speed)
+
+
+def _listener_main(conn: Connection) -> None:
+    """Serve one pipe: whole transcriptions, and live turns on streaming decoders."""
+    from .live_stt import LiveTurns
+
+    _leave_with_parent()
+    turns = LiveTurns(LIVE_DECODERS)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the server went away
+            return
+        if message is None:
+            return
+        ticket, step, key, data, rate = message
+        try:
+            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate)
+        except Exception as err:  # the turn fails, the process carries on
+            conn.send((ticket, None, f"{type(err).__name__}: {err}"))
+        else:
+            conn.send((ticket, result, None))

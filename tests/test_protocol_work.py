@@ -1,0 +1,131 @@
+"""The protocol core is sans-I/O for engines: it asks for work and goes on when the results come back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from test_protocol import check, pcm, silence, speech
+
+from realtime_kit.server.protocol import RealtimeProtocol
+from realtime_kit.server.work import DetectSpeech, Listen, Synthesize, Transcribe, Work
+
+pytestmark = pytest.mark.pure
+
+
+def offloaded(**session: Any) -> RealtimeProtocol:
+    proto = RealtimeProtocol(offload=True, id_prefix_seed=3)
+    proto.start()
+    if session:
+        proto.receive(json.dumps({"type": "session.update", "session": {"type": "realtime", **session}}))
+    pull_all(proto)
+    return proto
+
+
+def pull_all(proto: RealtimeProtocol) -> list[dict[str, Any]]:
+    events = []
+    while (out := proto.next_event()) is not None:
+        check(out.event)
+        events.append(out.event)
+    return events
+
+
+def kinds(events: list[dict[str, Any]]) -> list[str]:
+    return [e["type"] for e in events]
+
+
+def ask_text(proto: RealtimeProtocol, text: str) -> None:
+    proto.receive(json.dumps({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
+    proto.receive(json.dumps({"type": "response.create"}))
+
+
+def test_a_response_waits_for_synthesis_and_goes_on_when_it_is_done() -> None:
+    """The reply stops before its first audio until the shell hands back the Synthesize job's samples."""
+    proto = offloaded()
+    ask_text(proto, "hello")
+    before = pull_all(proto)
+    assert "response.created" in kinds(before) and "response.output_audio.delta" not in kinds(before)
+    work = proto.work_to_do()
+    assert work and all(isinstance(w.job, Synthesize) for w in work)
+    assert proto.next_event() is None                     # still waiting: nothing to send, no engine called
+    for job in work:
+        proto.work_done(job, np.full(4800, 1000, np.int16))
+    after = kinds(pull_all(proto))
+    assert "response.output_audio.delta" in after and after[-2:] == ["response.done", "rate_limits.updated"]
+
+
+def test_a_failed_synthesis_fails_the_response() -> None:
+    """An engine error handed back through work_done ends the response as failed, the session goes on."""
+    proto = offloaded()
+    ask_text(proto, "hello")
+    pull_all(proto)
+    for work in proto.work_to_do():
+        proto.work_done(work, error=RuntimeError("espeak-ng crashed"))
+    done = next(e for e in pull_all(proto) if e["type"] == "response.done")
+    assert done["response"]["status"] == "failed"
+
+
+def test_cancel_while_waiting_on_engine_work_ends_the_response_at_once() -> None:
+    """response.cancel mid-synthesis: cancelled response.done without waiting for the job."""
+    proto = offloaded()
+    ask_text(proto, "tell me a story")
+    pull_all(proto)
+    proto.receive(json.dumps({"type": "response.cancel"}))
+    done = next(e for e in pull_all(proto) if e["type"] == "response.done")
+    assert done["response"]["status"] == "cancelled"
+
+
+def detect(proto: RealtimeProtocol, samples: np.ndarray, found: list[tuple[str, int]]) -> list[Work]:
+    """Append ``samples``; answer its detection job with ``found``; the other jobs that follow."""
+    proto.receive(json.dumps({"type": "input_audio_buffer.append", "audio": pcm(samples)}))
+    [work] = proto.work_to_do()
+    assert isinstance(work.job, DetectSpeech)
+    proto.work_done(work, found)
+    return proto.work_to_do()
+
+
+def test_a_turn_is_heard_live_and_its_words_come_back_beside_the_reply() -> None:
+    """Detection results start and stop a turn; the turn is fed to a live decoder; its words arrive later."""
+    proto = offloaded(audio={"input": {"transcription": {"model": "gpt-4o-transcribe"}}})
+    assert detect(proto, silence(0.5), []) == []
+    started = detect(proto, speech(0.5), [("speech_started", 600)])
+    assert [w.job.step for w in started if isinstance(w.job, Listen)] == ["start", "feed"]
+    fed = detect(proto, speech(0.5), [])
+    assert [w.job.step for w in fed] == ["feed"] and fed[0].job.samples.size == 12000
+    stopped = detect(proto, silence(0.5), [("speech_stopped", 1400)])
+    end = [w for w in stopped if isinstance(w.job, Listen)]
+    assert [w.job.step for w in end] == ["end"]
+    events = kinds(pull_all(proto))
+    assert events.index("input_audio_buffer.speech_stopped") < events.index("input_audio_buffer.committed")
+    assert events[-1] == "response.created"            # created at once; the reply waits for the words
+    proto.work_done(end[0], "hello there")
+    words = [e for e in pull_all(proto) if e["type"].startswith("conversation.item.input_audio_transcription")]
+    assert [e.get("delta") for e in words] == ["hello", " there"]
+    assert any(isinstance(w.job, Synthesize) for w in proto.work_to_do())   # and now the reply is spoken
+
+
+def test_a_cleared_buffer_drops_the_old_detectors_answer() -> None:
+    """Detection answers for audio cleared since are ignored (no phantom turn)."""
+    proto = offloaded()
+    proto.receive(json.dumps({"type": "input_audio_buffer.append", "audio": pcm(speech(0.5))}))
+    [work] = proto.work_to_do()
+    proto.receive(json.dumps({"type": "input_audio_buffer.clear"}))
+    proto.work_done(work, [("speech_started", 0)])
+    assert "input_audio_buffer.speech_started" not in kinds(pull_all(proto))
+
+
+def test_an_item_sent_with_audio_is_transcribed_when_a_reply_needs_its_words() -> None:
+    """A user audio item from conversation.item.create asks for a Transcribe job before the reply is planned."""
+    proto = offloaded()
+    proto.receive(json.dumps({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user", "content": [{"type": "input_audio", "audio": pcm(speech(1.0))}]}}))
+    proto.receive(json.dumps({"type": "response.create", "response": {"output_modalities": ["text"]}}))
+    pull_all(proto)
+    [work] = proto.work_to_do()
+    assert isinstance(work.job, Transcribe) and work.job.rate == 24000
+    proto.work_done(work, "what is six times seven")
+    text = "".join(e["delta"] for e in pull_all(proto) if e["type"] == "response.output_text.delta")
+    assert "six times seven" in text.lower()           # the reply answers the words handed back
