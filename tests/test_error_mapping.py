@@ -161,19 +161,21 @@ async def test_frames_that_are_not_json_end_the_connect_with_an_rk_error() -> No
     assert_mapped(err)
 
 
+@pytest.mark.parametrize("reconnect", [False, True], ids=["no-reconnect", "reconnect"])
 @pytest.mark.parametrize("behaviour", [created_then_close, created_then_drop, binary_then_close],
                          ids=lambda f: f.__name__)
-async def test_a_peer_that_goes_away_mid_turn_raises_connection_lost(behaviour: Any) -> None:
+async def test_a_peer_that_goes_away_mid_turn_raises_connection_lost(behaviour: Any, reconnect: bool) -> None:
     """Closing (with or without a close frame) or sending a binary frame mid-turn: ConnectionLost, then
-    every later call on the session raises an rk error too."""
+    every later call on the session raises an rk error too (reconnecting gives up on a peer that drops
+    every new connection, instead of trying forever)."""
     async with websocket_peer(behaviour) as url:
-        session = await rk.connect(url)
+        session = await rk.connect(url, reconnect=reconnect)
         with pytest.raises(BaseException) as caught:
             await asyncio.wait_for(session.send_text("Hello?"), timeout=20)
         assert_mapped(caught.value)
         assert isinstance(caught.value, ConnectionLost)
         for later in (session.send_text("Again?"), session.update(voice="coral"), session.commit()):
             with pytest.raises(BaseException) as again:
-                await later
+                await asyncio.wait_for(later, timeout=30)
             assert_mapped(again.value)
         await session.close()

@@ -35,6 +35,9 @@ RECONNECT_PAUSES_S = (0.0, 0.25, 0.5, 1.0, 2.0)    # before each attempt
 RESTORE_TIMEOUT_S = 30.0
 # Reconnect before a turn when less than this is left of the session (at most a fifth of its length).
 EXPIRY_MARGIN_S = 60.0
+# A server that drops every new connection at once would be reconnected to forever: this many unplanned
+# reconnects within STORM_WINDOW_S end the session instead.
+STORM_RECONNECTS, STORM_WINDOW_S = 5, 30.0
 
 
 class Reconnecting(SessionPump):
@@ -52,6 +55,7 @@ class Reconnecting(SessionPump):
         self._planned: str | None = None        # why we are closing the link ourselves, between turns
         self._session_began = time.time()
         self._generation = 0                    # which reconnect is current (a stale restorer must not finish it)
+        self._recent: list[float] = []          # when the last unplanned reconnects began
 
     # -- the pump's hooks ------------------------------------------------------------------------
 
@@ -60,7 +64,7 @@ class Reconnecting(SessionPump):
             await self._restored.wait()
 
     async def _recover(self, reason: str) -> bool:
-        if not self.reconnect_enabled or self._closing:
+        if not self.reconnect_enabled or self._closing or self._storming():
             return False
         self._generation += 1
         planned, self._planned = self._planned, None
@@ -89,6 +93,19 @@ class Reconnecting(SessionPump):
                                                                           self._generation))
         self._tasks.add(self._restorer)  # close() cancels it like any other task of the session
         self._restorer.add_done_callback(self._tasks.discard)
+        return True
+
+    def _storming(self) -> bool:
+        """True when the server has dropped the session too often, too fast, to try again (planned ones aside)."""
+        if self._planned is not None:
+            return False
+        now = time.monotonic()
+        self._recent = [t for t in self._recent if now - t < STORM_WINDOW_S] + [now]
+        if len(self._recent) <= STORM_RECONNECTS:
+            return False
+        self._fail_waiters(f"The server closed this session {len(self._recent) - 1} times in "
+                           f"{STORM_WINDOW_S:.0f} s, each time soon after it opened; not reconnecting again. Check the "
+                           "server (its log says why), then open a new session with `await rk.connect()`.")
         return True
 
     def _send_failed(self, reason: str) -> None:
