@@ -8,7 +8,10 @@ Everything the GA protocol means lives in ``protocol.RealtimeProtocol`` (dicts i
 module only moves frames and decides *when* each one leaves. The receiver task feeds every client frame
 to the protocol at once (so ``response.cancel`` is seen mid-response) and the sender task pulls server
 events and paces audio. Protocol calls may be CPU-heavy (synthesis, VAD, transcription), so they run in
-a thread pool, serialised per session by a lock, and never stall other sessions.
+a thread pool, serialised per session by a lock; frames carrying seconds of audio at once go to a worker
+of their own, so they queue behind each other rather than in front of the room. Back-pressure: a frame
+is fed only once the client has read what came before, and a client that leaves a send unread for
+``Limits.send_stall_s`` is dropped (1008) instead of buffered without end.
 """
 
 from __future__ import annotations
