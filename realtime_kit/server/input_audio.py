@@ -175,13 +175,19 @@ class InputAudio:
             # A new detector for new settings; its clock starts where the audio fed so far ends.
             self._vad, self._vad_key, self._speech = self._make_vad(*settings), settings, None
             self._vad_origin_ms = self._input_ms - len(samples) * 1000 / settings[3]
-        for vad_event in self._vad.feed(samples):
+        for vad_event in self._detect(samples, settings[3]):
             at_ms = self._vad_origin_ms + vad_event.audio_ms
             if vad_event.kind == "speech_started":
                 self._speech = (self._ids.new("item_"), max(at_ms, self._buffer_start_ms))
                 yield SpeechStarted(*self._speech)
             elif vad_event.kind == "speech_stopped" and self._speech is not None:
                 yield self._speech_stopped(at_ms, kind)
+
+    def _detect(self, samples: np.ndarray, rate: int) -> Iterator[VadEventLike]:
+        """The detector's events, fed a second at a time: minutes of audio in one append never hold the GIL long."""
+        assert self._vad is not None
+        for start in range(0, max(1, len(samples)), rate):
+            yield from self._vad.feed(samples[start:start + rate])
 
     def _speech_stopped(self, end_ms: float, kind: str) -> SpeechStopped:
         """Take the turn's bytes out of the buffer (and everything before them)."""
