@@ -11,6 +11,10 @@ seen mid-response) and the sender task pulls server events and paces audio. Prot
 thread pool, serialised per session by a lock. Engine work (`work.py`) runs beside them: espeak-ng and
 pocketsphinx in worker processes (`workers.py`), this session's Silero detector on a thread, in order;
 each result is handed back with ``work_done`` and wakes the sender (no polling).
+Protocol calls for frames carrying seconds of audio at once go to a worker of their own, so they queue behind
+each other rather than in front of the room. Back-pressure: a frame is fed only once the client has read what
+came before, and a client that leaves a send unread for ``Limits.send_stall_s`` is dropped (1008) instead of
+buffered without end.
 """
 
 from __future__ import annotations
