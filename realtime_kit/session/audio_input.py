@@ -22,6 +22,8 @@ import numpy as np
 from .conversation import Response
 from .tool_loop import ToolCalling
 
+# How long send_audio waits for an answer in flight to make progress before it returns what it has.
+IN_FLIGHT_TIMEOUT_S = 15.0
 # Input audio goes out in chunks of this many milliseconds (the service accepts up to 15 MiB per event).
 APPEND_CHUNK_MS = 500
 
@@ -110,8 +112,9 @@ class AudioInput(ToolCalling):
             seen = progress()
             in_flight = any(not r.done for r in self.conversation.responses[before[3]:])
             try:  # an answer in flight always ends; otherwise the VAD gets vad_timeout s to do something
+                # an answer in flight gets longer, but not forever: a response the server never ends must not hang
                 await self._wait(lambda seen=seen: quiet() or progress() != seen,  # type: ignore[misc]
-                                 timeout=None if in_flight else vad_timeout)
+                                 timeout=IN_FLIGHT_TIMEOUT_S if in_flight else vad_timeout)
             except TimeoutError:
                 if not settled():
                     reply.notes.append("The server did nothing more with the clip; send_audio stopped waiting.")

@@ -13,8 +13,9 @@ A room shares one server: the instructor starts ``python -m realtime_kit.server 
 with a certificate), and every attendee sets REALTIME_KIT_URL (and REALTIME_KIT_API_KEY); then a plain
 ``rk.connect()`` in every notebook uses it, ahead of any Azure or OpenAI variable::
 
-    >>> resolve_target(env={"REALTIME_KIT_URL": "wss://room.example:8765"}).describe()
-    'Using the room server at wss://room.example:8765/openai/v1 (REALTIME_KIT_URL), model gpt-realtime, no credentials'
+    >>> room = resolve_target(env={"REALTIME_KIT_URL": "wss://room.example:8765"})
+    >>> room.describe()  # doctest: +ELLIPSIS
+    'Using the room server at wss://room.example:8765/openai/v1 (REALTIME_KIT_URL), model gpt-realtime-2.1, ...'
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ class ToolCalling(SessionPump):
         if active is not None and not turn_done(active):
             raise InvalidState(f"{what}: another turn is still running on this session; await it first "
                                "(or finish its stream_text loop), or stop it with `await session.cancel()`.")
-        if self.conversation.in_flight is not None:
+        if self.conversation.in_flight is not None and not audio_input:
             await self.cancel()  # a reply nobody awaits (server VAD's, say) would refuse our response.create
         reply = self.conversation.request(self._clock(), tag=self._new_tag(), audio_input=audio_input)
         self._active_turn = reply
