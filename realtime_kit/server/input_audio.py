@@ -136,7 +136,7 @@ class InputAudio:
             # A new detector for new settings; its clock starts where this audio starts.
             self._epoch += 1
             self._vad_key, self._speech, self._vad_origin_ms = (self._epoch, *settings), None, fed_from_ms
-        return DetectSpeech(samples, self._vad_key, self._vad_origin_ms)
+        return DetectSpeech(samples, self._vad_key, self._vad_origin_ms, self._input_ms)
 
     def detected(self, job: DetectSpeech, found: Sequence[tuple[str, int]], kind: str,
                  ) -> Iterator[SpeechStarted | SpeechStopped]:
@@ -160,13 +160,17 @@ class InputAudio:
         """The id of the turn in progress (speech started, not yet stopped)."""
         return self._speech[0] if self._speech else None
 
-    def speech_so_far(self, kind: str) -> bytes:
-        """The audio of the turn in progress, from its start to the end of the buffer (b"" when none)."""
+    def speech_so_far(self, kind: str, until_ms: float = float("inf")) -> bytes:
+        """The audio of the turn in progress, from its start to ``until_ms`` (the end of what the detector has
+        judged) or the end of the buffer (b"" when none): a client sending faster than real time must not have
+        the live decoder hear past where the turn may yet stop."""
         if self._speech is None:
             return b""
-        start = int((self._speech[1] - self._buffer_start_ms) * bytes_per_ms(kind)) // sample_width(kind) \
-            * sample_width(kind)
-        return bytes(self._buffer[max(0, start):])
+        width = sample_width(kind)
+        start = int((self._speech[1] - self._buffer_start_ms) * bytes_per_ms(kind)) // width * width
+        end = len(self._buffer) if until_ms == float("inf") else \
+            int((until_ms - self._buffer_start_ms) * bytes_per_ms(kind)) // width * width
+        return bytes(self._buffer[max(0, start):max(0, end)])
 
     @property
     def buffered_bytes(self) -> int:

@@ -394,7 +394,7 @@ class RealtimeProtocol:
                 self._speech_stopped(turn)
         if self._listening is not None and self._input.speaking_item == self._listening[0]:
             item_id, fed = self._listening
-            heard_so_far = self._input.speech_so_far(kind)
+            heard_so_far = self._input.speech_so_far(kind, work.job.end_ms)
             self._listen(item_id, "feed", heard_so_far[fed:])
             self._listening = (item_id, len(heard_so_far))
         elif self._listening is not None:
@@ -507,7 +507,9 @@ class RealtimeProtocol:
             if transcription is not None:
                 self._jobs.append(transcription)
             return
-        if self._turn_detection().get("create_response", True) and self._responses.default_writer() is None:
+        writer = self._responses.default_writer()
+        # a reply being cancelled (this speech interrupted it) does not block the next: it follows in order
+        if self._turn_detection().get("create_response", True) and (writer is None or writer.cancel_reason):
             self._start_response({}, None, transcription)
         elif transcription is not None:
             self._jobs.append(transcription)

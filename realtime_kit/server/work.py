@@ -42,6 +42,7 @@ class DetectSpeech:
     samples: np.ndarray
     detector: tuple[Any, ...]        # (epoch, threshold, prefix_ms, silence_ms, rate): one detector per value
     origin_ms: float                 # where that detector's clock starts, in ms of the session's input audio
+    end_ms: float = float("inf")     # where these samples end, in ms of the session's input audio
 
 
 @dataclass(frozen=True)
