@@ -15,8 +15,8 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from conftest import REPO, TlsFiles
 
+from conftest import REPO, TlsFiles
 from realtime_kit.server import LocalServer
 
 pytestmark = [pytest.mark.js, pytest.mark.timeout(180)]

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 import pytest
+
 from conftest import REPO, CliServer, TlsFiles
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(180)]
