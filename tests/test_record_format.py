@@ -82,6 +82,31 @@ def test_events_file_keeps_no_base64_and_names_where_the_audio_went(tmp_path: Pa
     assert all(next(iter(row["event"])) == "type" for row in rows)
 
 
+def test_frames_are_written_as_they_came_with_the_audio_cut_out(tmp_path: Path, answer: np.ndarray) -> None:
+    """A server event given with its frame is written as sent (any key order, spacing, extra keys), its audio
+    payload replaced by the placeholder and sent to the track; a canary inside a frame is still redacted."""
+    frames = [{"type": "response.created", "response": {"id": "r1", "status": "in_progress"}},
+              {"type": "response.output_audio_transcript.delta", "response_id": "r1", "delta": f"hi {CANARY}"},
+              {"delta": b64(answer[:2400]), "type": "response.output_audio.delta", "response_id": "r1",
+               "obfuscation": "ab"},
+              {"type": "response.output_audio.delta", "response_id": "r1", "delta": b64(answer[2400:]), "z": 1}]
+    writer = RecordingWriter.create(tmp_path / "a.rkrec", secrets=[CANARY])
+    for index, frame in enumerate(frames):
+        raw = json.dumps(frame, separators=(",", ":") if index % 2 else (", ", ": ")).encode()
+        decoded = base64.b64decode(frame["delta"]) if frame["type"].endswith("audio.delta") else None
+        parsed = {key: value for key, value in frame.items() if key != "z"}  # what a model keeps may be less
+        writer.write(0.1 * index, "in", parsed, PCM, decoded, raw)
+    writer.close()
+    rows = [json.loads(line) for line in (tmp_path / "a.rkrec" / "events.jsonl").read_text().splitlines()]
+    assert [row["t"] for row in rows] == [0.0, 0.1, 0.2, 0.3]
+    assert rows[1]["event"]["delta"] == "hi ********"
+    assert rows[2]["event"] == {**frames[2], "delta": "<4800 bytes base64 audio>"}
+    assert rows[3]["event"] == {**frames[3], "delta": "<4800 bytes base64 audio>"}
+    assert [row["audio"]["offset"] for row in rows[2:]] == [0, 4800]
+    audio = Recording.load(tmp_path / "a.rkrec").turns[0].audio_out
+    assert audio is not None and np.array_equal(audio.samples, answer)
+
+
 def test_input_audio_goes_to_its_own_track_and_spoken_turns_take_the_transcript(tmp_path: Path) -> None:
     """Appended audio is a turn's audio_in; the transcription (even arriving late) is its user_text."""
     spoken = (np.cos(np.arange(2400) / 5.0) * 5000).astype(np.int16)

@@ -8,8 +8,11 @@
 Each line is written (buffered) when the event happens and the buffer is flushed at every
 ``response.done``, so a long session costs disk, not memory. Audio payloads are decoded once and
 appended to the track of their direction and rate (G.711 is stored as PCM16 at 8 kHz); the line keeps
-the event with `<N bytes base64 audio>` and where the bytes went. Keys and tokens are never written:
-events carry none (credentials travel in headers), and any string of ``secrets`` is redacted anyway.
+the event with `<N bytes base64 audio>` and where the bytes went. A server event given with the
+frame it came in (``raw``) is written as the service sent it, its audio payload cut out: no
+re-encoding, and the recording keeps exactly what came over the wire. Keys and tokens are never
+written: events carry none (credentials travel in headers), and any string of ``secrets`` is
+redacted anyway.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ _FLUSH_AT = frozenset({"response.done", "session.updated", "error"})
 _JSON = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps would build one per audio delta
 _TEXT_DELTAS = frozenset({"response.output_audio_transcript.delta", "response.output_text.delta"})
 _BATCH = 64         # lines joined into one write
+_DELTA_KEY = b'"delta":'  # where an output audio delta's payload starts in the service's compact JSON
 _BUFFER = 1 << 20   # bytes buffered per file: few system calls, and memory that does not grow
 # Server events that may carry base64 audio outside the output deltas: dumped and scrubbed the slow way.
 _SCRUBBED_IN = ("conversation.item.", "response.output_item.", "response.done")
@@ -79,10 +83,11 @@ class RecordingWriter:
         self.folder = folder
         self._meta = meta
         self._secrets = [s for s in secrets if s]
-        self._events: IO[str] = (folder / EVENTS).open("w", encoding="utf-8", buffering=_BUFFER)
+        self._events: IO[bytes] = (folder / EVENTS).open("wb", buffering=_BUFFER)
         self._tracks: dict[tuple[str, int], _Track] = {}
         self._count = 0
-        self._pending: list[str] = []
+        self._pending: list[bytes] = []
+        self._secret_bytes = [s.encode() for s in self._secrets]
         self._last_t = 0.0
         self.closed = False
         self._write_meta()
@@ -103,15 +108,20 @@ class RecordingWriter:
         return cls(folder, meta, secrets)
 
     def write(self, t: float, direction: str, event: Any, audio_format: tuple[str, int] | None = None,
-              decoded: bytes | None = None) -> None:
+              decoded: bytes | None = None, raw: bytes | None = None) -> None:
         """Write one event: ``direction`` "out" (client to server), "in" or "note"; ``t`` seconds since the start.
 
-        ``decoded`` is the audio payload already decoded from base64 (the fold has it), to decode it once.
+        ``decoded`` is the audio payload already decoded from base64 (the fold has it), to decode it once;
+        ``raw`` the frame a server event came in, written as it is (its audio payload cut out).
         """
         if self.closed:
             return
-        kind = _get(event, "type") or "?"
+        kind = (event.get("type") if isinstance(event, dict) else getattr(event, "type", None)) or "?"
         audio = audio_field(kind)
+        data = self._raw_line(t, direction, kind, raw, audio_format, decoded) if raw is not None else None
+        if data is not None:
+            self._add(data, kind, t)
+            return
         if audio is not None and audio_format is not None:
             text = self._audio_line(t, direction, kind, event, audio, audio_format, decoded)
         elif isinstance(event, Mapping) or kind.startswith(_SCRUBBED_IN):
@@ -124,7 +134,10 @@ class RecordingWriter:
         for secret in self._secrets:  # one substring test per line: events carry no secrets, but be sure
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        self._pending.append(text)  # lines go to the file in batches: one write call per _BATCH lines
+        self._add(text.encode("utf-8"), kind, t)
+
+    def _add(self, data: bytes, kind: str, t: float) -> None:
+        self._pending.append(data)  # lines go to the file in batches: one write call per _BATCH lines
         self._count += 1
         self._last_t = t
         if len(self._pending) >= _BATCH or kind in _FLUSH_AT:
@@ -148,8 +161,37 @@ class RecordingWriter:
 
     def _write_pending(self) -> None:
         if self._pending:
-            self._events.write("\n".join(self._pending) + "\n")
+            self._pending.append(b"")
+            self._events.write(b"\n".join(self._pending))
             self._pending.clear()
+
+    def _raw_line(self, t: float, direction: str, kind: str, raw: bytes, audio_format: tuple[str, int] | None,
+                  decoded: bytes | None) -> bytes | None:
+        """The line of a server event from its frame, or None when it must take the parsed path
+        (events that may hold audio in items, a frame split over lines, a delta not where expected)."""
+        if direction != "in" or kind.startswith(_SCRUBBED_IN) or b"\n" in raw:
+            return None
+        head = b'{"t": %r, "dir": "in", "event": ' % round(t, 6)
+        if kind != "response.output_audio.delta":
+            data = head + raw + b"}"
+        else:
+            if audio_format is None or decoded is None:
+                return None
+            start = raw.find(_DELTA_KEY)
+            quote = raw.find(b'"', start + len(_DELTA_KEY)) if start >= 0 else -1
+            end = raw.find(b'"', quote + 1) if quote >= 0 else -1
+            if end < 0:
+                return None
+            pcm16, rate = _pcm16(decoded, *audio_format)
+            track = self._track("out", rate)
+            offset = track.append(pcm16)
+            data = (head + raw[:quote] + b'"<%d bytes base64 audio>"' % len(decoded) + raw[end + 1:]
+                    + b', "audio": {"track": "%s", "offset": %d, "bytes": %d}}'
+                    % (track.path.name.encode(), offset, len(pcm16)))
+        for secret in self._secret_bytes:
+            if secret in data:
+                data = data.replace(secret, REDACTED.encode())
+        return data
 
     def _audio_line(self, t: float, direction: str, kind: str, event: Any, audio: tuple[str, str],
                     audio_format: tuple[str, int], decoded: bytes | None) -> str:
@@ -184,7 +226,7 @@ class RecordingWriter:
 def _pcm16(data: bytes, fmt: str, rate: int) -> tuple[bytes, int]:
     """Wire bytes -> (PCM16 little-endian bytes, rate); G.711 decoded at 8 kHz, PCM kept as is."""
     if fmt == "audio/pcm":
-        return data[: len(data) // 2 * 2], rate
+        return (data if len(data) % 2 == 0 else data[:-1]), rate  # an odd byte is dropped; no copy otherwise
     from ..audio import g711
 
     decoded = g711.decode_ulaw(data) if fmt == "audio/pcmu" else g711.decode_alaw(data)
