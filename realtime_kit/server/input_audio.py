@@ -153,7 +153,7 @@ class InputAudio:
                 self._speech = (self._ids.new("item_"), max(at_ms, self._buffer_start_ms))
                 yield SpeechStarted(*self._speech)
             elif event_kind == "speech_stopped" and self._speech is not None:
-                yield self._speech_stopped(at_ms, kind)
+                yield self._speech_stopped(at_ms, kind, silence_ms=job.detector[3])
 
     @property
     def speaking_item(self) -> str | None:
@@ -208,13 +208,15 @@ class InputAudio:
             self._epoch += 1
             self._vad_key, self._vad_origin_ms = (self._epoch, *self._vad_key[1:]), self._input_ms
 
-    def _speech_stopped(self, end_ms: float, kind: str) -> SpeechStopped:
-        """Take the turn's bytes out of the buffer (and everything before them)."""
+    def _speech_stopped(self, end_ms: float, kind: str, silence_ms: float = 0.0) -> SpeechStopped:
+        """Take the turn's bytes out of the buffer (and everything before them): from its start through the
+        silence that ended it (the service's committed audio includes it; a decoder hears the last word whole)."""
         assert self._speech is not None
         item_id, start_ms = self._speech
         per_ms, width = bytes_per_ms(kind), sample_width(kind)
         start = max(0, int((start_ms - self._buffer_start_ms) * per_ms) // width * width)
-        end = max(start, int((end_ms - self._buffer_start_ms) * per_ms) // width * width)
+        end = max(start, int((end_ms + silence_ms - self._buffer_start_ms) * per_ms) // width * width)
+        end = min(end, len(self._buffer) // width * width)
         turn = SpeechStopped(item_id, end_ms, bytes(self._buffer[start:end]))
         del self._buffer[:end]
         self._buffer_start_ms += ms_of(end, kind)

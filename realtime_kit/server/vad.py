@@ -11,10 +11,16 @@ How `turn_detection` maps onto Silero:
   audio_ms is that window's start minus `prefix_padding_ms` (floored at 0), the first audio the
   real service would hand to the model.
 - Hysteresis as in Silero's own VADIterator: a window below `threshold - 0.15` (never below half the
-  threshold) starts the silence clock; any window back at >= threshold stops it. When the clock
-  reaches `silence_duration_ms`, speech_stopped is emitted with audio_ms = where the silence began.
-  (The SDK docstring says the real audio_end_ms "includes the min silence duration"; we report the
-  end of speech, which is what a waveform plot needs; add silence_duration_ms for the other reading.)
+  threshold) starts the silence clock; any window back at >= threshold stops it. The clock starts
+  where the last audio louder than `SPEECH_PEAK` (about -40 dBFS) ended, in that window or the one
+  before (Silero's score trails the end of speech by 20-40 ms), never later than the window itself.
+- When the clock reaches `silence_duration_ms`, speech_stopped is emitted with audio_ms = where the
+  silence began: at the end of the window that gets there, or as soon as audio heard past the last
+  scored window (up to 32 ms, not yet a whole window) is quiet under `SPEECH_PEAK` and gets there.
+  So a client streaming 20 ms chunks hears speech_stopped about `silence_duration_ms` after the end
+  of speech, as on the service. (The SDK docstring says the real audio_end_ms "includes the min
+  silence duration"; we report the end of speech, which is what a waveform plot needs; add
+  silence_duration_ms for the other reading.)
 
 An energy gate in front of the model: a window whose loudest sample is under `GATE_PEAK` (about
 -50 dBFS) scores 0 without running Silero, so a room of open microphones mostly costs a max().
@@ -37,6 +43,8 @@ WINDOW = 512  # samples per Silero window at MODEL_RATE
 WINDOW_MS = WINDOW * 1000 // MODEL_RATE  # 32
 HYSTERESIS = 0.15
 GATE_PEAK = 0.003  # about -50 dBFS: a window whose loudest sample is below this is silence, the model is not asked
+SPEECH_PEAK = 0.01  # about -40 dBFS: the end of speech is where audio last rose above this
+LOUD_STEP = 64  # samples at MODEL_RATE (4 ms): the resolution of where loud audio ends in a window
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,10 @@ class SpeechSegmenter:
     >>> seg = SpeechSegmenter(threshold=0.5, prefix_padding_ms=0, silence_duration_ms=64)
     >>> [seg.step(p) for p in (0.9, 0.1, 0.1)][-1]
     VadEvent(kind='speech_stopped', audio_ms=32)
+    >>> seg.step(0.9, loud_end_ms=20), seg.step(0.1), seg.heard_quiet_until(150)   # loud audio ended at 96 + 20
+    (VadEvent(kind='speech_started', audio_ms=96), None, None)
+    >>> seg.heard_quiet_until(180)
+    VadEvent(kind='speech_stopped', audio_ms=116)
     """
 
     def __init__(self, threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> None:
@@ -119,11 +131,15 @@ class SpeechSegmenter:
         self.windows = 0
         self.speaking = False
         self._silence_from_ms: int | None = None
+        self._loud_until_ms: int | None = None  # where audio above SPEECH_PEAK last ended (None: not told)
 
-    def step(self, probability: float) -> VadEvent | None:
-        """Take the next window's speech probability; return the turn boundary it completes, if any."""
+    def step(self, probability: float, loud_end_ms: int | None = None) -> VadEvent | None:
+        """Take the next window's speech probability (and where its audio above SPEECH_PEAK ends, ms from
+        the window's start, None if it has none); return the turn boundary it completes, if any."""
         start_ms = self.windows * WINDOW_MS
         self.windows += 1
+        if loud_end_ms is not None:
+            self._loud_until_ms = start_ms + loud_end_ms
         if not self.speaking:
             if probability >= self.threshold:
                 self.speaking, self._silence_from_ms = True, None
@@ -132,12 +148,28 @@ class SpeechSegmenter:
         if probability >= self.threshold:
             self._silence_from_ms = None
         elif probability < self.quiet_below and self._silence_from_ms is None:
-            self._silence_from_ms = start_ms
+            loud_until = start_ms if self._loud_until_ms is None else self._loud_until_ms
+            self._silence_from_ms = min(max(loud_until, start_ms - WINDOW_MS), start_ms)
+        return self.heard_quiet_until(start_ms + WINDOW_MS)
+
+    def heard_quiet_until(self, heard_ms: float) -> VadEvent | None:
+        """Audio up to ``heard_ms`` is quiet (scored silent, or under SPEECH_PEAK past the last window): the
+        speech_stopped this completes, if the silence clock runs and has reached silence_duration_ms."""
         silence_from = self._silence_from_ms
-        if silence_from is not None and start_ms + WINDOW_MS - silence_from >= self.silence_duration_ms:
+        if self.speaking and silence_from is not None and heard_ms - silence_from >= self.silence_duration_ms:
             self.speaking, self._silence_from_ms = False, None
             return VadEvent("speech_stopped", silence_from)
         return None
+
+
+def _loud_end_ms(window: np.ndarray) -> int | None:
+    """Where a window's audio above SPEECH_PEAK ends, ms from its start in 4 ms steps; None if it has none.
+
+    >>> _loud_end_ms(np.r_[np.full(100, 0.5), np.zeros(412)].astype(np.float32)), _loud_end_ms(np.zeros(512))
+    (8, None)
+    """
+    loud = np.flatnonzero(np.abs(window).reshape(-1, LOUD_STEP).max(axis=1) >= SPEECH_PEAK)
+    return None if loud.size == 0 else int((loud[-1] + 1) * LOUD_STEP * 1000 // MODEL_RATE)
 
 
 def _score(model: Any, window: np.ndarray) -> float:
@@ -191,6 +223,8 @@ class SileroVad:
         self._segmenter.reset()
         self._resampler = StreamingResampler(self.rate, MODEL_RATE)
         self._pending = np.zeros(0, np.float32)
+        self._fed = 0                                     # samples fed at `rate`
+        self._recent = np.zeros(0, np.float32)            # the last ~100 ms fed, for the unscored tail
 
     def feed(self, samples: np.ndarray) -> list[VadEvent]:
         """Take int16 samples at `rate` (any length); return the events their windows complete."""
@@ -203,10 +237,19 @@ class SileroVad:
         whole = pending.size - pending.size % WINDOW
         events = []
         for start in range(0, whole, WINDOW):
-            event = self._segmenter.step(self._probability(pending[start : start + WINDOW]))
+            window = pending[start : start + WINDOW]
+            event = self._segmenter.step(self._probability(window), _loud_end_ms(window))
             if event is not None:
                 events.append(event)
         self._pending = pending[whole:]
+        self._fed += audio.size
+        self._recent = np.concatenate([self._recent, audio])[-self.rate // 10 :]
+        if self._segmenter.speaking and not events:
+            heard_ms = self._fed * 1000 / self.rate
+            tail = self._recent[-max(1, int((heard_ms - self._segmenter.windows * WINDOW_MS) * self.rate / 1000)) :]
+            if float(np.max(np.abs(tail))) < SPEECH_PEAK:  # quiet past the last scored window too
+                event = self._segmenter.heard_quiet_until(heard_ms)
+                events.extend([event] if event is not None else [])
         return events
 
     def _probability(self, window: np.ndarray) -> float:
