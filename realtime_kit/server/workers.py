@@ -6,7 +6,10 @@
     words = await workers.listen(Listen("item_1", "end", tail, 24000))
 
 Synthesis is stateless: a `ProcessPoolExecutor`, and a one-process pool for responses' first
-sentences (someone waits for those; later ones have the playback time of the earlier ones).
+sentences (someone waits for those; later ones have the playback time of the earlier ones). The
+same sentence asked for again while it is being made waits for that one synthesis, and recent
+sentences are kept (`SYNTH_CACHE_BYTES`): a workshop room running the same cell at once costs one
+synthesis, not fifty.
 Listening is not: each turn keeps a streaming pocketsphinx decoder in one process (chosen by the
 turn's item id), fed as the audio arrives, so the words are ready right after speech stops. Each
 process has a sender and a reader thread (a busy process never blocks the caller; no polling). A
@@ -24,6 +27,7 @@ import multiprocessing.connection
 import os
 import queue
 import threading
+from collections import OrderedDict
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -34,6 +38,9 @@ from .work import Listen, Synthesize, Transcribe
 __all__ = ["LIVE_DECODERS", "EngineWorkers"]
 
 LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
+SYNTH_CACHE_BYTES = 32 << 20   # recent sentences kept, by samples' bytes (about two minutes of speech)
+
+_SynthKey = tuple[str, str, int, float]
 
 
 class EngineWorkers:
@@ -50,6 +57,10 @@ class EngineWorkers:
         # first sentences skip the queue of later ones (a long story's sentences have playback slack)
         self._first = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_warm_voice)
         self._listeners = [_Listener(context) for _ in range(processes)]
+        self._made: OrderedDict[_SynthKey, np.ndarray] = OrderedDict()   # least recently used first
+        self._made_bytes = 0
+        self._making: dict[_SynthKey, concurrent.futures.Future[np.ndarray]] = {}
+        self._made_lock = threading.Lock()   # servers in several threads share these workers
 
     @classmethod
     def shared(cls) -> EngineWorkers:
@@ -61,8 +72,32 @@ class EngineWorkers:
             return cls._shared
 
     async def synthesize(self, job: Synthesize) -> np.ndarray:
-        pool = self._first if job.first else self._synth
-        return await asyncio.wrap_future(pool.submit(_synthesize, job.text, job.voice, job.rate, job.speed))
+        """The samples of one sentence (read-only: they may be shared with other sessions)."""
+        key = (job.text, job.voice, job.rate, job.speed)
+        with self._made_lock:
+            made = self._made.get(key)
+            if made is not None:
+                self._made.move_to_end(key)
+                return made
+            future = self._making.get(key)
+            if future is None:
+                pool = self._first if job.first else self._synth
+                future = self._making[key] = pool.submit(_synthesize, *key)
+                future.add_done_callback(lambda done: self._keep(key, done))
+        # shielded: one waiter giving up must not cancel the synthesis the others wait for
+        return await asyncio.shield(asyncio.wrap_future(future))
+
+    def _keep(self, key: _SynthKey, done: concurrent.futures.Future[np.ndarray]) -> None:
+        with self._made_lock:
+            self._making.pop(key, None)
+            if done.cancelled() or done.exception() is not None:
+                return
+            samples = done.result()
+            samples.flags.writeable = False
+            self._made[key] = samples
+            self._made_bytes += samples.nbytes
+            while self._made_bytes > SYNTH_CACHE_BYTES and self._made:
+                self._made_bytes -= self._made.popitem(last=False)[1].nbytes
 
     async def transcribe(self, job: Transcribe) -> str:
         listener = self._listeners[0]

@@ -1,0 +1,60 @@
+"""The engine worker processes: a sentence asked for by many sessions at once is synthesised once, and kept."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from realtime_kit.server import workers as workers_module
+from realtime_kit.server.work import Synthesize
+from realtime_kit.server.workers import EngineWorkers
+
+pytestmark = pytest.mark.engines
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[EngineWorkers]:
+    engine_workers = EngineWorkers(1)
+    yield engine_workers
+    engine_workers.close()
+
+
+def test_the_same_sentence_asked_at_once_is_synthesised_once(workers: EngineWorkers) -> None:
+    """Fifty sessions asking for the same sentence in the same instant get one read-only array; it is kept."""
+    job = Synthesize("The whole room asked the same thing.", "alloy", 24000, 1.0, first=True)
+
+    async def ask() -> list[np.ndarray]:
+        return list(await asyncio.gather(*(workers.synthesize(job) for _ in range(50))))
+
+    answers = asyncio.run(ask())
+    assert all(answer is answers[0] for answer in answers) and answers[0].size > 24000
+    assert not answers[0].flags.writeable
+    assert asyncio.run(workers.synthesize(job)) is answers[0]          # kept for the next one
+    other = asyncio.run(workers.synthesize(Synthesize(job.text, "echo", 24000, 1.0)))
+    assert other is not answers[0] and not np.array_equal(other[:other.size // 2], answers[0][:other.size // 2])
+
+
+def test_one_waiter_giving_up_does_not_cancel_the_others(workers: EngineWorkers) -> None:
+    """A session that leaves while its sentence is being made does not take it from the sessions still waiting."""
+    job = Synthesize("Somebody left before the answer came.", "coral", 24000, 1.0)
+
+    async def leave_early() -> np.ndarray:
+        leaving = asyncio.ensure_future(workers.synthesize(job))
+        staying = asyncio.ensure_future(workers.synthesize(job))
+        await asyncio.sleep(0)
+        leaving.cancel()
+        return await staying
+
+    assert asyncio.run(leave_early()).size > 0
+
+
+def test_kept_sentences_are_bounded_by_bytes(workers: EngineWorkers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past SYNTH_CACHE_BYTES the least recently used sentences are dropped."""
+    monkeypatch.setattr(workers_module, "SYNTH_CACHE_BYTES", 200_000)
+    for word in ("one", "two", "three", "four", "five", "six"):
+        asyncio.run(workers.synthesize(Synthesize(f"Number {word}, said slowly and clearly.", "alloy", 24000, 1.0)))
+    assert workers._made_bytes <= 200_000 and 0 < len(workers._made) < 6
+    assert list(workers._made)[-1][0] == "Number six, said slowly and clearly."
