@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from tone_engines import TONE_ENGINES, tone_synthesize, tone_transcribe, tone_words
+from tone_engines import TONE_ENGINES, tone_speech, tone_synthesize, tone_transcribe, tone_words
 
 import realtime_kit as rk
 from realtime_kit.server import Engines, LocalServer
@@ -41,6 +41,16 @@ async def test_the_answer_is_the_injected_voice_and_its_audio_is_heard_back_word
     assert "the sky is blue" in tone_words(answer.transcript)
     assert heard.input_transcript == tone_words(answer.transcript)
     assert no_worker_processes == []
+
+
+async def test_g711_input_is_decoded_before_it_is_heard(tone_server: LocalServer) -> None:
+    """mu-law input at 8 kHz reaches the injected transcriber as the words it carried, and the answer is 8 kHz."""
+    async with rk.connect(tone_server.url) as session:
+        await session.update(input_format="g711_ulaw", output_format="g711_ulaw", turn_detection=None,
+                             transcription=True)
+        reply = await session.send_audio(rk.Audio(tone_speech("call me at nine", 0.2, 0.2), 24000))
+    assert reply.input_transcript == "call me at nine"
+    assert reply.audio.rate == 8000 and tone_transcribe(reply.audio.samples, 8000) == tone_words(reply.transcript)
 
 
 async def test_voice_activity_comes_from_the_injected_detector(no_worker_processes: list[str]) -> None:
