@@ -461,7 +461,10 @@ async def test_server_vad_turn_comes_back_transcribed_word_for_word(tone_server:
 
 
 async def test_interrupt_response_cancels_the_answer_in_flight(realtime_server: LocalServer) -> None:
-    """With server_vad, speech that starts during an answer cancels it (status cancelled, turn_detected)."""
+    """With server_vad, speech that starts during an answer cancels it (status cancelled, turn_detected).
+
+    Real engines: Silero must find espeak-ng's "stop please" (test_vad.py: it found all 60 of its clips).
+    """
     async with sdk_session(realtime_server.azure_base_url) as peer:
         await peer.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
             "turn_detection": {"type": "server_vad", "interrupt_response": True, "create_response": False}}}}})
@@ -479,7 +482,10 @@ async def test_interrupt_response_cancels_the_answer_in_flight(realtime_server: 
 
 
 async def test_semantic_vad_is_accepted_and_finds_the_turn(local_server: LocalServer) -> None:
-    """semantic_vad is accepted (kept in session.updated) and detects a spoken turn like server VAD."""
+    """semantic_vad is accepted (kept in session.updated) and detects a spoken turn like server VAD.
+
+    Real engines: Silero must find espeak-ng's "good morning" (test_vad.py: it found all 60 of its clips).
+    """
     async with sdk_session(local_server.azure_base_url) as peer:
         await peer.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
             "turn_detection": {"type": "semantic_vad", "eagerness": "high", "create_response": False}}}}})
