@@ -1,4 +1,4 @@
-"""Shared fixtures: a running embedded server, and a self-signed certificate for wss:// tests."""
+"""Shared fixtures: a running embedded server (real or deterministic engines), a self-signed certificate for wss://."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tone_engines import TONE_ENGINES
 
 from realtime_kit.server import LocalServer
 
@@ -28,6 +29,13 @@ collect_ignore = ["seed_sample.py", "js"]
 def local_server() -> Iterator[LocalServer]:
     """A LocalServer on a free loopback port, pace "fast", stopped after the test."""
     with LocalServer(pace="fast") as server:
+        yield server
+
+
+@pytest.fixture
+def tone_server() -> Iterator[LocalServer]:
+    """A LocalServer, pace "fast", with the tone engines injected (tone_engines.py): it hears exact words."""
+    with LocalServer(pace="fast", engines=TONE_ENGINES) as server:
         yield server
 
 

@@ -6,14 +6,17 @@ import asyncio
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from tone_engines import tone_speech
 
 import realtime_kit as rk
 from realtime_kit.experiment import Results
 from realtime_kit.server import LocalServer
 from realtime_kit.server.protocol import RealtimeProtocol
+from realtime_kit.server.vad import SileroVad
 from realtime_kit.server.voice import synthesize
 from realtime_kit.server.wire import Outgoing
 
@@ -22,6 +25,9 @@ pytestmark = pytest.mark.wire
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
+    # Silero loads on the process's first detection (~2 s, longer on a busy machine): vad_sweep stops waiting
+    # 0.2 s after the appends when no event came, so the sweep must not be the one to meet that load
+    SileroVad()
     with LocalServer(pace="fast") as running:
         yield running
 
@@ -31,16 +37,17 @@ def spoken(text: str, lead_s: float = 0.3, tail_s: float = 0.3) -> rk.Audio:
         + rk.Audio.silence(tail_s, 16000)
 
 
-async def test_a_2x2x2_experiment_fills_one_row_per_config_turn_and_repeat(server: LocalServer, tmp_path) -> None:
+async def test_a_2x2x2_experiment_fills_one_row_per_config_turn_and_repeat(tone_server: LocalServer,
+                                                                           tmp_path: Path) -> None:
     """2 configs x 2 turns (text, audio) x 2 repeats: 8 completed rows with latencies, WER, tokens, the config used.
 
-    The WER value depends on pocketsphinx hearing the local voice; only that it was measured is asserted.
+    On the deterministic tone engines (tone_engines.py), so every audio turn is heard exactly: WER 0.
     """
     exp = rk.Experiment(
         configs={"eager": dict(vad_threshold=0.5, silence_duration_ms=200),
                  "patient": dict(silence_duration_ms=800, voice="cedar")},
-        turns=["How are you?", (spoken("what time is it"), "what time is it")],
-        targets=[server], repeats=2, concurrency=4, progress=False)
+        turns=["How are you?", (rk.Audio(tone_speech("what time is it", 0.3, 0.3, 16000), 16000), "what time is it")],
+        targets=[tone_server], repeats=2, concurrency=4, progress=False)
     results = await exp.run()
     table = results.table
     assert len(table) == 8 and set(table.status) == {"completed"}, table[["status", "error"]]
@@ -55,7 +62,7 @@ async def test_a_2x2x2_experiment_fills_one_row_per_config_turn_and_repeat(serve
     text, audio = table[table.kind == "text"], table[table.kind == "audio"]
     assert (text.request_to_created_s > 0).all() and (text.to_first_audio_s >= text.request_to_created_s).all()
     assert (audio.end_of_speech_to_speech_stopped_s > 0).all() and audio.committed_to_created_s.notna().all()
-    assert audio.wer.notna().all() and audio.input_transcript.notna().all()
+    assert (audio.wer == 0).all() and (audio.input_transcript == "what time is it").all()
     assert (table.tokens_audio_out > 0).all() and (table.cost_usd > 0).all()
     assert set(table.model) == {"gpt-realtime-2.1"}
     summary = results.summary()
@@ -65,7 +72,11 @@ async def test_a_2x2x2_experiment_fills_one_row_per_config_turn_and_repeat(serve
 
 
 async def test_a_3x3_sweep_cuts_a_short_pause_only_when_the_silence_setting_is_shorter(server: LocalServer) -> None:
-    """A 0.45 s pause splits the speech in two at silence 200 ms, and not at 800 ms, at every threshold."""
+    """A 0.45 s pause splits the speech in two at silence 200 ms, and not at 800 ms, at every threshold.
+
+    Real engines on purpose (a sweep is about Silero's thresholds): it depends on Silero finding espeak-ng's
+    words at 0.3-0.7 and not bridging 0.45 s of silence at 200 ms (test_vad.py states its offset error).
+    """
     recording = spoken("good morning everyone", tail_s=0.0) + spoken("what time is it", lead_s=0.45)
     sweep = await rk.vad_sweep(recording, threshold=[0.3, 0.5, 0.7], silence_duration_ms=[200, 500, 800],
                                target=server, progress=False)

@@ -31,7 +31,10 @@ async def test_a_tool_runs_in_the_context_of_the_call_that_asked():
 
 
 async def test_send_audio_returns_every_turn_of_a_two_utterance_clip():
-    """Two utterances 1.5 s apart give two turns under server VAD; the last is returned, reply.turns has both."""
+    """Two utterances 1.5 s apart give two turns under server VAD; the last is returned, reply.turns has both.
+
+    Real engines: Silero must split espeak-ng speech at a 1.5 s pause (test_vad.py states its offset error).
+    """
     first = rk.Audio(synthesize("hello there", voice="alloy", rate=16000), 16000)
     second = rk.Audio(synthesize("tell me a story", voice="alloy", rate=16000), 16000)
     clip = rk.Audio.silence(0.3, 16000) + first + rk.Audio.silence(1.5, 16000) + second

@@ -6,11 +6,11 @@ Tests marked "issue 15" failed on the code before it (checked once on commit 62c
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from typing import Any
 
 import pytest
+from protocol_helpers import drain, send
 from websockets.datastructures import Headers
 
 from realtime_kit.redaction import RedactCredentials
@@ -19,7 +19,6 @@ from realtime_kit.server.limits import Limits, MemoryBudget
 from realtime_kit.server.protocol import Engines, RealtimeProtocol
 from realtime_kit.server.quiet_logs import ClientTrouble, RepeatFilter
 from realtime_kit.server.usage import cut_to_tokens, text_tokens
-from realtime_kit.spec import validate_server_event
 
 pytestmark = pytest.mark.pure
 
@@ -31,19 +30,6 @@ def started(**options: Any) -> RealtimeProtocol:
     proto.start()
     drain(proto)
     return proto
-
-
-def drain(proto: RealtimeProtocol) -> list[dict[str, Any]]:
-    events = []
-    while (out := proto.next_event()) is not None:
-        validate_server_event(out.event)
-        events.append(out.event)
-    return events
-
-
-def send(proto: RealtimeProtocol, event: dict[str, Any] | str) -> list[dict[str, Any]]:
-    proto.receive(event if isinstance(event, str) else json.dumps(event))
-    return drain(proto)
 
 
 def errors(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """Noise reduction over loopback with the unchanged SDK: it moves VAD decisions and the committed audio is filtered.
 
-The server runs test_protocol's energy VAD (loud frames are speech) through LocalServer's protocol
-factory, so the decisions are deterministic.
+The server runs the energy VAD of tone_engines.py (loud frames are speech) through LocalServer's engines
+seam, so the decisions are deterministic.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_protocol import FAKES
 from test_server_wire import of_type, sdk_session
+from tone_engines import TONE_ENGINES
 
 from realtime_kit.server import LocalServer
-from realtime_kit.server.protocol import RealtimeProtocol
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
 
@@ -25,7 +24,7 @@ RATE = 24000
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
-    with LocalServer(pace="fast", protocol_factory=lambda **o: RealtimeProtocol(engines=FAKES, **o)) as running:
+    with LocalServer(pace="fast", engines=TONE_ENGINES) as running:
         yield running
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from openai.types.realtime import RealtimeServerEvent, RealtimeSessionCreateResponse
 from pydantic import TypeAdapter
+from tone_engines import EnergyVad
 
 from realtime_kit.server.protocol import Engines, Outgoing, RealtimeProtocol, merge_session, transcript_pieces
 from realtime_kit.spec import unknown_keys, validate_server_event
@@ -27,42 +28,6 @@ def tone_synth(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
     """250 ms of 440 Hz per word, so a reply is long enough to stream in several chunks."""
     n = int(rate * 0.25 * max(1, len(text.split())) / speed)
     return (LOUD * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.int16)
-
-
-class EnergyVad:
-    """A scripted VAD: 10 ms frames louder than 500 are speech; honours prefix and silence."""
-
-    def __init__(self, threshold: float, prefix_ms: int, silence_ms: int, rate: int) -> None:
-        self.prefix_ms, self.silence_ms, self.rate = prefix_ms, silence_ms, rate
-        self.settings = (threshold, prefix_ms, silence_ms, rate)
-        self.reset()
-
-    def reset(self) -> None:
-        self.carry = np.zeros(0, dtype=np.int16)
-        self.frames, self.speaking, self.quiet_ms, self.last_loud_ms = 0, False, 0, 0
-
-    def feed(self, samples: np.ndarray) -> list[Any]:
-        from types import SimpleNamespace
-
-        frame = self.rate // 100
-        data = np.concatenate([self.carry, samples])
-        events = []
-        while len(data) >= frame:
-            chunk, data = data[:frame], data[frame:]
-            start_ms, self.frames = self.frames * 10, self.frames + 1
-            loud = int(np.abs(chunk.astype(np.int32)).max()) > 500
-            if loud and not self.speaking:
-                self.speaking = True
-                events.append(SimpleNamespace(kind="speech_started", audio_ms=max(0, start_ms - self.prefix_ms)))
-            if loud:
-                self.quiet_ms, self.last_loud_ms = 0, start_ms + 10
-            elif self.speaking:
-                self.quiet_ms += 10
-                if self.quiet_ms >= self.silence_ms:
-                    self.speaking = False
-                    events.append(SimpleNamespace(kind="speech_stopped", audio_ms=self.last_loud_ms))
-        self.carry = data
-        return events
 
 
 def fake_transcribe(samples: np.ndarray, rate: int) -> str:

@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 import openai
 import pytest
+from tone_engines import tone_speech
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
@@ -434,15 +435,18 @@ async def test_manual_commit_clear_and_empty_commit(local_server: LocalServer) -
     assert not of_type(peer.events, "input_audio_buffer.speech_started")
 
 
-async def test_server_vad_turn_from_real_speech_comes_back_transcribed(local_server: LocalServer) -> None:
-    """Spoken words through server VAD: speech_started/stopped, committed, their transcript, and an answer."""
-    async with sdk_session(local_server.azure_base_url) as peer:
+async def test_server_vad_turn_comes_back_transcribed_word_for_word(tone_server: LocalServer) -> None:
+    """Words through server VAD: speech_started/stopped, committed, exactly their transcript, and an answer.
+
+    On the deterministic tone engines (tone_engines.py): the words heard are exact, not recognition luck.
+    """
+    async with sdk_session(tone_server.azure_base_url) as peer:
         await peer.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
             "transcription": {"model": "whisper-1"},
             "turn_detection": {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
                                "silence_duration_ms": 500}}}}})
         await peer.expect("session.updated")
-        await peer.append(speech("one two three four five"))
+        await peer.append(tone_speech("one two three four five"))
         events = await peer.until("response.done")
         heard = (await peer.expect("conversation.item.input_audio_transcription.completed")
                  if not of_type(events, "conversation.item.input_audio_transcription.completed")
@@ -457,7 +461,10 @@ async def test_server_vad_turn_from_real_speech_comes_back_transcribed(local_ser
 
 
 async def test_interrupt_response_cancels_the_answer_in_flight(realtime_server: LocalServer) -> None:
-    """With server_vad, speech that starts during an answer cancels it (status cancelled, turn_detected)."""
+    """With server_vad, speech that starts during an answer cancels it (status cancelled, turn_detected).
+
+    Real engines: Silero must find espeak-ng's "stop please" (test_vad.py: it found all 60 of its clips).
+    """
     async with sdk_session(realtime_server.azure_base_url) as peer:
         await peer.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
             "turn_detection": {"type": "server_vad", "interrupt_response": True, "create_response": False}}}}})
@@ -475,7 +482,10 @@ async def test_interrupt_response_cancels_the_answer_in_flight(realtime_server: 
 
 
 async def test_semantic_vad_is_accepted_and_finds_the_turn(local_server: LocalServer) -> None:
-    """semantic_vad is accepted (kept in session.updated) and detects a spoken turn like server VAD."""
+    """semantic_vad is accepted (kept in session.updated) and detects a spoken turn like server VAD.
+
+    Real engines: Silero must find espeak-ng's "good morning" (test_vad.py: it found all 60 of its clips).
+    """
     async with sdk_session(local_server.azure_base_url) as peer:
         await peer.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
             "turn_detection": {"type": "semantic_vad", "eagerness": "high", "create_response": False}}}}})

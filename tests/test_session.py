@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pytest
+from tone_engines import tone_speech
 
 import realtime_kit as rk
 from realtime_kit.audio import Audio
@@ -173,15 +174,18 @@ async def test_truncate_within_the_audio_succeeds(server: LocalServer) -> None:
         assert session.events.filter("conversation.item.truncated")
 
 
-async def test_send_audio_with_turn_detection_off_commits_and_transcribes(server: LocalServer) -> None:
-    """send_audio converts 16 kHz float audio, commits it itself, and returns the input transcript."""
-    clip = speech("what is two plus three", rate=16000)
+async def test_send_audio_with_turn_detection_off_commits_and_transcribes(tone_server: LocalServer) -> None:
+    """send_audio converts 16 kHz float audio, commits it itself, and returns exactly the words it carried.
+
+    On the deterministic tone engines (tone_engines.py): the transcript is exact, not recognition luck.
+    """
+    clip = Audio(tone_speech("what is two plus three", lead_s=0.0, tail_s=0.0, rate=16000), 16000)
     floats = clip.as_float()
-    async with connect(server.url) as session:
+    async with connect(tone_server.url) as session:
         await session.update(turn_detection=None, transcription=True)
         reply = await session.send_audio(floats, rate=16000)
     assert reply.done and reply.audio.duration > 0
-    assert reply.input_transcript  # the offline recogniser's words; exact wording is its business
+    assert reply.input_transcript == "what is two plus three"
     assert {"committed", "created", "done", "input_transcript"} <= set(reply.timings)
     out_types = [r.type for r in session.events.filter(direction="out")]
     assert out_types[-2:] == ["input_audio_buffer.commit", "response.create"]
@@ -189,11 +193,14 @@ async def test_send_audio_with_turn_detection_off_commits_and_transcribes(server
     assert all(int(r.event["audio"][1:].split()[0]) <= 24000 for r in appends)  # 500 ms PCM16 chunks
 
 
-async def test_send_audio_with_server_vad_lets_the_server_decide(server: LocalServer, tmp_path: Path) -> None:
-    """With server VAD, send_audio (from a WAV path) gets speech_started/stopped/committed and the answer."""
+async def test_send_audio_with_server_vad_lets_the_server_decide(tone_server: LocalServer, tmp_path: Path) -> None:
+    """With server VAD, send_audio (from a WAV path) gets speech_started/stopped/committed, its words and the answer.
+
+    On the deterministic tone engines (tone_engines.py): the transcript is exact, not recognition luck.
+    """
     path = tmp_path / "question.wav"
-    speech("hello there").to_wav(path)
-    async with connect(server.url) as session:
+    Audio(tone_speech("hello there", lead_s=0.0, tail_s=0.0), 24000).to_wav(path)
+    async with connect(tone_server.url) as session:
         await session.update(turn_detection="server_vad", transcription=True)
         reply = await session.send_audio(str(path))
     assert reply.done and reply.audio.duration > 0
@@ -201,7 +208,7 @@ async def test_send_audio_with_server_vad_lets_the_server_decide(server: LocalSe
         assert mark in reply.timings
     assert reply.timings["speech_started"] <= reply.timings["committed"] <= reply.timings["created"]
     assert not session.events.filter("input_audio_buffer.commit")  # the VAD committed, not us
-    assert reply.input_transcript is not None
+    assert reply.input_transcript == "hello there"
 
 
 async def test_low_level_append_commit_and_clear(server: LocalServer) -> None:

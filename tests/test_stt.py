@@ -1,38 +1,39 @@
-"""Input transcription: pocketsphinx hears what the local voice says.
+"""Input transcription: pocketsphinx hears what the local voice says, as well as stated here.
 
-Measured with bench/bench_engines.py (15 everyday phrases, 24 kHz): alloy 92% of words right and
-12/15 phrases exact; echo 72%, coral 67%, verse 54%, cedar 49%, the other voices 8-20%; alloy at
-8 kHz (G.711) about 40-47%, because the acoustic model expects wideband speech. The phrases below
-are ones alloy gets right; the test asks for 60% so a slightly different synthesis still passes.
+Stated accuracy: jiwer's WER over EVERYDAY_PHRASES (15 phrases, 78 words) spoken by alloy between 0.2 s
+silences. espeak-ng's samples differ a little from call to call, so the figure does too:
+- 24 kHz: WER <= 0.25; measured 0.08 to 0.14 (11-12 of 15 phrases exact) over 5 runs on 2026-11-29.
+- 8 kHz (G.711): WER <= 0.80; measured 0.51 to 0.64 (2-4 exact) over 5 runs on 2026-11-29: the acoustic
+  model expects wideband speech.
+Other voices are heard worse (bench/bench_engines.py: echo 72% of words, cedar 49%, several under 20%).
+Wire tests that assert exact words therefore run on the tone engines (tone_engines.py), not on these.
 """
 
 from __future__ import annotations
 
 import threading
 
+import jiwer
 import numpy as np
 import pytest
-from speech_fixtures import (
-    CLEAR_PHRASES,
-    silence,
-    speech,
-    speech_with_silence,
-    white_noise,
-    word_overlap,
-)
+from speech_fixtures import EVERYDAY_PHRASES, silence, speech, speech_with_silence, white_noise
 
 from realtime_kit.server import stt
 from realtime_kit.server.stt import transcribe, words_of
 
 pytestmark = pytest.mark.engines
 
-ROUND_TRIP = CLEAR_PHRASES[:3]
+
+def word_error_rate(rate: int) -> float:
+    """jiwer's WER of pocketsphinx over EVERYDAY_PHRASES spoken by alloy at ``rate``."""
+    heard = [transcribe(speech_with_silence(text, 0.2, 0.2, rate=rate), rate) for text in EVERYDAY_PHRASES]
+    return float(jiwer.wer(list(EVERYDAY_PHRASES), heard))
 
 
-def test_round_trip_of_synthesised_speech_gets_most_words_right() -> None:
-    """Three sentences spoken by alloy come back with at least 60% of their words, on average."""
-    scores = [word_overlap(text, transcribe(speech_with_silence(text, 0.2, 0.2), 24000)) for text in ROUND_TRIP]
-    assert sum(scores) / len(scores) >= 0.6, scores
+def test_wideband_speech_is_heard_within_the_stated_word_error_rate() -> None:
+    """alloy at 24 kHz over the 15 everyday phrases: WER <= 0.25 (measured 0.08-0.14)."""
+    wer = word_error_rate(24000)
+    assert wer <= 0.25, f"WER {wer:.3f} over {len(EVERYDAY_PHRASES)} phrases"
 
 
 def test_transcript_is_lower_case_words() -> None:
@@ -41,11 +42,10 @@ def test_transcript_is_lower_case_words() -> None:
     assert heard and heard == heard.lower() and heard == " ".join(heard.split())
 
 
-def test_eight_kilohertz_input_is_understood() -> None:
-    """Speech at G.711's 8 kHz is resampled and still roughly half understood (40-47% over 15 phrases)."""
-    texts = ("hello how are you today", "i would like a cup of coffee")
-    scores = [word_overlap(text, transcribe(speech(text, rate=8000), 8000)) for text in texts]
-    assert sum(scores) / len(scores) >= 0.5, scores
+def test_eight_kilohertz_speech_is_heard_within_the_stated_word_error_rate() -> None:
+    """alloy at G.711's 8 kHz over the 15 everyday phrases: resampled, WER <= 0.80 (measured 0.51-0.64)."""
+    wer = word_error_rate(8000)
+    assert wer <= 0.80, f"WER {wer:.3f} over {len(EVERYDAY_PHRASES)} phrases"
 
 
 def test_silence_gives_an_empty_transcript() -> None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from protocol_helpers import drain, send
 from test_protocol import FAKES, append, silence, speech
 
 from realtime_kit.config.transcription import transcription_config
 from realtime_kit.errors import ConfigError
 from realtime_kit.server.protocol import RealtimeProtocol
 from realtime_kit.session.transcription import Transcription
-from realtime_kit.spec import validate_server_event
 
 pytestmark = pytest.mark.pure
 
@@ -25,20 +24,6 @@ def started(intent: str | None = "transcription") -> RealtimeProtocol:
     proto.start()
     drain(proto)
     return proto
-
-
-def drain(proto: RealtimeProtocol) -> list[dict[str, Any]]:
-    """Every queued server event, each validated strictly against the SDK."""
-    events = []
-    while (out := proto.next_event()) is not None:
-        validate_server_event(out.event)
-        events.append(out.event)
-    return events
-
-
-def send(proto: RealtimeProtocol, event: dict[str, Any]) -> list[dict[str, Any]]:
-    proto.receive(json.dumps(event))
-    return drain(proto)
 
 
 def error_of(events: list[dict[str, Any]]) -> dict[str, Any]:

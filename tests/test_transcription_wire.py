@@ -1,7 +1,7 @@
 """Transcription sessions over loopback: rk.transcribe, rk.connect(intent=...), the unchanged SDK; events validated.
 
-The server transcribes with test_protocol's deterministic engine (any sound -> "the quick brown fox"),
-injected through LocalServer's protocol factory, so no test here depends on recognition luck.
+The server hears with the deterministic tone engines (tone_engines.py) injected through LocalServer's
+engines seam, so each clip comes back as exactly the words it spells: no test here depends on recognition luck.
 """
 
 from __future__ import annotations
@@ -11,15 +11,13 @@ import json
 from collections.abc import Iterator
 from typing import Any, cast
 
-import numpy as np
 import openai
 import pytest
-from test_protocol import FAKES, speech
+from tone_engines import TONE_ENGINES, tone_speech
 
 import realtime_kit as rk
 from realtime_kit.errors import InvalidState
 from realtime_kit.server import LocalServer
-from realtime_kit.server.protocol import RealtimeProtocol
 from realtime_kit.spec import validate_client_event, validate_server_event
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
@@ -27,19 +25,15 @@ pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
 RATE = 24000
 
 
-def fake_protocol(**options: Any) -> RealtimeProtocol:
-    return RealtimeProtocol(engines=FAKES, **options)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalServer]:
-    with LocalServer(pace="fast", protocol_factory=fake_protocol) as running:
+    with LocalServer(pace="fast", engines=TONE_ENGINES) as running:
         yield running
 
 
-def clip() -> rk.Audio:
-    quiet = np.zeros(RATE // 4, np.int16)
-    return rk.Audio(np.concatenate([quiet, speech(1.2), quiet]), RATE)
+def clip(words: str = "the quick brown fox") -> rk.Audio:
+    """``words`` in the tone code between quarter seconds of silence."""
+    return rk.Audio(tone_speech(words, lead_s=0.25, tail_s=0.25), RATE)
 
 
 async def test_transcribe_returns_text_deltas_and_logprobs(server: LocalServer) -> None:
@@ -57,14 +51,14 @@ async def test_a_transcription_session_transcribes_clip_after_clip(server: Local
     async with rk.connect(server.url, intent="transcription") as session:
         assert session.is_transcription and session.config["type"] == "transcription"
         await session.update_transcription(model="whisper-1", language="en", turn_detection=None)
-        first, second = await session.transcribe(clip()), await session.transcribe(clip())
+        first, second = await session.transcribe(clip("first clip")), await session.transcribe(clip("then another"))
         with pytest.raises(InvalidState, match="update_transcription"):
             await session.update(voice="marin")
         assert [row.type for row in session.events if row.type.startswith("response.")] == []
         for row in session.events:
             (validate_server_event if row.direction == "in" else validate_client_event)(row.event)
-    assert first.text == second.text == "the quick brown fox" and first.item_id != second.item_id
-    assert first.deltas == ["the quick brown fox"]     # whisper-1 sends the whole transcript as one delta
+    assert (first.text, second.text) == ("first clip", "then another") and first.item_id != second.item_id
+    assert first.deltas == ["first clip"]     # whisper-1 sends the whole transcript as one delta
 
 
 async def test_the_unchanged_sdk_gets_vad_turns_and_transcripts_and_no_response(server: LocalServer) -> None:

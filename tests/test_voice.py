@@ -1,4 +1,10 @@
-"""Speech synthesis: espeak-ng through ctypes, one distinct voice per GA voice name."""
+"""Speech synthesis: espeak-ng through ctypes, one distinct voice per GA voice name, at the stated rate and pitch.
+
+Stated bounds at speed 1.0: every voice speaks EVERYDAY_PHRASES (15 phrases, 78 words; time from the first
+to the last 10 ms above -40 dBFS) at 190-280 words per minute, measured 212-257 (3 runs on 2026-11-29);
+and each voice's median pitch on SENTENCE is within 10% of MEASURED_PITCH_HZ, which varied by under 2%
+between runs on 2026-11-29 (espeak-ng's samples differ a little from call to call).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import threading
 
 import numpy as np
 import pytest
-from speech_fixtures import median_pitch_hz, speech, speech_bounds_ms
+from speech_fixtures import EVERYDAY_PHRASES, median_pitch_hz, speech, speech_bounds_ms
 
 from realtime_kit.errors import ConfigError
 from realtime_kit.server.voice import (
@@ -23,6 +29,9 @@ pytestmark = pytest.mark.engines
 SENTENCE = "The quick brown fox jumps over the lazy dog. How are you today?"
 FEMALE = ("alloy", "coral", "sage", "shimmer", "marin")
 MALE = ("ash", "ballad", "echo", "verse", "cedar")
+# median pitch of SENTENCE at 16 kHz, measured 2026-11-29 (median_pitch_hz)
+MEASURED_PITCH_HZ = {"alloy": 210, "ash": 95, "ballad": 80, "coral": 250, "echo": 107, "sage": 152, "shimmer": 302,
+                     "verse": 134, "marin": 168, "cedar": 66}
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +71,24 @@ def test_female_voices_are_higher_than_male_voices(pitches: dict[str, float]) ->
     """The lowest female-ish voice is pitched above the highest male-ish voice."""
     assert min(pitches[v] for v in FEMALE) > 1.1 * max(pitches[v] for v in MALE)
     assert all(60 < pitch < 350 for pitch in pitches.values())
+
+
+def test_every_voice_is_pitched_within_ten_percent_of_its_measured_pitch(pitches: dict[str, float]) -> None:
+    """Each GA voice's median pitch is within 10% of the figure measured for it (MEASURED_PITCH_HZ)."""
+    assert set(MEASURED_PITCH_HZ) == set(GA_VOICES)
+    off = {voice: round(pitches[voice]) for voice, hz in MEASURED_PITCH_HZ.items()
+           if abs(pitches[voice] / hz - 1) > 0.1}
+    assert off == {}, f"pitches now (Hz): {off}; measured: {MEASURED_PITCH_HZ}"
+
+
+def test_every_voice_speaks_at_the_stated_rate() -> None:
+    """At speed 1.0 each voice says the 15 everyday phrases at 190-280 words per minute (measured 212-257)."""
+    words = sum(len(text.split()) for text in EVERYDAY_PHRASES)
+    rates = {}
+    for voice in GA_VOICES:
+        bounds = [speech_bounds_ms(speech(text, voice, rate=16000), 16000) for text in EVERYDAY_PHRASES]
+        rates[voice] = round(words / sum(end - start for start, end in bounds) * 60_000)
+    assert all(190 <= wpm <= 280 for wpm in rates.values()), rates
 
 
 def test_speed_scales_the_duration() -> None:

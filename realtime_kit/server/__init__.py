@@ -14,8 +14,9 @@ import importlib
 from typing import Any
 
 from .app import PATHS, REALTIME_LEAD_MS, Handshake, Limits, LocalServer, Pacer, shared_server
+from .engines import Engines
 
-__all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "Pacer", "RealtimeProtocol",
+__all__ = ["PATHS", "REALTIME_LEAD_MS", "Engines", "Handshake", "Limits", "LocalServer", "Pacer", "RealtimeProtocol",
            "shared_server"]
 
 

@@ -32,6 +32,7 @@ from websockets.http11 import Request, Response
 from ..errors import ConfigError, InvalidState
 from ..rules import Service, profile_for
 from .connection import ServerSession, SessionProtocol
+from .engines import Engines
 from .faults import REFUSAL, DroppingConnection, Faults, drop_all
 from .handshake import (
     PATHS,
@@ -64,6 +65,12 @@ class LocalServer:
         server.stop()                           # closes every session (1001 going away)
 
     ``await server.serve_forever()`` runs it on the current loop until ``stop()`` (the CLI's way).
+
+    ``engines`` is the seam for tests (httpx's ``MockTransport`` is the model): sessions then speak, detect
+    and transcribe with the given ``Engines`` through the same work path (protocol work -> shell -> results),
+    but on the server's threads rather than the worker processes, so no engine process is started:
+
+        LocalServer(engines=Engines(synthesize=..., make_vad=..., transcribe=...))   # see tests/tone_engines.py
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class LocalServer:
         deployments: Mapping[str, str] | None = None,
         faults: Faults | None = None,
         reuse_port: bool = False,
+        engines: Engines | None = None,
     ) -> None:
         if pace not in ("realtime", "fast"):
             raise ConfigError(f"LocalServer: pace {pace!r} is not supported; use 'realtime' or 'fast'.")
@@ -104,6 +112,7 @@ class LocalServer:
         self.deployments = dict(deployments or {})
         self.faults = faults or Faults()  # closes, drops and refusals on demand (faults.py)
         self.reuse_port = reuse_port   # another process may serve the same port (the CLI's --workers)
+        self.engines = engines         # None: the real engines, espeak-ng and pocketsphinx in worker processes
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -265,7 +274,8 @@ class LocalServer:
         # one worker for frames carrying seconds of audio at once: they wait for each other, not the room
         self._bulk_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-bulk")
         # start the engine processes before listening, so a first turn's latency shows the protocol, not their start
-        await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up_engines)
+        if self.engines is None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, _warm_up_engines)
         self._server = await listen(self._handle, self.host, self._requested_port, tls=self._ssl,
                                     check_handshake=self._check_handshake, limits=self.limits,
                                     reuse_port=self.reuse_port)
@@ -318,8 +328,9 @@ class LocalServer:
                                        requested_intent(connection.request.path))
         wire = typing.cast(ServerConnection, DroppingConnection(connection, faults)) if faults.drops else connection
         session = ServerSession(wire, protocol, self._executor, Pacer.for_pace(self.pace), faults.close_after_s,
-                                workers=EngineWorkers.shared(), limits=self.limits,
-                                bulk_executor=self._bulk_executor)
+                                # injected engines run in-process: test callables need not pickle into workers
+                                workers=EngineWorkers.shared() if self.engines is None else None,
+                                limits=self.limits, bulk_executor=self._bulk_executor, engines=self.engines)
         self._sessions.add(session)
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
         try:

@@ -84,6 +84,7 @@ class ServerSession:
         *,
         limits: Limits | None = None,
         bulk_executor: concurrent.futures.Executor | None = None,
+        engines: Engines | None = None,
     ) -> None:
         self.connection, self.protocol, self.pacer = connection, protocol, pacer
         self._executor = executor
@@ -92,7 +93,8 @@ class ServerSession:
         self._drained = asyncio.Event()  # set while no send waits on a client that is not reading
         self._drained.set()
         self._workers = workers
-        self._engines = SessionEngines(Engines.default())   # this session's detector (and in-thread fallbacks)
+        # this session's detector, and every job the workers do not take (all of them without workers)
+        self._engines = SessionEngines(engines or Engines.default())
         self._detections: asyncio.Queue[Work] = asyncio.Queue()
         self._working: set[asyncio.Future[Any]] = set()
         self._listening: set[str] = set()                   # turns heard live, not yet ended

@@ -1,7 +1,8 @@
-"""The engines the protocol speaks, listens and transcribes with, injected so pure tests can pass fakes.
+"""The engines the protocol speaks, listens and transcribes with, injected so tests can pass fakes.
 
 `Engines.default()` loads espeak-ng, Silero and pocketsphinx on first use; `Engines.silent()` needs
-nothing installed.
+nothing installed. Inject others in-line with `RealtimeProtocol(engines=...)` (pure tests), or through
+the shell's work path with `LocalServer(engines=...)` (wire tests; tests/tone_engines.py hears exact words).
 
     >>> engines = Engines.silent()
     >>> len(engines.synthesize("two words", "alloy", 24000, 1.0)), engines.transcribe(np.zeros(10, np.int16), 24000)
