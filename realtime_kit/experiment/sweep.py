@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VadSweep", "vad_sweep"]
 
-SETTLE_S = 0.2      # the VAD is done when no event arrived for this long after the last append...
+SETTLE_S = 0.5      # the VAD is done when no event arrived for this long after the appends were read...
 TIMEOUT_S = 10.0    # ...or, at the latest, this long after it
 
 
@@ -88,6 +88,7 @@ async def _cut(clip: Audio, target: str, setting: Mapping[str, Any],
         await session.update(turn_detection=turn)
         await session.append_audio(clip + Audio.silence(setting["silence_duration_ms"] / 1000 + 0.3, clip.rate))
         await session.update()  # a round trip: the server has read every append before it answers
+        last_event[0] = max(last_event[0], time.perf_counter())  # the settle clock starts once they are read
         deadline = time.perf_counter() + TIMEOUT_S
         while time.perf_counter() < deadline and (len(ends) < len(starts) or
                                                   time.perf_counter() - last_event[0] < SETTLE_S):

@@ -374,6 +374,9 @@ def shared_server(pace: Pace = "fast") -> LocalServer:
 
 def _warm_up_engines() -> None:
     try:
+        from .vad import SileroVad
+
+        SileroVad()  # loads the model once (about 2 s): a session's first audio is then judged at once
         EngineWorkers.shared().warm_up()
     except Exception:  # a missing engine shows up, with its own message, on the first reply
         logger.debug("engine warm-up failed", exc_info=True)
