@@ -51,10 +51,10 @@ def committed() -> dict:
     return {"type": "input_audio_buffer.committed", "event_id": "v_commit", "item_id": "item_user"}
 
 
-def heard(text: str) -> dict:
+def heard(text: str, usage: dict | None = None) -> dict:
     return {"type": "conversation.item.input_audio_transcription.completed", "event_id": "t1", "item_id": "item_user",
             "content_index": 0, "transcript": text,
-            "usage": {"type": "duration", "seconds": 1.0}}
+            "usage": usage or {"type": "duration", "seconds": 1.0}}
 
 
 # -- latencies from events ------------------------------------------------------------------------
@@ -211,6 +211,33 @@ def test_total_cost_sums_responses():
     """A session's cost is the sum of its responses' costs."""
     one = costs.cost_of(USAGE, "gpt-realtime-mini")
     assert costs.total_cost([USAGE, None, USAGE], "gpt-realtime-mini").total == pytest.approx(2 * one.total)
+
+
+def test_transcription_is_priced_by_the_minute_or_by_tokens_as_its_usage_says():
+    """Duration usage at the model's per-minute price; token usage at its audio/text/output prices; unknown: NaN."""
+    by_minute = costs.transcription_cost({"type": "duration", "seconds": 90}, "whisper-1")
+    assert by_minute.transcription == pytest.approx(1.5 * 0.006) and by_minute.total == by_minute.transcription
+    tokens = {"type": "tokens", "input_tokens": 1000, "output_tokens": 200,
+              "input_token_details": {"audio_tokens": 900, "text_tokens": 100}}
+    assert costs.transcription_cost(tokens, "gpt-4o-transcribe").transcription == pytest.approx(
+        (900 * 2.50 + 100 * 2.50 + 200 * 10.00) / 1e6)
+    unknown = costs.transcription_cost({"type": "duration", "seconds": 60}, "my-stt")
+    assert math.isnan(unknown.total) and "TRANSCRIPTION_PRICES['my-stt']" in unknown.note
+    assert costs.transcription_cost({"type": "duration", "seconds": 60}, "gpt-4o-transcribe").note  # no such price
+    assert costs.transcription_cost(None, "whisper-1").total == 0
+
+
+def test_a_turn_and_a_session_add_the_transcription_of_the_user_audio():
+    """The turn's row prices its input transcription apart and in cost_usd; total_cost adds transcriptions."""
+    usage = {"type": "duration", "seconds": 30}
+    events = [(0.1, vad("speech_started", 0)), (0.5, vad("speech_stopped", 900)), (0.5, committed()),
+              (0.6, heard("hello", usage=usage)), (0.7, created()), (0.9, done(usage=USAGE))]
+    row = turn_metrics(fold(events), model="gpt-realtime", transcription_model="whisper-1")
+    assert row["transcription_cost_usd"] == pytest.approx(0.003)
+    assert row["cost_usd"] == pytest.approx(costs.cost_of(USAGE, "gpt-realtime").total + 0.003)
+    session = costs.total_cost([USAGE], "gpt-realtime", transcriptions=[usage, usage], transcription_model="whisper-1")
+    assert session.transcription == pytest.approx(0.006)
+    assert costs.transcription_model({"audio": {"input": {"transcription": None}}}) is None
 
 
 # -- turns ------------------------------------------------------------------------------------------

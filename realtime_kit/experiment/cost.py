@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-__all__ = ["PRICES", "PRICES_CHECKED", "Cost", "Price", "cost_of", "price_for", "total_cost"]
+__all__ = ["PRICES", "PRICES_CHECKED", "TRANSCRIPTION_PRICES", "Cost", "Price", "TranscriptionPrice", "cost_of",
+           "price_for", "total_cost", "transcription_cost", "transcription_model"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,34 @@ PRICES: dict[str, Price] = {
     "gpt-4o-mini-realtime-preview-2024-12-17": _4O_MINI_PREVIEW,
 }
 
+
+
+@dataclass(frozen=True)
+class TranscriptionPrice:
+    """Input audio transcription: USD per minute of audio, or per million tokens (by what the usage reports)."""
+
+    per_minute: float = math.nan
+    audio_in: float = math.nan
+    text_in: float = math.nan
+    text_out: float = math.nan
+
+
+# Checked 2026-11-29 on https://developers.openai.com/api/docs/models/<model> ("Pricing"). The service reports
+# each transcription's usage in `conversation.item.input_audio_transcription.completed`: {"type": "duration",
+# "seconds": N} for models priced by the minute, {"type": "tokens", ...} for the gpt-4o ones.
+_PER_TOKEN_4O = TranscriptionPrice(audio_in=2.50, text_in=2.50, text_out=10.00)
+_PER_TOKEN_4O_MINI = TranscriptionPrice(audio_in=1.25, text_in=1.25, text_out=5.00)
+TRANSCRIPTION_PRICES: dict[str, TranscriptionPrice] = {
+    "whisper-1": TranscriptionPrice(per_minute=0.006),
+    "gpt-transcribe": TranscriptionPrice(per_minute=0.0045),
+    "gpt-live-transcribe": TranscriptionPrice(per_minute=0.017),
+    "gpt-realtime-whisper": TranscriptionPrice(per_minute=0.017),
+    "gpt-4o-transcribe": _PER_TOKEN_4O,
+    "gpt-4o-transcribe-diarize": _PER_TOKEN_4O,
+    "gpt-4o-mini-transcribe": _PER_TOKEN_4O_MINI,
+    "gpt-4o-mini-transcribe-2025-12-15": _PER_TOKEN_4O_MINI,
+}
+
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 
@@ -101,6 +130,7 @@ class Cost:
     audio_out: float = 0.0
     image_in: float = 0.0
     image_cached: float = 0.0
+    transcription: float = 0.0   # input audio transcription, priced apart (TRANSCRIPTION_PRICES)
     note: str = ""
 
     @property
@@ -132,6 +162,7 @@ class Cost:
 
 
 _AMOUNTS = tuple(f.name for f in fields(Cost) if f.name != "note")
+_TOKEN_AMOUNTS = tuple(f.name for f in fields(Price))   # the amounts a model's token prices make
 
 
 def tokens_of(usage: Mapping[str, Any] | None) -> dict[str, int]:
@@ -166,14 +197,59 @@ def cost_of(usage: Mapping[str, Any] | None, model: str | None,
                 f"Price(...) (or map it to a known model)")
         return Cost(**dict.fromkeys(_AMOUNTS, math.nan), note=note)
     counts = tokens_of(usage)
-    return Cost(**{name: counts.get(name, 0) * getattr(price, name) / 1e6 for name in _AMOUNTS})
+    return Cost(**{name: counts.get(name, 0) * getattr(price, name) / 1e6 for name in _TOKEN_AMOUNTS})
 
 
 def total_cost(usages: Iterable[Mapping[str, Any] | None], model: str | None,
-               prices: Mapping[str, Price] | None = None) -> Cost:
-    """The summed cost of several responses' usages (a session, a tool-call chain)."""
+               prices: Mapping[str, Price] | None = None, transcriptions: Iterable[Mapping[str, Any]] = (),
+               transcription_model: str | None = None,
+               transcription_prices: Mapping[str, TranscriptionPrice] | None = None) -> Cost:
+    """The summed cost of several responses' usages (a session, a tool-call chain), and of the input audio
+    transcriptions' usages on `transcription_model`."""
     total = Cost() if price_for(model, prices) is not None else cost_of(None, model, prices)
     for usage in usages:
         if usage:
             total = total + cost_of(usage, model, prices)
+    for usage in transcriptions:
+        total = total + transcription_cost(usage, transcription_model, transcription_prices)
     return total
+
+
+def transcription_model(config: Mapping[str, Any]) -> str | None:
+    """The input audio transcription model of a session config (None when transcription is off).
+
+        >>> transcription_model({"audio": {"input": {"transcription": {"model": "whisper-1"}}}})
+        'whisper-1'
+    """
+    transcription = ((config.get("audio") or {}).get("input") or {}).get("transcription") or {}
+    return transcription.get("model")
+
+
+def transcription_cost(usage: Mapping[str, Any] | None, model: str | None,
+                       prices: Mapping[str, TranscriptionPrice] | None = None) -> Cost:
+    """The cost of one input audio transcription's usage (a Cost with only `transcription` set; NaN with a
+    note when the model has no price for the kind of usage reported).
+
+        >>> round(transcription_cost({"type": "duration", "seconds": 30}, "whisper-1").transcription, 6)
+        0.003
+        >>> transcription_cost({"type": "tokens", "input_tokens": 100, "output_tokens": 10, "input_token_details":
+        ...     {"audio_tokens": 100, "text_tokens": 0}}, "gpt-4o-mini-transcribe").transcription
+        0.000175
+    """
+    if not usage:
+        return Cost()
+    table = TRANSCRIPTION_PRICES if prices is None else prices
+    price = table.get(model or "") or table.get(_SNAPSHOT.sub("", model or ""))
+    if price is None:
+        return Cost(transcription=math.nan, note=f"no transcription price for {model!r}; add one: realtime_kit."
+                    f"experiment.cost.TRANSCRIPTION_PRICES[{model!r}] = TranscriptionPrice(...)")
+    if usage.get("type") == "duration":
+        amount = float(usage.get("seconds") or 0) / 60 * price.per_minute
+    else:
+        details = usage.get("input_token_details") or {}
+        audio = int(details.get("audio_tokens") or 0)
+        text = int(details.get("text_tokens") or max(0, int(usage.get("input_tokens") or 0) - audio))
+        amount = (audio * price.audio_in + text * price.text_in
+                  + int(usage.get("output_tokens") or 0) * price.text_out) / 1e6
+    note = "" if not math.isnan(amount) else f"{model!r} is not priced for {usage.get('type')!r} usage"
+    return Cost(transcription=amount, note=note)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..session.conversation import Conversation, Response
-from .cost import Price, cost_of, tokens_of
+from .cost import Price, cost_of, tokens_of, transcription_cost
 
 __all__ = ["LATENCIES", "fold", "speech_end_s", "speech_end_sent", "turn_metrics", "word_error_rate"]
 
@@ -144,7 +144,7 @@ def _words(text: str) -> str:
 
 def turn_metrics(chain: Sequence[Response], *, end_of_speech: float | None = None, speech_end: float | None = None,
                  expected: str | None = None, model: str | None = None,
-                 prices: Mapping[str, Price] | None = None) -> dict[str, Any]:
+                 prices: Mapping[str, Price] | None = None, transcription_model: str | None = None) -> dict[str, Any]:
     """Every measure of one turn from its responses (the first, then any tool-call follow-ups).
 
     `end_of_speech` is the client's clock (see `speech_end_sent`), `speech_end` the audio's own.
@@ -167,7 +167,9 @@ def turn_metrics(chain: Sequence[Response], *, end_of_speech: float | None = Non
             tokens[name] = tokens.get(name, 0) + count
     row.update({f"tokens_{name}": count for name, count in tokens.items()})
     total = sum((cost_of(r.usage, model, prices) for r in chain if r.usage), start=cost_of({}, model, prices))
-    row["cost_usd"] = total.total
+    heard = transcription_cost(head.input_transcript_usage, transcription_model)
+    row["transcription_cost_usd"] = heard.transcription
+    row["cost_usd"] = (total + heard).total
     return row
 
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import ConfigError
-from .cost import Price
+from .cost import Price, transcription_model
 from .metrics import speech_end_s, speech_end_sent, turn_metrics
 from .ratelimit import RateGate, is_rate_limited
 from .results import Results
@@ -160,7 +160,7 @@ class Experiment:
                 end_of_speech = speech_end_sent(_append_times(session, chain[0]), speech_end, _chunk_s())
             model = session.config.get("model") or session.target.model
             row = turn_metrics(chain, end_of_speech=end_of_speech, speech_end=speech_end, expected=turn.expected,
-                               model=model, prices=self.prices)
+                               model=model, prices=self.prices, transcription_model=transcription_model(session.config))
             identity = self._identity(job, started, model=model)
             identity["session_config"] = json.dumps(session.config, sort_keys=True, default=str)
         identity["wall_s"] = round(time.perf_counter() - clock, 6)

@@ -91,6 +91,7 @@ class Response:
         self.status_details: dict[str, Any] | None = None
         self.usage: dict[str, Any] | None = None
         self.input_transcript: str | None = None
+        self.input_transcript_usage: dict[str, Any] | None = None   # what transcribing the user's audio used
         self.input_transcript_error: str | None = None
         self.timings: dict[str, float] = {}
         self.events: list[Any] = []
@@ -228,6 +229,7 @@ class Conversation:
         self.session_created = False
         self.items: dict[str, Any] = {}            # item id -> latest item model
         self.input_transcripts: dict[str, str] = {}
+        self.transcription_usages: dict[str, dict[str, Any]] = {}  # item id -> usage of its transcription
         self.responses: list[Response] = []        # created by the server, in order
         self.pending: list[Response] = []          # requested, not yet created by the server
         self.in_flight: Response | None = None     # created and not yet done
@@ -440,12 +442,17 @@ class Conversation:
         kind = event.type.rsplit(".", 1)[1]
         if kind == "completed":
             self.input_transcripts[event.item_id] = event.transcript
+            usage = getattr(event, "usage", None)
+            if usage is not None:
+                self.transcription_usages[event.item_id] = usage.model_dump(exclude_none=True) \
+                    if hasattr(usage, "model_dump") else dict(usage)
         if response is None:
             return None
         if kind == "delta":
             response._input_partial.append(event.delta or "")
         elif kind == "completed":
             response.input_transcript = event.transcript
+            response.input_transcript_usage = self.transcription_usages.get(event.item_id)
             response.mark("input_transcript", at)
         else:
             error = getattr(event, "error", None)

@@ -270,10 +270,13 @@ class Session(Reconnecting, TranscriptionInput):
 
     @property
     def cost(self) -> Cost:
-        """What the responses so far cost (an experiment.cost.Cost: per modality, cached input apart)."""
-        from ..experiment.cost import total_cost
+        """What the responses so far cost (an experiment.cost.Cost: per modality, cached input apart), and the
+        transcriptions of the input audio (`transcription`)."""
+        from ..experiment.cost import total_cost, transcription_model
 
-        return total_cost((r.usage for r in self.responses), self.config.get("model") or self.target.model)
+        return total_cost((r.usage for r in self.responses), self.config.get("model") or self.target.model,
+                          transcriptions=self.conversation.transcription_usages.values(),
+                          transcription_model=transcription_model(self.config))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
