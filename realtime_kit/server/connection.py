@@ -266,6 +266,10 @@ class ServerSession:
 
     async def _send(self, text: str) -> None:
         """Send one frame; a client that leaves it unread for ``send_stall_s`` is dropped (1008)."""
+        transport = self.connection.transport
+        if transport.get_write_buffer_size() + len(text) + 16 < transport.get_write_buffer_limits()[1]:
+            await self.connection.send(text)  # stays under the high-water mark: cannot wait on the reader
+            return
         sending = asyncio.ensure_future(self.connection.send(text))
         sending.add_done_callback(_retrieved)
         self._drained.clear()
