@@ -39,21 +39,9 @@ class AudioInput:
 
     async def send_audio(self, audio: Any, rate: int | None = None, *, vad_timeout: float = 3.0,
                          transcript_timeout: float = 10.0, **overrides: Any) -> Response:
-        """Send speech (rk.Audio, ndarray + rate, (ndarray, rate) or a WAV path) and return the answer.
-
-        The audio is converted to the session's input format (PCM16 24 kHz or G.711 8 kHz) and appended
-        in 500 ms chunks. With turn detection off it is committed and a response requested here.
-        With server VAD the server decides: silence is appended after the audio (the configured
-        silence_duration_ms plus 300 ms) so the VAD hears the speech end; if the VAD reports nothing
-        for `vad_timeout` seconds after the last chunk, the audio is committed and answered anyway.
-        When input transcription is on, waits up to `transcript_timeout` s for `input_transcript`.
-
-        A clip with several utterances gets several answers under server VAD (each pause ends a turn;
-        a later utterance may interrupt an earlier answer). send_audio counts the clip's utterances
-        (loud stretches apart by at least silence_duration_ms), waits for that many answers (or until
-        the server does nothing more for `vad_timeout` s) and returns the last; `reply.turns` lists
-        every turn's response in order (just `[reply]` for one).
-        """
+        """One audio turn: append the clip (and the silence server VAD needs), let the VAD or a commit end it,
+        wait for every answer the clip's utterances get; the last one, `.turns` listing all (Session.send_audio
+        tells the whole story)."""
         from ..audio.core import Audio, coerce_audio
 
         clip = coerce_audio(audio, rate)

@@ -22,8 +22,8 @@ pump.py (sending, waiting, the event pump and the fold), turns.py (the one place
 ends), tool_loop.py (the tool registry, and the runner the pump calls at response.done),
 audio_input.py (send_audio, append_audio, commit, clear_input), transcription.py (transcription
 sessions), reconnect.py (the recovery strategy the pump asks when the connection ends); links.py
-handles connect's record=, replay= and reconnect= options. This module has connect and Session,
-whose public methods delegate to those.
+handles connect's record=, replay= and reconnect= options, connecting.py connect itself. This module
+has Session, whose public methods delegate to those.
 """
 
 from __future__ import annotations
@@ -33,13 +33,15 @@ import difflib
 import html
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidState, RealtimeError, RealtimeKitError, TargetError
+from ..errors import InvalidState, RealtimeError
 from .audio_input import APPEND_CHUNK_MS as APPEND_CHUNK_MS
 from .audio_input import AudioInput, turn_detection_of
+from .connecting import LOCAL_NOTICE as LOCAL_NOTICE
+from .connecting import Connecting, connect
 from .conversation import Conversation, Delta, Response
 from .eventlog import EventLog
 from .pump import CREATED_TIMEOUT as CREATED_TIMEOUT
@@ -57,103 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "TurnStream", "connect", "run"]
 
-LOCAL_NOTICE = ("No REALTIME_KIT_URL, AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server "
-                "at {url} (offline voice, not the real model).")
-
-# Besides config.FLAT_KEYWORDS, these rk.connect keywords configure the session (the rest pick the target).
-SESSION_EXTRA_KEYWORDS = frozenset({"config", "audio", "include", "prompt"})
-# rk.connect keywords about the connection's life: recording, replay and reconnecting (links.py).
-LINK_KEYWORDS = frozenset({"record", "record_overwrite", "replay", "replay_pace", "reconnect"})
-
-
-# -- connect --------------------------------------------------------------------------------------
-
-
-def connect(target: str | None = None, **options: Any) -> Connecting:
-    """Open a session: `await rk.connect()` or `async with rk.connect() as session:`.
-
-    `target` is None (from the environment: Azure, then OpenAI, else the embedded server), "local",
-    "azure", "openai" or a ws:// URL. Session keywords (voice=, instructions=, turn_detection=, ...)
-    are sent as a session.update once connected; other options go to the target (model=, ...).
-    record="lesson.rkrec" records the session; replay="lesson.rkrec" (replay_pace="recorded" or "fast")
-    answers from a recording on a private embedded server; reconnect=True (the default) keeps the
-    session over dropped connections and the service's time limit (see links.py).
-    """
-    return Connecting(target, options)
-
-
-class Connecting:
-    """What rk.connect returns: awaitable (gives the Session) and an async context manager (closes it)."""
-
-    def __init__(self, target: str | None, options: Mapping[str, Any]) -> None:
-        self._target = target
-        self._options = dict(options)
-        self._session: Session | None = None
-
-    def __await__(self) -> Generator[Any, None, Session]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> Session:
-        self._session = await self._open()
-        return self._session
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or not hasattr(Session, name):
-            raise AttributeError(f"'Connecting' object has no attribute {name!r}")
-        raise AttributeError(f"rk.connect() gives something to await, not a session yet: did you forget `await`? "
-                             f"Write `session = await rk.connect(...)`, then session.{name}.")
-
-    def __repr__(self) -> str:
-        return "<rk.connect(...) not awaited yet: write `session = await rk.connect(...)`>"
-
-    async def _open(self) -> Session:
-        from ..config.build import FLAT_KEYWORDS
-        from ..rules import shutdown_notice
-        from .links import Links
-        from .targets import open_connection, resolve_target
-
-        intent = self._options.pop("intent", None)
-        if intent not in (None, "transcription"):
-            raise TargetError(f"rk.connect: intent={intent!r} is not one the service knows; use "
-                              "intent=\"transcription\" for a transcription session, or leave it out.")
-        names = SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS)
-        links = Links.of({k: v for k, v in self._options.items() if k in LINK_KEYWORDS})
-        session_options = {k: v for k, v in self._options.items() if k in names}
-        target_options = {k: v for k, v in self._options.items() if k not in names and k not in LINK_KEYWORDS}
-        server = links.start_replay_server(self._target)
-        target = resolve_target(server.url if server else self._target, **target_options)
-        try:
-            connection = await open_connection(target, intent=intent)
-        except RealtimeKitError:
-            links.stop(server)
-            raise
-        except Exception as err:
-            links.stop(server)
-            raise TargetError(f"Could not connect to {target.description}: {err}. Check the endpoint and "
-                              f"credential, or use rk.connect('local') for the embedded server.") from err
-        target = getattr(connection, "target", target)  # the local server's URL is known once it runs
-        if self._target is None and target.kind == "local":
-            print(LOCAL_NOTICE.format(url=_origin(target.websocket_base_url)))
-        notice = shutdown_notice(target.model) if intent is None else None
-        if notice is not None:
-            print(notice)
-        session = Session(connection, target, reconnect=links.reconnect)
-        session._own_server = server
-        links.attach(session, target)
-        await session._start()
-        if session_options:
-            config = session_options.pop("config", None)
-            try:
-                await session.update(config, **session_options)
-            except BaseException:
-                await session.close()
-                raise
-        return session
-
 
 def _user_content(text: str, image: Any, detail: str | None) -> list[dict[str, Any]]:
     """A user message's content: the text, then the image (checked and encoded here, before any sending)."""
@@ -167,12 +72,6 @@ def _user_content(text: str, image: Any, detail: str | None) -> list[dict[str, A
     elif detail is not None:
         raise TypeError("image_detail= needs image=; pass the picture too, or drop image_detail.")
     return content
-
-
-def _origin(url: str) -> str:
-    """ws://host:port of a websocket base URL (the notice shows where the server listens)."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 # -- session state --------------------------------------------------------------------------------
@@ -224,7 +123,7 @@ class Session:
     """
 
     def __init__(self, connection: Any, target: Any, *, clock: Callable[[], float] = time.perf_counter,
-                 reconnect: bool = True) -> None:
+                 reconnect: bool = True, own_server: Any = None) -> None:
         self._pump = SessionPump(connection, target, clock=clock)
         self._reconnector = Reconnector(self._pump)
         if reconnect:
@@ -237,7 +136,7 @@ class Session:
         self._transcription = TranscriptionInput(self._pump, self._audio)
         self.reconnect_enabled = reconnect
         self.replay_mismatches: list[Any] = []    # a replay's mismatches (links.py fills it)
-        self._own_server: Any = None             # a replay's private server, stopped at close
+        self._own_server = own_server            # a replay's private server, stopped at close
 
     async def _start(self) -> None:
         await self._pump.start()

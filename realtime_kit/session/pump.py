@@ -4,15 +4,15 @@ One task per session reads the connection and folds every server event into a `C
 (`_handle`). A call that waits registers a `Waiter` before it sends; the pump resolves it when its
 condition holds, fails it with the server `error` that answers an event it sent, or with
 `ConnectionLost` (carrying the partial response) when the connection drops. This is what
-`_exchange` does::
+`exchange` does::
 
-    waiter = self._expect(ready, owns=sent.__contains__)  # first, so a fast answer is not missed
-    sent.append(await self._send(event))
-    await self._until(waiter)                              # the server's error for `event` is raised here
+    waiter = self.expect(ready, owns=sent.__contains__)   # first, so a fast answer is not missed
+    sent.append(await self.send(event))
+    await self.until(waiter)                               # the server's error for `event` is raised here
 
 The pump calls nothing above it. What others need from it is a narrow interface: `send`, `wait`,
 `exchange` (and `expect`/`until`/`forget` for a wait that spans several sends), `subscribe` to server
-events, `on_response_done` (the tool runner answers function calls there), response `streams`, and a
+events, `on_response_done` (the tool runner answers function calls there), response streams, and a
 `Recovery` strategy (reconnect.py) it asks when the connection ends. Session (core.py) owns one.
 """
 

@@ -147,7 +147,7 @@ async def transcribe(audio: Any, rate: int | None = None, *, target: str | None 
 
         result = await rk.transcribe(rk.Audio.from_wav("q.wav"), model="gpt-transcribe", logprobs=True)
     """
-    from .core import connect
+    from .connecting import connect
 
     config_options = {"turn_detection": None, **options}
     transcription_config(**config_options)   # checked before connecting
