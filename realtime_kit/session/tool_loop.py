@@ -39,6 +39,7 @@ class ToolRegistry:
         return dict(self._tools)
 
     def get(self, name: str) -> Tool | None:
+        """The tool of that name, or None when no Python function is registered for it."""
         return self._tools.get(name)
 
     def add(self, fn: Any) -> Tool:
