@@ -184,7 +184,7 @@ def _default_concurrency(target: str) -> int:
 
 def _chain(created: Sequence[Any], reply: Any) -> list[Any]:
     """The turn's responses: the first one the server created for it, and its tool-call follow-ups."""
-    from ..session.tool_loop import response_chain
+    from ..session.turns import response_chain
 
     for head in created:
         chain = response_chain(head)

@@ -1,5 +1,6 @@
-"""Sessions: connect, the Session and its pump, tool loop and audio input, the one conversation fold,
-the event log, targets and blocking use (see core.py)."""
+"""Sessions: connect, the Session composed of a pump, a turn controller, a tool runner, audio and
+transcription input and a reconnect strategy; the one conversation fold, the event log, targets and
+blocking use (see core.py)."""
 
 from .core import *  # noqa: F403
 from .core import LOCAL_NOTICE as LOCAL_NOTICE

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .conversation import Response
-from .tool_loop import ToolCalling
+from .pump import SessionPump
+from .turns import TurnController
 
 # How long send_audio waits for an answer in flight to make progress before it returns what it has.
 IN_FLIGHT_TIMEOUT_S = 15.0
@@ -28,49 +29,42 @@ IN_FLIGHT_TIMEOUT_S = 15.0
 APPEND_CHUNK_MS = 500
 
 
-class AudioInput(ToolCalling):
-    """The session's audio input methods: send_audio, append_audio, commit and clear_input."""
+class AudioInput:
+    """The session's audio input on a pump: send_audio (a turn, begun by the turn controller), append_audio,
+    commit and clear_input."""
+
+    def __init__(self, pump: SessionPump, turns: TurnController) -> None:
+        self._pump = pump
+        self._turns = turns
 
     async def send_audio(self, audio: Any, rate: int | None = None, *, vad_timeout: float = 3.0,
                          transcript_timeout: float = 10.0, **overrides: Any) -> Response:
-        """Send speech (rk.Audio, ndarray + rate, (ndarray, rate) or a WAV path) and return the answer.
-
-        The audio is converted to the session's input format (PCM16 24 kHz or G.711 8 kHz) and appended
-        in 500 ms chunks. With turn detection off it is committed and a response requested here.
-        With server VAD the server decides: silence is appended after the audio (the configured
-        silence_duration_ms plus 300 ms) so the VAD hears the speech end; if the VAD reports nothing
-        for `vad_timeout` seconds after the last chunk, the audio is committed and answered anyway.
-        When input transcription is on, waits up to `transcript_timeout` s for `input_transcript`.
-
-        A clip with several utterances gets several answers under server VAD (each pause ends a turn;
-        a later utterance may interrupt an earlier answer). send_audio counts the clip's utterances
-        (loud stretches apart by at least silence_duration_ms), waits for that many answers (or until
-        the server does nothing more for `vad_timeout` s) and returns the last; `reply.turns` lists
-        every turn's response in order (just `[reply]` for one).
-        """
+        """One audio turn: append the clip (and the silence server VAD needs), let the VAD or a commit end it,
+        wait for every answer the clip's utterances get; the last one, `.turns` listing all (Session.send_audio
+        tells the whole story)."""
         from ..audio.core import Audio, coerce_audio
 
         clip = coerce_audio(audio, rate)
         before = self._turn_marks()
-        reply = await self._begin_turn("send_audio", audio_input=True)
-        turn = turn_detection_of(self.config)
-        waiter = self._expect_turn(reply)
+        reply = await self._turns.begin("send_audio", audio_input=True)
+        turn = turn_detection_of(self._pump.config)
+        waiter = self._turns.expect(reply)
         try:
-            await self._append(clip, reply)
+            await self.append_clip(clip, reply)
             if turn is None:
                 await self._commit_and_ask(reply, overrides)
             else:
                 padding = silence_needed(clip, turn)
                 if padding > 0:
-                    await self._append(Audio.silence(padding, clip.rate), reply)
+                    await self.append_clip(Audio.silence(padding, clip.rate), reply)
                 await self._await_vad(reply, turn, vad_timeout, overrides)
-            await self._until(waiter)
+            await self._pump.until(waiter)
         except BaseException:
-            self.conversation.withdraw(reply)
+            self._pump.conversation.withdraw(reply)
             raise
         finally:
-            self._forget(waiter)
-            self._end_turn(reply)
+            self._pump.forget(waiter)
+            self._turns.end(reply)
         turns = [reply]
         if turn is not None:
             turns = await self._every_turn(before, reply, turn, vad_timeout, utterances(clip, turn))
@@ -86,9 +80,9 @@ class AudioInput(ToolCalling):
     def _turn_marks(self) -> tuple[int, int, int, int]:
         """Counts that tell whether the server VAD is still busy with our audio: (started, stopped,
         committed, responses so far)."""
-        counts = self._counts
+        counts = self._pump.counts
         return (counts["input_audio_buffer.speech_started"], counts["input_audio_buffer.speech_stopped"],
-                counts["input_audio_buffer.committed"], len(self.conversation.responses))
+                counts["input_audio_buffer.committed"], len(self._pump.conversation.responses))
 
     async def _every_turn(self, before: tuple[int, int, int, int], reply: Response, turn: Mapping[str, Any],
                           vad_timeout: float, expected: int) -> list[Response]:
@@ -98,7 +92,7 @@ class AudioInput(ToolCalling):
         def settled() -> bool:  # nothing of what the server found is still open
             started, stopped, committed, created = (now - then for now, then in
                                                     zip(self._turn_marks(), before, strict=True))
-            pending = [r for r in self.conversation.responses[before[3]:] if not r.final.done]
+            pending = [r for r in self._pump.conversation.responses[before[3]:] if not r.final.done]
             return started == stopped and not pending and (not answers or committed <= created)
 
         def quiet() -> bool:
@@ -106,20 +100,20 @@ class AudioInput(ToolCalling):
             return (stopped >= expected or not answers) and settled()
 
         def progress() -> tuple[Any, ...]:
-            return (*self._turn_marks(), sum(r.done for r in self.conversation.responses[before[3]:]))
+            return (*self._turn_marks(), sum(r.done for r in self._pump.conversation.responses[before[3]:]))
 
         while not quiet():
             seen = progress()
-            in_flight = any(not r.done for r in self.conversation.responses[before[3]:])
+            in_flight = any(not r.done for r in self._pump.conversation.responses[before[3]:])
             try:  # an answer in flight always ends; otherwise the VAD gets vad_timeout s to do something
                 # an answer in flight gets longer, but not forever: a response the server never ends must not hang
-                await self._wait(lambda seen=seen: quiet() or progress() != seen,  # type: ignore[misc]
+                await self._pump.wait(lambda seen=seen: quiet() or progress() != seen,  # type: ignore[misc]
                                  timeout=IN_FLIGHT_TIMEOUT_S if in_flight else vad_timeout)
             except TimeoutError:
                 if not settled():
                     reply.notes.append("The server did nothing more with the clip; send_audio stopped waiting.")
                 break
-        created = self.conversation.responses[before[3]:]
+        created = self._pump.conversation.responses[before[3]:]
         follow_ups = {id(r.follow_up) for r in created if r.follow_up is not None}
         roots = [r for r in created if id(r) not in follow_ups]
         return roots if reply in roots else [reply, *roots]
@@ -128,7 +122,7 @@ class AudioInput(ToolCalling):
         if not self._transcribing():
             return
         try:
-            await self._wait(lambda: reply.input_transcript is not None or
+            await self._pump.wait(lambda: reply.input_transcript is not None or
                              reply.input_transcript_error is not None, timeout=timeout)
         except TimeoutError:
             reply.notes.append(f"No input transcript arrived within {timeout:.0f} s.")
@@ -137,31 +131,32 @@ class AudioInput(ToolCalling):
         """Convert samples (int16/float, any rate/channels) to the input format and append them."""
         from ..audio.core import coerce_audio
 
-        return await self._append(coerce_audio(samples, rate))
+        return await self.append_clip(coerce_audio(samples, rate))
 
     async def commit(self) -> str | None:
         """Commit the input audio buffer; returns the new user item's id (at input_audio_buffer.committed)."""
-        before = self._counts["input_audio_buffer.committed"]
-        await self._exchange(lambda: self._counts["input_audio_buffer.committed"] > before,
+        before = self._pump.counts["input_audio_buffer.committed"]
+        await self._pump.exchange(lambda: self._pump.counts["input_audio_buffer.committed"] > before,
                              {"type": "input_audio_buffer.commit"})
-        return self._last_committed
+        return self._pump.last_committed
 
     async def clear_input(self) -> None:
         """Drop the audio appended but not yet committed (at input_audio_buffer.cleared)."""
-        before = self._counts["input_audio_buffer.cleared"]
-        await self._exchange(lambda: self._counts["input_audio_buffer.cleared"] > before,
+        before = self._pump.counts["input_audio_buffer.cleared"]
+        await self._pump.exchange(lambda: self._pump.counts["input_audio_buffer.cleared"] > before,
                              {"type": "input_audio_buffer.clear"})
 
-    async def _append(self, clip: Any, reply: Response | None = None) -> list[str]:
-        fmt, wire_rate = self.conversation.input_format
+    async def append_clip(self, clip: Any, reply: Response | None = None) -> list[str]:
+        """Append an rk.Audio in the input format, 500 ms an event; the event ids (kept by `reply` too)."""
+        fmt, wire_rate = self._pump.conversation.input_format
         sent = reply.request_event_ids if reply is not None else []
         for chunk in clip.to_base64_chunks(ms=APPEND_CHUNK_MS, fmt=fmt, rate=wire_rate):
-            sent.append(await self._send({"type": "input_audio_buffer.append", "audio": chunk}))
+            sent.append(await self._pump.send({"type": "input_audio_buffer.append", "audio": chunk}))
         return sent
 
     async def _commit_and_ask(self, reply: Response, overrides: Mapping[str, Any]) -> None:
-        reply.request_event_ids.append(await self._send({"type": "input_audio_buffer.commit"}))
-        reply.request_event_ids.append(await self._send(self._response_create(reply.tag, overrides)))
+        reply.request_event_ids.append(await self._pump.send({"type": "input_audio_buffer.commit"}))
+        reply.request_event_ids.append(await self._pump.send(self._turns.response_create(reply.tag, overrides)))
 
     async def _await_vad(self, reply: Response, turn: Mapping[str, Any], vad_timeout: float,
                          overrides: Mapping[str, Any]) -> None:
@@ -175,16 +170,16 @@ class AudioInput(ToolCalling):
                 return
             seen = progress
             try:
-                await self._wait(lambda: reply.input_item_id is not None or reply.id is not None,
+                await self._pump.wait(lambda: reply.input_item_id is not None or reply.id is not None,
                                  owns=reply.request_event_ids.__contains__, partial=lambda: reply,
                                  timeout=vad_timeout)
             except TimeoutError:
                 continue
         if turn.get("create_response") is False and reply.id is None:
-            reply.request_event_ids.append(await self._send(self._response_create(reply.tag, overrides)))
+            reply.request_event_ids.append(await self._pump.send(self._turns.response_create(reply.tag, overrides)))
 
     def _transcribing(self) -> bool:
-        return bool(((self.config.get("audio") or {}).get("input") or {}).get("transcription"))
+        return bool(((self._pump.config.get("audio") or {}).get("input") or {}).get("transcription"))
 
 
 def turn_detection_of(session: Mapping[str, Any]) -> Any:

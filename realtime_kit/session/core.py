@@ -17,136 +17,47 @@ and the session reconnects with its config and conversation (`session.reconnects
 reconnect.py; `rk.connect(reconnect=False)` ends the session instead). From code that cannot
 await (a script, a widget callback) use `rk.run(...)` or `session.sync.send_text(...)`.
 
-Session is built in layers, one module each: pump.py (sending, waiting, the event pump),
-tool_loop.py (the tool registry and the loop that answers function calls), audio_input.py
-(send_audio, append_audio, commit, clear_input), reconnect.py (reconnecting); links.py
-handles connect's record=, replay= and reconnect= options; this module adds connect and the public
-text, update, interruption and listening methods.
+Session is composed, one collaborator a module, each given what it needs and none calling up:
+pump.py (sending, waiting, the event pump and the fold), turns.py (the one place a turn starts and
+ends), tool_loop.py (the tool registry, and the runner the pump calls at response.done),
+audio_input.py (send_audio, append_audio, commit, clear_input), transcription.py (transcription
+sessions), reconnect.py (the recovery strategy the pump asks when the connection ends); links.py
+handles connect's record=, replay= and reconnect= options, connecting.py connect itself. This module
+has Session, whose public methods delegate to those.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
 import html
 import json
-from collections.abc import AsyncIterator, Callable, Generator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidState, RealtimeKitError, TargetError
+from ..errors import InvalidState, RealtimeError
 from .audio_input import APPEND_CHUNK_MS as APPEND_CHUNK_MS
-from .audio_input import turn_detection_of
-from .conversation import Delta, Response
+from .audio_input import AudioInput, turn_detection_of
+from .connecting import LOCAL_NOTICE as LOCAL_NOTICE
+from .connecting import Connecting, connect
+from .conversation import Conversation, Delta, Response
+from .eventlog import EventLog
 from .pump import CREATED_TIMEOUT as CREATED_TIMEOUT
-from .reconnect import Reconnecting
+from .pump import SessionPump
+from .reconnect import Reconnector
 from .sync import SyncFacade, run
-from .tool_loop import response_chain
-from .tools import Tool, function_tool
-from .transcription import TranscriptionInput
+from .tool_loop import ToolRegistry, ToolRunner
+from .tools import Tool
+from .transcription import Transcription, TranscriptionInput
+from .turns import TurnController, TurnHandle, TurnStream
 
 if TYPE_CHECKING:
     from ..experiment.cost import Cost
+    from ..record.reconnect import Reconnect
 
 __all__ = ["Connecting", "Delta", "Response", "Session", "SessionState", "TurnStream", "connect", "run"]
-
-LOCAL_NOTICE = ("No REALTIME_KIT_URL, AZURE_OPENAI_ENDPOINT or OPENAI_API_KEY set: using the embedded local server "
-                "at {url} (offline voice, not the real model).")
-
-# Besides config.FLAT_KEYWORDS, these rk.connect keywords configure the session (the rest pick the target).
-SESSION_EXTRA_KEYWORDS = frozenset({"config", "audio", "include", "prompt"})
-# rk.connect keywords about the connection's life: recording, replay and reconnecting (links.py).
-LINK_KEYWORDS = frozenset({"record", "record_overwrite", "replay", "replay_pace", "reconnect"})
-
-
-# -- connect --------------------------------------------------------------------------------------
-
-
-def connect(target: str | None = None, **options: Any) -> Connecting:
-    """Open a session: `await rk.connect()` or `async with rk.connect() as session:`.
-
-    `target` is None (from the environment: Azure, then OpenAI, else the embedded server), "local",
-    "azure", "openai" or a ws:// URL. Session keywords (voice=, instructions=, turn_detection=, ...)
-    are sent as a session.update once connected; other options go to the target (model=, ...).
-    record="lesson.rkrec" records the session; replay="lesson.rkrec" (replay_pace="recorded" or "fast")
-    answers from a recording on a private embedded server; reconnect=True (the default) keeps the
-    session over dropped connections and the service's time limit (see links.py).
-    """
-    return Connecting(target, options)
-
-
-class Connecting:
-    """What rk.connect returns: awaitable (gives the Session) and an async context manager (closes it)."""
-
-    def __init__(self, target: str | None, options: Mapping[str, Any]) -> None:
-        self._target = target
-        self._options = dict(options)
-        self._session: Session | None = None
-
-    def __await__(self) -> Generator[Any, None, Session]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> Session:
-        self._session = await self._open()
-        return self._session
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or not hasattr(Session, name):
-            raise AttributeError(f"'Connecting' object has no attribute {name!r}")
-        raise AttributeError(f"rk.connect() gives something to await, not a session yet: did you forget `await`? "
-                             f"Write `session = await rk.connect(...)`, then session.{name}.")
-
-    def __repr__(self) -> str:
-        return "<rk.connect(...) not awaited yet: write `session = await rk.connect(...)`>"
-
-    async def _open(self) -> Session:
-        from ..config.build import FLAT_KEYWORDS
-        from ..rules import shutdown_notice
-        from .links import Links
-        from .targets import open_connection, resolve_target
-
-        intent = self._options.pop("intent", None)
-        if intent not in (None, "transcription"):
-            raise TargetError(f"rk.connect: intent={intent!r} is not one the service knows; use "
-                              "intent=\"transcription\" for a transcription session, or leave it out.")
-        names = SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS)
-        links = Links.of({k: v for k, v in self._options.items() if k in LINK_KEYWORDS})
-        session_options = {k: v for k, v in self._options.items() if k in names}
-        target_options = {k: v for k, v in self._options.items() if k not in names and k not in LINK_KEYWORDS}
-        server = links.start_replay_server(self._target)
-        target = resolve_target(server.url if server else self._target, **target_options)
-        try:
-            connection = await open_connection(target, intent=intent)
-        except RealtimeKitError:
-            links.stop(server)
-            raise
-        except Exception as err:
-            links.stop(server)
-            raise TargetError(f"Could not connect to {target.description}: {err}. Check the endpoint and "
-                              f"credential, or use rk.connect('local') for the embedded server.") from err
-        target = getattr(connection, "target", target)  # the local server's URL is known once it runs
-        if self._target is None and target.kind == "local":
-            print(LOCAL_NOTICE.format(url=_origin(target.websocket_base_url)))
-        notice = shutdown_notice(target.model) if intent is None else None
-        if notice is not None:
-            print(notice)
-        session = Session(connection, target, reconnect=links.reconnect)
-        session._own_server = server
-        links.attach(session, target)
-        await session._start()
-        if session_options:
-            config = session_options.pop("config", None)
-            try:
-                await session.update(config, **session_options)
-            except BaseException:
-                await session.close()
-                raise
-        return session
 
 
 def _user_content(text: str, image: Any, detail: str | None) -> list[dict[str, Any]]:
@@ -161,50 +72,6 @@ def _user_content(text: str, image: Any, detail: str | None) -> list[dict[str, A
     elif detail is not None:
         raise TypeError("image_detail= needs image=; pass the picture too, or drop image_detail.")
     return content
-
-
-def _origin(url: str) -> str:
-    """ws://host:port of a websocket base URL (the notice shows where the server listens)."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
-
-
-# -- streams ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class TurnHandle:
-    """The turn a stream runs, shared by the stream and its generator (so neither keeps the other alive)."""
-
-    reply: Response | None = None
-
-
-class TurnStream:
-    """What session.stream_text returns: an async iterator of Deltas for one turn.
-
-    A loop that ends early lets go of it; the turn is then ended at once (not whenever the event loop
-    gets round to closing the generator), so the response is cancelled before the next call is sent.
-    """
-
-    def __init__(self, session: Session, handle: TurnHandle, deltas: AsyncIterator[Delta]) -> None:
-        self._session = session
-        self._handle = handle
-        self._deltas = deltas
-
-    def __aiter__(self) -> TurnStream:
-        return self
-
-    async def __anext__(self) -> Delta:
-        return await self._deltas.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop the turn now (cancelling the response if it is still running)."""
-        await self._deltas.aclose()  # type: ignore[attr-defined]
-
-    def __del__(self) -> None:
-        if self._handle.reply is not None:
-            with contextlib.suppress(RuntimeError):  # no running loop: the session is gone too
-                self._session._end_turn(self._handle.reply)
 
 
 # -- session state --------------------------------------------------------------------------------
@@ -247,13 +114,37 @@ def _turn_type(session: Mapping[str, Any]) -> Any:
 # -- the session ----------------------------------------------------------------------------------
 
 
-class Session(Reconnecting, TranscriptionInput):
-    """A live realtime session. Make one with `await rk.connect(...)`; see the module docstring."""
+class Session:
+    """A live realtime session. Make one with `await rk.connect(...)`; see the module docstring.
+
+    It owns its collaborators and calls down into them, never the other way: the pump (connection,
+    fold, waits), the turn controller (the one place a turn starts), the tool registry and runner,
+    audio input, transcription input and the reconnect strategy the pump asks when the connection ends.
+    """
+
+    def __init__(self, connection: Any, target: Any, *, clock: Callable[[], float] = time.perf_counter,
+                 reconnect: bool = True, own_server: Any = None) -> None:
+        self._pump = SessionPump(connection, target, clock=clock)
+        self._reconnector = Reconnector(self._pump)
+        if reconnect:
+            self._pump.recovery = self._reconnector
+        self._tools = ToolRegistry()
+        self._turns = TurnController(self._pump, register_tools=self._tools.register,
+                                     before_turn=self._reconnector.before_turn if reconnect else None)
+        self._tool_runner = ToolRunner(self._pump, self._turns, self._tools)
+        self._audio = AudioInput(self._pump, self._turns)
+        self._transcription = TranscriptionInput(self._pump, self._audio)
+        self.reconnect_enabled = reconnect
+        self.replay_mismatches: list[Any] = []    # a replay's mismatches (links.py fills it)
+        self._own_server = own_server            # a replay's private server, stopped at close
+
+    async def _start(self) -> None:
+        await self._pump.start()
 
     async def close(self) -> None:
         """Close the connection (and a replay's own server); pending calls raise ConnectionLost."""
-        await super().close()
-        server, self._own_server = getattr(self, "_own_server", None), None
+        await self._pump.close()
+        server, self._own_server = self._own_server, None
         if server is not None:
             await asyncio.to_thread(server.stop)
 
@@ -262,6 +153,72 @@ class Session(Reconnecting, TranscriptionInput):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def target(self) -> Any:
+        """Where this session is connected (a Target: kind, model, description; secrets hidden)."""
+        return self._pump.target
+
+    @property
+    def conversation(self) -> Conversation:
+        """The one conversation fold: items, responses, timings and audio, as the server events say."""
+        return self._pump.conversation
+
+    @property
+    def events(self) -> EventLog:
+        """Every event both ways, with times: a table, filters, JSONL export."""
+        return self._pump.events
+
+    @property
+    def errors(self) -> list[RealtimeError]:
+        """Server errors no awaiting call claimed (each was also a warning)."""
+        return self._pump.errors
+
+    @property
+    def started_at(self) -> float:
+        """When the session opened, on its clock (time.perf_counter)."""
+        return self._pump.started_at
+
+    @property
+    def recorder(self) -> Any:
+        """The recording being written (connect(record=...)), or None."""
+        return self._pump.recorder
+
+    @recorder.setter
+    def recorder(self, writer: Any) -> None:
+        self._pump.recorder = writer
+
+    @property
+    def reconnects(self) -> list[Reconnect]:
+        """Each reconnect so far: when, why, how long it took, what was restored and lost."""
+        return self._reconnector.reconnects
+
+    @property
+    def closed(self) -> bool:
+        """True once closed by us or by the server."""
+        return self._pump.closed
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The effective session config (from the latest session.created / session.updated)."""
+        return self._pump.config
+
+    @property
+    def responses(self) -> list[Response]:
+        """Every response the server created in this session, in order."""
+        return self._pump.conversation.responses
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        """The Python functions this session runs when the model calls them, by name."""
+        return self._tools.tools
+
+    @property
+    def is_transcription(self) -> bool:
+        """True for a transcription session (``rk.connect(intent="transcription")``)."""
+        return self._transcription.is_transcription
 
     @property
     def sync(self) -> Any:
@@ -296,18 +253,18 @@ class Session(Reconnecting, TranscriptionInput):
         if self.is_transcription:
             raise InvalidState("This is a transcription session: configure it with "
                                "await session.update_transcription(model=..., language=...).")
-        config, flat = self._tools_to_schemas(config, flat)
+        config, flat = self._tools.to_schemas(config, flat)
         requested = build_session(config, **flat)
-        before = self.conversation.session_updates
-        await self._exchange(lambda: self.conversation.session_updates > before,
-                             {"type": "session.update", "session": requested})
-        effective = self.conversation.session
+        conversation = self._pump.conversation
+        before = conversation.session_updates
+        await self._pump.exchange(lambda: conversation.session_updates > before,
+                                  {"type": "session.update", "session": requested})
+        effective = conversation.session
         return SessionState(effective, requested, list(session_changes(requested, effective)))
 
     async def add_tool(self, fn: Callable[..., Any] | Tool) -> Tool:
         """Offer one more Python function to the model (keeps the tools already in the session)."""
-        tool = fn if isinstance(fn, Tool) else function_tool(fn)
-        self._tools[tool.name] = tool
+        tool = self._tools.add(fn)
         current = [t for t in self.config.get("tools") or [] if t.get("name") != tool.name]
         await self.update(tools=[*current, tool.schema])
         return tool
@@ -325,14 +282,14 @@ class Session(Reconnecting, TranscriptionInput):
         tool-call chain is returned and `reply.tool_calls` lists every call with its result.
         """
         content = _user_content(text, image, image_detail)
-        reply = await self._begin_turn("send_text")
-        waiter = self._expect_turn(reply)
+        reply = await self._turns.begin("send_text")
+        waiter = self._turns.expect(reply)
         try:
             await self._request_text(reply, content, overrides)
-            await self._until(waiter)
+            await self._pump.until(waiter)
         finally:
-            self._forget(waiter)
-            self._end_turn(reply)  # cancelled or failed before response.done: the server stops too
+            self._pump.forget(waiter)
+            self._turns.end(reply)  # cancelled or failed before response.done: the server stops too
         return reply.final
 
     def stream_text(self, text: str, *, image: Any = None, image_detail: str | None = None,
@@ -344,14 +301,13 @@ class Session(Reconnecting, TranscriptionInput):
         """
         handle = TurnHandle()
         content = _user_content(text, image, image_detail)
-        return TurnStream(self, handle, self._stream_turn(handle, content, overrides))
+        return TurnStream(self._turns, handle, self._stream_turn(handle, content, overrides))
 
     async def _stream_turn(self, handle: TurnHandle, content: list[dict[str, Any]], overrides: Mapping[str, Any]
                            ) -> AsyncIterator[Delta]:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        reply = handle.reply = await self._begin_turn("stream_text")
-        self._streams[reply] = queue
-        waiter = self._expect_turn(reply)
+        reply = handle.reply = await self._turns.begin("stream_text")
+        queue = self._pump.open_stream(reply)
+        waiter = self._turns.expect(reply)
         waiter.future.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             await self._request_text(reply, content, overrides)
@@ -361,29 +317,78 @@ class Session(Reconnecting, TranscriptionInput):
                 yield delta
             waiter.future.result()
         finally:
-            self._forget(waiter)
-            for response in response_chain(reply):
-                self._streams.pop(response, None)
-            self._end_turn(reply)
+            self._pump.forget(waiter)
+            self._pump.close_stream(reply)
+            self._turns.end(reply)
 
     async def _request_text(self, reply: Response, content: list[dict[str, Any]],
                             overrides: Mapping[str, Any]) -> None:
         item = {"type": "message", "role": "user", "content": content}
+        pump = self._pump
         try:
-            ask = self._prepare(self._response_create(reply.tag, overrides))  # refuse bad overrides first
-            reply.request_event_ids.append(await self._send({"type": "conversation.item.create", "item": item}))
-            reply.request_event_ids.append(await self._send(ask))
+            ask = pump.prepare(self._turns.response_create(reply.tag, overrides))  # refuse bad overrides first
+            reply.request_event_ids.append(await pump.send({"type": "conversation.item.create", "item": item}))
+            reply.request_event_ids.append(await pump.send(ask))
         except BaseException:
-            self.conversation.withdraw(reply)
+            pump.conversation.withdraw(reply)
             raise
 
+    # -- audio -----------------------------------------------------------------------------------
+
+    async def send_audio(self, audio: Any, rate: int | None = None, *, vad_timeout: float = 3.0,
+                         transcript_timeout: float = 10.0, **overrides: Any) -> Response:
+        """Send speech (rk.Audio, ndarray + rate, (ndarray, rate) or a WAV path) and return the answer.
+
+        The audio is converted to the session's input format (PCM16 24 kHz or G.711 8 kHz) and appended
+        in 500 ms chunks. With turn detection off it is committed and a response requested here.
+        With server VAD the server decides: silence is appended after the audio (the configured
+        silence_duration_ms plus 300 ms) so the VAD hears the speech end; if the VAD reports nothing
+        for `vad_timeout` seconds after the last chunk, the audio is committed and answered anyway.
+        When input transcription is on, waits up to `transcript_timeout` s for `input_transcript`.
+
+        A clip with several utterances gets several answers under server VAD (each pause ends a turn;
+        a later utterance may interrupt an earlier answer). send_audio counts the clip's utterances
+        (loud stretches apart by at least silence_duration_ms), waits for that many answers (or until
+        the server does nothing more for `vad_timeout` s) and returns the last; `reply.turns` lists
+        every turn's response in order (just `[reply]` for one).
+        """
+        return await self._audio.send_audio(audio, rate, vad_timeout=vad_timeout,
+                                            transcript_timeout=transcript_timeout, **overrides)
+
+    async def append_audio(self, samples: Any, rate: int | None = None) -> list[str]:
+        """Convert samples (int16/float, any rate/channels) to the input format and append them."""
+        return await self._audio.append_audio(samples, rate)
+
+    async def commit(self) -> str | None:
+        """Commit the input audio buffer; returns the new user item's id (at input_audio_buffer.committed)."""
+        return await self._audio.commit()
+
+    async def clear_input(self) -> None:
+        """Drop the audio appended but not yet committed (at input_audio_buffer.cleared)."""
+        await self._audio.clear_input()
+
+    # -- transcription sessions ------------------------------------------------------------------
+
+    async def update_transcription(self, **options: Any) -> dict[str, Any]:
+        """Send a transcription session.update (keywords of `transcription_config`); the effective session."""
+        return await self._transcription.update_transcription(**options)
+
+    async def transcribe(self, audio: Any, rate: int | None = None, *, timeout: float = 60.0) -> Transcription:
+        """Append ``audio`` (anything rk.Audio accepts), commit it and return its transcription."""
+        return await self._transcription.transcribe(audio, rate, timeout=timeout)
+
     # -- interruption ----------------------------------------------------------------------------
+
+    async def cancel(self) -> Response | None:
+        """Cancel the response in flight, if any; returns it (status "cancelled") at response.done."""
+        return await self._turns.cancel()
 
     async def truncate(self, item_id: str, audio_end_ms: int, content_index: int = 0) -> None:
         """Tell the server the user heard only the first `audio_end_ms` of an assistant item's audio."""
         key = ("conversation.item.truncated", item_id)
-        before = self._counts[key]
-        await self._exchange(lambda: self._counts[key] > before, {
+        counts = self._pump.counts
+        before = counts[key]
+        await self._pump.exchange(lambda: counts[key] > before, {
             "type": "conversation.item.truncate", "item_id": item_id, "content_index": content_index,
             "audio_end_ms": int(audio_end_ms)})
 
@@ -398,10 +403,4 @@ class Session(Reconnecting, TranscriptionInput):
             close = difflib.get_close_matches(event_type, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else " (see openai.types.realtime)."
             raise ValueError(f"session.on: {event_type!r} is not a GA server event type{hint}")
-        self._listeners.setdefault(event_type, []).append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._listeners.get(event_type, []):
-                self._listeners[event_type].remove(callback)
-
-        return unsubscribe
+        return self._pump.subscribe(event_type, callback)

@@ -4,14 +4,16 @@ One task per session reads the connection and folds every server event into a `C
 (`_handle`). A call that waits registers a `Waiter` before it sends; the pump resolves it when its
 condition holds, fails it with the server `error` that answers an event it sent, or with
 `ConnectionLost` (carrying the partial response) when the connection drops. This is what
-`_exchange` does::
+`exchange` does::
 
-    waiter = self._expect(ready, owns=sent.__contains__)  # first, so a fast answer is not missed
-    sent.append(await self._send(event))
-    await self._until(waiter)                              # the server's error for `event` is raised here
+    waiter = self.expect(ready, owns=sent.__contains__)   # first, so a fast answer is not missed
+    sent.append(await self.send(event))
+    await self.until(waiter)                               # the server's error for `event` is raised here
 
-Session (core.py) adds the public methods on top, through the tool loop (tool_loop.py)
-and audio input (audio_input.py).
+The pump calls nothing above it. What others need from it is a narrow interface: `send`, `wait`,
+`exchange` (and `expect`/`until`/`forget` for a wait that spans several sends), `subscribe` to server
+events, `on_response_done` (the tool runner answers function calls there), response streams, and a
+`Recovery` strategy (reconnect.py) it asks when the connection ends. Session (core.py) owns one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ConfigError, ConnectionLost, InvalidState, RealtimeError, TargetError
 from .conversation import REQUEST_TAG, Conversation, Delta, Response
@@ -33,7 +35,6 @@ from .eventlog import EventLog
 
 # Seconds to wait for session.created after the WebSocket opens.
 CREATED_TIMEOUT = 30.0
-
 
 
 @dataclass(eq=False)
@@ -46,36 +47,52 @@ class Waiter:
     future: asyncio.Future[None]
 
 
+class Recovery(Protocol):
+    """What the pump asks when sending and when the connection ends: reconnect.py's Reconnector is one."""
+
+    async def ready_to_send(self) -> None:
+        """Return once sending makes sense (a reconnect under way has restored the session)."""
+
+    async def recover(self, reason: str) -> bool:
+        """The connection ended for `reason`: True once a new one is in place."""
+
+    def absorbs(self, error: Any) -> bool:
+        """True for a server error that is the expected end of a connection (nobody should raise it)."""
+
+
 class SessionPump:
-    """A session's connection half: sending, waiting and the event pump. Session builds on it."""
+    """A session's connection half: sending, waiting and the event pump (owned by Session)."""
 
     def __init__(self, connection: Any, target: Any, *, clock: Callable[[], float] = time.perf_counter) -> None:
         self.target = target
         self.conversation = Conversation()
-        self._connection = connection
-        self._clock = clock
+        self.clock = clock
         self.started_at = clock()
         self.events = EventLog(start=self.started_at)
         self.errors: list[RealtimeError] = []      # errors no awaiting call claimed
+        self.counts: Counter[Any] = Counter()      # non-delta server events seen, by type and (type, item)
+        self.last_committed: str | None = None     # the item id of the latest input_audio_buffer.committed
+        self.recorder: Any = None                  # a record.RecordingWriter when connect(record=...)
+        self.recovery: Recovery | None = None      # asked when the connection ends (None: the session ends)
+        self._connection = connection
         self._sent: dict[str, Any] = {}            # event_id -> scrubbed client event, for error reports
         self._waiters: list[Waiter] = []
         self._listeners: dict[str, list[Callable[[Any], Any]]] = {}
+        self._response_done: list[Callable[[Response, float], None]] = []
         self._streams: dict[Response, asyncio.Queue[Any]] = {}
-        self._counts: Counter[Any] = Counter()     # non-delta server events seen, by type and (type, item)
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._pump: asyncio.Task[None] | None = None
         self._closing = False
         self._lost: str | None = None
-        self._last_committed: str | None = None
-        self.recorder: Any = None                  # a record.RecordingWriter when connect(record=...)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    async def _start(self) -> None:
+    async def start(self) -> None:
+        """Start the pump and return at session.created (a TargetError if it never comes)."""
         self._pump = asyncio.get_running_loop().create_task(self._run_pump(), name="realtime-kit-pump")
         try:
-            await self._wait(lambda: self.conversation.session_created, timeout=CREATED_TIMEOUT)
+            await self.wait(lambda: self.conversation.session_created, timeout=CREATED_TIMEOUT)
         except TimeoutError:
             await self.close()
             raise TargetError(f"{self.target.description} opened the WebSocket but sent no session.created "
@@ -98,6 +115,11 @@ class SessionPump:
         self._connection_gone("the session was closed")
 
     @property
+    def closing(self) -> bool:
+        """True once close() was called (the connection may still be going)."""
+        return self._closing
+
+    @property
     def closed(self) -> bool:
         """True once closed by us or by the server."""
         return self._closing or self._lost is not None
@@ -107,18 +129,27 @@ class SessionPump:
         """The effective session config (from the latest session.created / session.updated)."""
         return self.conversation.session
 
-    @property
-    def responses(self) -> list[Response]:
-        """Every response the server created in this session, in order."""
-        return self.conversation.responses
+    async def drop_connection(self, lost: str | None = None) -> None:
+        """Close the current connection (the pump sees it end); with `lost`, the session ends with it."""
+        if lost is not None:
+            self._lost = lost
+        with contextlib.suppress(Exception):  # already gone: nothing left to close
+            await self._connection.close()
+
+    async def replace_connection(self, connection: Any) -> None:
+        """Read and send on `connection` from now on (a reconnect); the old one is closed."""
+        old, self._connection = self._connection, connection
+        with contextlib.suppress(Exception):
+            await old.close()
 
     # -- sending ---------------------------------------------------------------------------------
 
-    async def _send(self, event: dict[str, Any]) -> str:
+    async def send(self, event: dict[str, Any]) -> str:
         """Validate, log and send one client event; returns its event_id."""
-        await self._ready_to_send()
-        event = self._prepare(event)
-        now = self._clock()
+        if self.recovery is not None:
+            await self.recovery.ready_to_send()
+        event = self.prepare(event)
+        now = self.clock()
         row = self.events.record("out", event, now)
         self._sent[event["event_id"]] = row.source
         if self.recorder is not None:
@@ -126,16 +157,17 @@ class SessionPump:
         try:
             await self._connection.send(event)
         except Exception as err:
-            self._send_failed(f"sending {event['type']} failed: {err}")
+            if self.recovery is None:  # with a recovery, the pump sees the connection end and recovers
+                self._connection_gone(f"sending {event['type']} failed: {err}")
             raise ConnectionLost(f"The connection closed while sending {event['type']}; try again (a session "
                                  f"that reconnects does so now), or connect again with rk.connect().") from err
         return str(event["event_id"])
 
-    def _prepare(self, event: dict[str, Any]) -> dict[str, Any]:
+    def prepare(self, event: dict[str, Any]) -> dict[str, Any]:
         """The event with its event_id, checked against the SDK's client event types."""
         from ..spec import SpecViolation, validate_client_event
 
-        self._check_open()
+        self.check_open()
         event = {**event, "event_id": event.get("event_id") or f"rk_{next(self._ids)}"}
         try:
             validate_client_event(event)
@@ -143,61 +175,118 @@ class SessionPump:
             raise ConfigError(f"{event['type']}: {err.message} Nothing was sent.", path=err.param) from None
         return event
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise ConnectionLost or InvalidState, saying what to do, once the session is over."""
         if self._lost is not None:
             raise ConnectionLost(f"This session is no longer connected ({self._lost}); open a new one with "
                                  f"`session = await rk.connect()`.")
         if self._closing:
             raise InvalidState("This session is closed; open a new one with `session = await rk.connect()`.")
 
+    def new_id(self) -> int:
+        """A number unique in this session (event ids and turn tags)."""
+        return next(self._ids)
+
     # -- waiting ---------------------------------------------------------------------------------
 
-    def _expect(self, ready: Callable[[], bool], *, owns: Callable[[str], bool] = lambda _: False,
-                partial: Callable[[], Any] = lambda: None) -> Waiter:
+    def expect(self, ready: Callable[[], bool], *, owns: Callable[[str], bool] = lambda _: False,
+               partial: Callable[[], Any] = lambda: None) -> Waiter:
         """Register interest before sending, so an answer (or error) arriving meanwhile is not missed."""
-        self._check_open()
+        self.check_open()
         waiter = Waiter(ready, owns, partial, asyncio.get_running_loop().create_future())
         self._waiters.append(waiter)
         return waiter
 
-    async def _until(self, waiter: Waiter, timeout: float | None = None) -> None:
+    async def until(self, waiter: Waiter, timeout: float | None = None) -> None:
         """Wait until the waiter's condition holds (checked after every non-delta server event)."""
         if waiter.ready() and not waiter.future.done():
             waiter.future.set_result(None)
         await asyncio.wait_for(waiter.future, timeout)
 
-    def _forget(self, waiter: Waiter) -> None:
+    def forget(self, waiter: Waiter) -> None:
+        """Stop routing to this waiter (call it in a finally)."""
         if waiter in self._waiters:
             self._waiters.remove(waiter)
         if waiter.future.done() and not waiter.future.cancelled():
             waiter.future.exception()  # mark retrieved: the caller already raised something else
 
-    async def _wait(self, ready: Callable[[], bool], *, owns: Callable[[str], bool] = lambda _: False,
-                    partial: Callable[[], Any] = lambda: None, timeout: float | None = None) -> None:
+    async def wait(self, ready: Callable[[], bool], *, owns: Callable[[str], bool] = lambda _: False,
+                   partial: Callable[[], Any] = lambda: None, timeout: float | None = None) -> None:
         """Return when `ready()` holds; raise what the pump routes to this wait."""
         if ready():
             return
-        waiter = self._expect(ready, owns=owns, partial=partial)
+        waiter = self.expect(ready, owns=owns, partial=partial)
         try:
-            await self._until(waiter, timeout)
+            await self.until(waiter, timeout)
         finally:
-            self._forget(waiter)
+            self.forget(waiter)
 
-    async def _exchange(self, ready: Callable[[], bool], event: dict[str, Any], *,
-                        partial: Callable[[], Any] = lambda: None) -> None:
+    async def exchange(self, ready: Callable[[], bool], event: dict[str, Any], *,
+                       partial: Callable[[], Any] = lambda: None) -> None:
         """Send one client event and wait for `ready()`; a server error for that event is raised here."""
         sent: list[str] = []
-        waiter = self._expect(ready, owns=sent.__contains__, partial=partial)
+        waiter = self.expect(ready, owns=sent.__contains__, partial=partial)
         try:
-            sent.append(await self._send(event))
-            await self._until(waiter)
+            sent.append(await self.send(event))
+            await self.until(waiter)
         finally:
-            self._forget(waiter)
+            self.forget(waiter)
+
+    def fail_waiters(self, message: str) -> None:
+        """Every pending call raises ConnectionLost(message) with what it had; tool runs stop."""
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(ConnectionLost(message, partial=waiter.partial()))
+        for task in list(self._tasks):
+            task.cancel()
 
     def _notify(self) -> None:
         for waiter in list(self._waiters):
             if not waiter.future.done() and waiter.ready():
                 waiter.future.set_result(None)
+
+    # -- subscriptions ---------------------------------------------------------------------------
+
+    def subscribe(self, event_type: str, callback: Callable[[Any], Any]) -> Callable[[], None]:
+        """Call `callback(event)` for every server event of this type ("*" for all); returns unsubscribe."""
+        self._listeners.setdefault(event_type, []).append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._listeners.get(event_type, []):
+                self._listeners[event_type].remove(callback)
+
+        return unsubscribe
+
+    def on_response_done(self, callback: Callable[[Response, float], None]) -> None:
+        """Call `callback(response, now)` at each response.done, before waiters are woken."""
+        self._response_done.append(callback)
+
+    def open_stream(self, reply: Response) -> asyncio.Queue[Any]:
+        """A queue of this response's Deltas (and its tool follow-ups'), until close_stream."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._streams[reply] = queue
+        return queue
+
+    def close_stream(self, reply: Response) -> None:
+        """Stop streaming the reply and its follow-ups."""
+        step: Response | None = reply
+        while step is not None:
+            self._streams.pop(step, None)
+            step = step.follow_up
+
+    def spawn(self, coroutine: Any, context: contextvars.Context | None = None) -> asyncio.Task[Any]:
+        """Run a task of this session: close() and a lost connection cancel it."""
+        task = asyncio.get_running_loop().create_task(coroutine, context=context)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def note(self, event: dict[str, Any]) -> None:
+        """Put a note of the session's own (a reconnect) in the event log and the recording."""
+        now = self.clock()
+        self.events.record("note", event, now)
+        if self.recorder is not None:
+            self.recorder.write(now - self.started_at, "note", event)
 
     # -- the pump --------------------------------------------------------------------------------
 
@@ -206,7 +295,7 @@ class SessionPump:
         try:
             while True:
                 reason = await self._read_connection()
-                if self._closing or not await self._recover(reason):
+                if self._closing or self.recovery is None or not await self.recovery.recover(reason):
                     break
         except asyncio.CancelledError:
             reason = "the session was closed"
@@ -225,22 +314,8 @@ class SessionPump:
             return f"{type(err).__name__}: {err}"
         return "the server closed the connection"
 
-    def _send_failed(self, reason: str) -> None:
-        """A send failed: the connection is gone (the reconnect layer leaves that to the pump)."""
-        self._connection_gone(reason)
-
-    async def _before_turn(self) -> None:
-        """Called as a turn starts; the reconnect layer reconnects here when the session expires soon."""
-
-    async def _ready_to_send(self) -> None:
-        """Called before each send; the reconnect layer (reconnect.py) waits here while it restores."""
-
-    async def _recover(self, reason: str) -> bool:
-        """Called when the connection ends; True once a new one is in place (reconnect.py)."""
-        return False
-
     def _handle(self, event: Any) -> None:
-        now = self._clock()
+        now = self.clock()
         kind = getattr(event, "type", "?")
         self.events.record("in", event, now)
         try:
@@ -253,18 +328,24 @@ class SessionPump:
         if touched is not None and self._streams:
             self._stream(kind, event, touched)
         if not kind.endswith(".delta"):
-            self._counts[kind] += 1
+            self.counts[kind] += 1
             item_id = getattr(event, "item_id", None)
             if item_id:
-                self._counts[(kind, item_id)] += 1
+                self.counts[(kind, item_id)] += 1
             if kind == "input_audio_buffer.committed":
-                self._last_committed = item_id
+                self.last_committed = item_id
             elif kind == "error":
                 self._route_error(event)
             elif kind == "response.done" and touched is not None:
                 self._after_response(touched, now)
             self._notify()
         self._dispatch(kind, event)
+
+    def _after_response(self, response: Response, now: float) -> None:
+        for callback in self._response_done:
+            callback(response, now)
+        if response.follow_up is not None and response in self._streams:  # a tool chain streams on
+            self._streams[response.follow_up] = self._streams[response]
 
     def _record_in(self, kind: str, event: Any, touched: Response | None, now: float) -> None:
         if kind == "response.output_audio.delta":  # the fold decoded it already: the recorder takes those bytes
@@ -278,7 +359,7 @@ class SessionPump:
             try:
                 result = callback(event)
                 if asyncio.iscoroutine(result):
-                    self._spawn(result)
+                    self.spawn(result)
             except Exception as err:
                 warnings.warn(f"session.on callback {getattr(callback, '__name__', callback)!r} raised "
                               f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=2)
@@ -299,6 +380,8 @@ class SessionPump:
 
     def _route_error(self, event: Any) -> None:
         error = event.error
+        if self.recovery is not None and self.recovery.absorbs(error):
+            return  # the expected end of a connection (the service's time limit): recovery follows
         event_id = getattr(error, "event_id", None)
         client_event = self._sent.get(event_id) if event_id else None
         exc = RealtimeError(getattr(error, "message", None) or "The server reported an error.",
@@ -321,23 +404,8 @@ class SessionPump:
     def _connection_gone(self, reason: str) -> None:
         if self._lost is None and not self._closing:
             self._lost = reason
-        self._fail_waiters(f"The connection closed before the turn finished ({reason}); `.partial` keeps what "
+        self.fail_waiters(f"The connection closed before the turn finished ({reason}); `.partial` keeps what "
                            f"arrived. Connect again with rk.connect().")
         if self.recorder is not None:
             self.recorder.close()
 
-    def _fail_waiters(self, message: str) -> None:
-        """Every pending call raises ConnectionLost(message) with what it had; tool runs stop."""
-        for waiter in self._waiters:
-            if not waiter.future.done():
-                waiter.future.set_exception(ConnectionLost(message, partial=waiter.partial()))
-        for task in list(self._tasks):
-            task.cancel()
-
-    def _after_response(self, response: Response, now: float) -> None:
-        """Called at each response.done; the tool loop (tool_loop.py) answers function calls here."""
-
-    def _spawn(self, coroutine: Any, context: contextvars.Context | None = None) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine, context=context)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

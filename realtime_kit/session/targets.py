@@ -173,7 +173,7 @@ class _Settings:
 def _unknown_option(name: str) -> str:
     """The sentence for an rk.connect keyword that is neither a connection option nor a session keyword."""
     from ..config.build import FLAT_KEYWORDS
-    from .core import SESSION_EXTRA_KEYWORDS
+    from .connecting import SESSION_EXTRA_KEYWORDS
 
     session_keywords = sorted(SESSION_EXTRA_KEYWORDS.union(FLAT_KEYWORDS))
     guess = difflib.get_close_matches(name, [*CONNECT_OPTIONS, *session_keywords], n=1, cutoff=0.6)

@@ -16,13 +16,14 @@ The audio goes through the realtime transcription path: appended in chunks, comm
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.transcription import DEFAULT_TRANSCRIPTION_MODEL, transcription_config
 from ..errors import InvalidState
 from .audio_input import AudioInput
+from .pump import SessionPump
 
 __all__ = ["Transcription", "TranscriptionInput", "transcribe"]
 
@@ -67,25 +68,27 @@ def _plain(value: Any) -> dict[str, Any]:
     return dict(dump()) if callable(dump) else dict(value)
 
 
-class TranscriptionInput(AudioInput):
-    """The session's transcription methods (a transcription session's ``update`` and ``transcribe``)."""
+class TranscriptionInput:
+    """A transcription session's methods on a pump and its audio input: ``update_transcription``, ``transcribe``."""
 
-    on: Callable[[str, Callable[[Any], Any]], Callable[[], None]]   # Session.on: subscribe to a server event type
+    def __init__(self, pump: SessionPump, audio: AudioInput) -> None:
+        self._pump = pump
+        self._audio = audio
 
     @property
     def is_transcription(self) -> bool:
         """True for a transcription session (``rk.connect(intent="transcription")``)."""
-        return self.config.get("type") == "transcription"
+        return self._pump.config.get("type") == "transcription"
 
     async def update_transcription(self, **options: Any) -> dict[str, Any]:
         """Send a transcription session.update (keywords of `transcription_config`); the effective session."""
         if not self.is_transcription:
             raise InvalidState("update_transcription() is for transcription sessions: connect with "
                                "rk.connect(intent=\"transcription\"), or set transcription= with update() here.")
-        before = self.conversation.session_updates
-        await self._exchange(lambda: self.conversation.session_updates > before,
+        before = self._pump.conversation.session_updates
+        await self._pump.exchange(lambda: self._pump.conversation.session_updates > before,
                              {"type": "session.update", "session": transcription_config(**options)})
-        return self.config
+        return self._pump.config
 
     async def transcribe(self, audio: Any, rate: int | None = None, *, timeout: float = 60.0) -> Transcription:
         """Append ``audio`` (anything rk.Audio accepts), commit it and return its transcription."""
@@ -94,7 +97,7 @@ class TranscriptionInput(AudioInput):
         if not self.is_transcription:
             raise InvalidState("transcribe() needs a transcription session: rk.connect(intent=\"transcription\"), "
                                "or the one call rk.transcribe(audio).")
-        transcription = ((self.config.get("audio") or {}).get("input") or {}).get("transcription") or {}
+        transcription = ((self._pump.config.get("audio") or {}).get("input") or {}).get("transcription") or {}
         result = Transcription(model=str(transcription.get("model") or "none"))
         if not transcription:
             raise InvalidState("This transcription session has no transcription model yet: call "
@@ -114,14 +117,14 @@ class TranscriptionInput(AudioInput):
             elif kind == "failed":
                 result.error = getattr(event.error, "message", None) or "transcription failed"
 
-        stops = [self.on(_EVENTS + kind, on_event) for kind in ("delta", "completed", "failed")]
+        stops = [self._pump.subscribe(_EVENTS + kind, on_event) for kind in ("delta", "completed", "failed")]
         try:
-            await self._append(coerce_audio(audio, rate))
-            result.item_id = await self.commit()
+            await self._audio.append_clip(coerce_audio(audio, rate))
+            result.item_id = await self._audio.commit()
             self._replay_transcription_events(result.item_id, on_event)
             ended = [(_EVENTS + kind, result.item_id) for kind in ("completed", "failed")]
             # the pump counts an event before its listeners run; the result is filled by the time this resumes
-            await self._wait(lambda: any(self._counts[key] for key in ended), timeout=timeout)
+            await self._pump.wait(lambda: any(self._pump.counts[key] for key in ended), timeout=timeout)
         finally:
             for stop in stops:
                 stop()
@@ -129,7 +132,7 @@ class TranscriptionInput(AudioInput):
 
     def _replay_transcription_events(self, item_id: str | None, handler: Any) -> None:
         """Feed the handler the events for ``item_id`` that arrived before commit() returned its id."""
-        for row in self.events.filter(direction="in", item_id=item_id):
+        for row in self._pump.events.filter(direction="in", item_id=item_id):
             if row.type.startswith(_EVENTS):
                 handler(row.source)   # incoming rows keep the SDK's event model
 
@@ -144,13 +147,12 @@ async def transcribe(audio: Any, rate: int | None = None, *, target: str | None 
 
         result = await rk.transcribe(rk.Audio.from_wav("q.wav"), model="gpt-transcribe", logprobs=True)
     """
-    from .core import connect
+    from .connecting import connect
 
-    config = transcription_config(turn_detection=None, **options)   # checked before connecting
+    config_options = {"turn_detection": None, **options}
+    transcription_config(**config_options)   # checked before connecting
     targeting = {k: v for k, v in dict(endpoint=endpoint, api_key=api_key, deployment=deployment,
                                        credential=credential).items() if v is not None}
     async with connect(target, intent="transcription", **targeting) as session:
-        before = session.conversation.session_updates
-        await session._exchange(lambda: session.conversation.session_updates > before,
-                                {"type": "session.update", "session": config})
+        await session.update_transcription(**config_options)
         return await session.transcribe(audio, rate, timeout=timeout)
