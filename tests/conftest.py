@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from widget_comms import RecordingComm, recording_comms
 
 from realtime_kit.server import LocalServer
 
@@ -29,6 +30,12 @@ def local_server() -> Iterator[LocalServer]:
     """A LocalServer on a free loopback port, pace "fast", stopped after the test."""
     with LocalServer(pace="fast") as server:
         yield server
+
+
+@pytest.fixture
+def comms(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[RecordingComm]]:
+    """Every comm the widgets open, recorded (no kernel); the test fails if one is still open at the end."""
+    yield from recording_comms(monkeypatch)
 
 
 @dataclass(frozen=True)
