@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -120,3 +121,13 @@ def test_a_failing_subscriber_warns_and_the_fold_goes_on() -> None:
     with pytest.warns(RuntimeWarning, match="subscriber 'broken' raised KeyError"):
         fold(conversation, [ev("error", error={"type": "server_error", "message": "boom"})])
     assert seen == ["error"] and conversation.last_error.message == "boom"
+
+
+def test_a_malformed_event_costs_the_words_view_only() -> None:
+    """An event the messages view cannot read is reported as a RuntimeWarning; the responses still fold."""
+    conversation = Conversation()
+    fold(conversation, audio_turn("resp_1", "a1", [[1]], ["Hi"]))
+    odd = SimpleNamespace(type="conversation.item.truncated", item_id="a1", audio_end_ms="not a number")
+    with pytest.warns(RuntimeWarning, match="could not fold the words of a conversation.item.truncated"):
+        conversation.apply(odd, at=2.0)
+    assert conversation.responses[0].transcript == "Hi" and conversation.messages.get("a1").heard_ms is None

@@ -342,12 +342,21 @@ class Conversation:
             touched = self._by_id.get(getattr(event, "response_id", None) or "")
         if touched is not None:
             touched.events.append(event)
-        item_id = self.messages.apply(event)
-        if kind == "response.done" and touched is not None and touched.id:
-            self.messages.response_done(touched.id)
+        item_id = self._fold_messages(kind, event, touched)
         if self._subscribers:
             self._tell_about(kind, touched, item_id or getattr(event, "item_id", None))
         return touched
+
+    def _fold_messages(self, kind: str, event: Any, touched: Response | None) -> str | None:
+        """The words view of the event; a malformed event costs that view only, never the Response."""
+        try:
+            if kind == "response.done" and touched is not None and touched.id:
+                self.messages.response_done(touched.id)
+            return self.messages.apply(event)
+        except Exception as err:
+            warnings.warn(f"realtime_kit could not fold the words of a {kind} event: {err}", RuntimeWarning,
+                          stacklevel=3)
+            return None
 
     def _tell_about(self, kind: str, touched: Response | None, item_id: str | None) -> None:
         if kind in ("session.created", "session.updated"):
