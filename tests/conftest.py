@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from tone_engines import TONE_ENGINES
+from widget_comms import RecordingComm, recording_comms
 
 from realtime_kit.server import LocalServer
 
@@ -37,6 +38,12 @@ def tone_server() -> Iterator[LocalServer]:
     """A LocalServer, pace "fast", with the tone engines injected (tone_engines.py): it hears exact words."""
     with LocalServer(pace="fast", engines=TONE_ENGINES) as server:
         yield server
+
+
+@pytest.fixture
+def comms(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[RecordingComm]]:
+    """Every comm the widgets open, recorded (no kernel); the test fails if one is still open at the end."""
+    yield from recording_comms(monkeypatch)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ with the time it arrived, and everything a user sees (`Response`) is read from t
 
 Responses are matched to requests by the `rk_request` tag we put in `response.metadata`; when the
 server does not echo metadata (or VAD started the response), the oldest waiting request claims it.
+
+Views (the playground, a transcript) read this state and subscribe to its changes rather than fold
+the events again::
+
+    unsubscribe = conversation.subscribe(lambda change: print(change.kind, change.item_id))
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from __future__ import annotations
 import base64
 import html
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from .messages import Messages
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,6 +80,25 @@ class Delta:
     response: Response
 
 
+ChangeKind = Literal["session", "response", "audio", "message", "error"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one server event changed in the fold, told to subscribers right after it is folded.
+
+    `kind`: "session" (the effective session), "response" (a response's status, words or items),
+    "audio" (a response's audio grew: `response.last_audio` holds the decoded delta), "message"
+    (a message of `conversation.messages`: speech, a transcription, a truncation) or "error"
+    (`conversation.last_error`). `response` and `item_id` say which, when the event names them.
+    """
+
+    kind: ChangeKind
+    event_type: str
+    response: Response | None = None
+    item_id: str | None = None
+
+
 class Response:
     """One model response, growing as events arrive; complete once `done` is true.
 
@@ -87,6 +114,7 @@ class Response:
         self.id: str | None = None
         self.item_id: str | None = None         # the first output message item
         self.input_item_id: str | None = None   # the user audio item this response answers
+        self.answers: str | None = None         # the user message it answers (None: a follow-up)
         self.status: str | None = None
         self.status_details: dict[str, Any] | None = None
         self.usage: dict[str, Any] | None = None
@@ -228,6 +256,7 @@ class Conversation:
         self.session_updates = 0                   # how many session.updated have arrived
         self.session_created = False
         self.items: dict[str, Any] = {}            # item id -> latest item model
+        self.messages = Messages()                 # the message items as words, both sides, in order
         self.input_transcripts: dict[str, str] = {}
         self.transcription_usages: dict[str, dict[str, Any]] = {}  # item id -> usage of its transcription
         self.responses: list[Response] = []        # created by the server, in order
@@ -238,6 +267,7 @@ class Conversation:
         self._by_input_item: dict[str, Response] = {}
         self._listening: Response | None = None    # the request that owns the speech being detected
         self._tags_echoed = False                  # the server echoes response.metadata
+        self._subscribers: list[Callable[[Change], Any]] = []
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -268,11 +298,35 @@ class Conversation:
         """(format type, sample rate) the session expects for input audio."""
         return _format_of(self.session, "input")
 
+    # -- subscribers --------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Change], Any]) -> Callable[[], None]:
+        """Call `callback(change)` after each server event that changed the fold; returns unsubscribe.
+
+        Callbacks run where events are folded (the session's event pump); one that raises is reported
+        as a RuntimeWarning and the others still run.
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _tell(self, change: Change) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(change)
+            except Exception as err:  # a view's failure must not stop the fold
+                warnings.warn(f"conversation subscriber {getattr(callback, '__name__', callback)!r} raised "
+                              f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=3)
+
     # -- the fold -----------------------------------------------------------------------------
 
     def apply(self, event: Any, at: float) -> Response | None:
         """Fold one server event (an SDK model) in; returns the Response it touched, if any."""
-        kind = getattr(event, "type", None)
+        kind = getattr(event, "type", None) or ""
         if kind == "response.output_audio.delta":  # the hot path: most events of a long answer
             response = self._by_id.get(event.response_id)
             if response is not None:
@@ -281,14 +335,40 @@ class Conversation:
                 response.mark("first_audio", at)
                 response.events.append(AudioDeltaRecord(event.response_id, event.item_id, len(data),
                                                         getattr(event, "event_id", None)))
+                if self._subscribers:
+                    self._tell(Change("audio", kind, response, event.item_id))
             return response
-        handler = _HANDLERS.get(kind or "")
+        handler = _HANDLERS.get(kind)
         touched = handler(self, event, at) if handler else None
         if touched is None:
             touched = self._by_id.get(getattr(event, "response_id", None) or "")
         if touched is not None:
             touched.events.append(event)
+        item_id = self._fold_messages(kind, event, touched)
+        if self._subscribers:
+            self._tell_about(kind, touched, item_id or getattr(event, "item_id", None))
         return touched
+
+    def _fold_messages(self, kind: str, event: Any, touched: Response | None) -> str | None:
+        """The words view of the event; a malformed event costs that view only, never the Response."""
+        try:
+            if kind == "response.done" and touched is not None and touched.id:
+                self.messages.response_done(touched.id)
+            return self.messages.apply(event)
+        except Exception as err:
+            warnings.warn(f"realtime_kit could not fold the words of a {kind} event: {err}", RuntimeWarning,
+                          stacklevel=3)
+            return None
+
+    def _tell_about(self, kind: str, touched: Response | None, item_id: str | None) -> None:
+        if kind in ("session.created", "session.updated"):
+            self._tell(Change("session", kind))
+        elif kind == "error":
+            self._tell(Change("error", kind))
+        elif touched is not None and kind.startswith("response."):
+            self._tell(Change("response", kind, touched, item_id))
+        elif item_id is not None and self.messages.get(item_id) is not None:
+            self._tell(Change("message", kind, touched, item_id))
 
     # -- handlers, one per event type (the GA event name is the comment) ----------------------
 
@@ -309,6 +389,8 @@ class Conversation:
         response.id = model.id
         response.status = model.status or "in_progress"
         response.mark("created", at)
+        latest_user = self.messages.claim_unanswered()
+        response.answers = response.input_item_id or latest_user
         self._by_id[str(model.id)] = response
         self.responses.append(response)
         self.in_flight = response

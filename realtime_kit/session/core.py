@@ -162,6 +162,11 @@ class Session:
         return self._pump.target
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this session runs on (widgets schedule their calls there from other threads)."""
+        return self._pump.loop
+
+    @property
     def conversation(self) -> Conversation:
         """The one conversation fold: items, responses, timings and audio, as the server events say."""
         return self._pump.conversation

@@ -225,13 +225,19 @@ def collapse(rows: Iterable[EventRow]) -> list[Run]:
             run = open_runs[key] = Run(row, 0)
             runs.append(run)
         run.count += 1
-        payload = row.event.get("delta", row.event.get("audio"))
+        payload = _payload(row.source)  # read in place: a redraw of the log dumps no event
         size = _AUDIO_SIZE.match(payload) if isinstance(payload, str) else None
         if size:
             run.audio_bytes += int(size.group(1))
         elif isinstance(payload, str):
             run.text += payload
     return runs
+
+
+def _payload(source: Any) -> Any:
+    """The delta (or appended audio's summary) of a streaming row's source."""
+    delta = _get(source, "delta")
+    return delta if delta is not None else _get(source, "audio")
 
 
 def _clip(text: str, width: int) -> str:

@@ -88,6 +88,11 @@ class SessionPump:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the pump runs on (None before start)."""
+        return self._pump.get_loop() if self._pump is not None else None
+
     async def start(self) -> None:
         """Start the pump and return at session.created (a TargetError if it never comes)."""
         self._pump = asyncio.get_running_loop().create_task(self._run_pump(), name="realtime-kit-pump")

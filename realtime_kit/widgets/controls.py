@@ -120,14 +120,6 @@ def server_interrupts(config: Mapping[str, Any]) -> bool:
     return turn.get("interrupt_response") is not False
 
 
-def output_format(config: Mapping[str, Any]) -> str:
-    """The output audio format's type: "audio/pcm" (24 kHz PCM16), "audio/pcmu" or "audio/pcma"."""
-    fmt = _mapping(_mapping(config.get("audio")).get("output")).get("format")
-    if isinstance(fmt, str):
-        return fmt
-    return str(_mapping(fmt).get("type") or "audio/pcm")
-
-
 def _mapping(value: Any) -> Mapping[str, Any]:
     if isinstance(value, Mapping):
         return value

@@ -13,7 +13,6 @@ played milliseconds of every item back a few times a second (the `played` traitl
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,21 +27,6 @@ from .esm import widget_module
 
 STOP_REPLY_TIMEOUT_S = 1.0  # how long stop_and_measure waits for the browser's exact count
 UNPLAYED_TOLERANCE_MS = 10.0  # float rounding in the browser's report; less than this is "all played"
-
-
-def pcm16_from_delta(delta_b64: str, fmt: str = "audio/pcm") -> tuple[bytes, int]:
-    """A response.output_audio.delta payload as PCM16 bytes and their rate (G.711 is expanded to PCM16).
-
-    >>> pcm16_from_delta("AAABAA==")
-    (b'\\x00\\x00\\x01\\x00', 24000)
-    """
-    data = base64.b64decode(delta_b64)
-    if fmt in ("audio/pcmu", "audio/pcma"):
-        from ..audio.core import Audio
-
-        audio = Audio.from_bytes(data, fmt=fmt)
-        return np.asarray(audio.samples, dtype="<i2").tobytes(), int(audio.rate)
-    return data, 24000
 
 
 def _settle(answer: asyncio.Future[dict[str, int]], played: dict[str, int]) -> None:

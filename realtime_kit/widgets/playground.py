@@ -16,6 +16,8 @@ panel opens, so spoken turns have their words. Widget callbacks are sync, and ip
 its shell-channel thread, not on the loop where the session lives: each hands its work to the
 session's loop (call_soon_threadsafe), where session calls run as tasks; a failure turns up in red,
 cleared by the next success.
+The panel folds nothing itself: it reads the session's conversation fold (messages, responses with
+their audio and timings) and its event log, and subscribes to the fold's changes.
 Saved with the notebook, the panel leaves a still snapshot (transcript, latencies, waveforms) in place
 of the live widget.
 """
@@ -23,7 +25,6 @@ of the live widget.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,21 +32,19 @@ import ipywidgets as w
 import numpy as np
 
 from ..errors import RealtimeKitError
+from ..session.conversation import Change, Response
 from .closing import close_own_parts, close_tree
 from .controls import (
     GA_VOICES,
     ControlValues,
-    output_format,
     server_interrupts,
     session_config,
     truncate_point,
     turn_detection_type,
 )
 from .microphone import Microphone
-from .player import StreamingPlayer, pcm16_from_delta
+from .player import StreamingPlayer
 from .render import (
-    LogRow,
-    add_log_row,
     config_html,
     error_html,
     event_log_html,
@@ -53,7 +52,6 @@ from .render import (
     transcript_html,
 )
 from .tasks import SessionTasks, loop_of, what_went_wrong
-from .transcript import TranscriptFold, as_dict
 from .turns import TurnList
 from .views import TranscriptView
 
@@ -74,20 +72,17 @@ class Playground(w.VBox):
         # the panel's Start/Stop listening buttons drive the microphone; its own button would confuse
         self.microphone = microphone or Microphone(keep_audio=False, show_button=False)
         self.player = player or StreamingPlayer(show_stop=False)  # the panel has the one Stop
-        self.fold = TranscriptFold()
+        self.conversation = session.conversation  # the one fold: the panel reads it, never folds again
         self.errors: list[str] = []
         self._error_keys: list[str] = []  # what each shown error is about: each is shown once
         self._cutting: asyncio.Future[Any] | None = None  # an interruption on its way (cancel + truncate)
         self._snapshot: Any = None  # the display handle of the saved-notebook snapshot
-        self.log_rows: list[LogRow] = []
         self.truncations: list[dict[str, Any]] = []
-        self._t0 = time.monotonic()
         # every session call runs on the session's loop, whichever thread a widget event came in on
         self._runner = SessionTasks(loop_of(session), self._task_failed)
         self._spawn, self._on_loop = self._runner.spawn, self._runner.on_loop
-        self._audio: dict[str, bytearray] = {}  # response id -> its PCM16 output audio
         self._interrupted: set[str] = set()  # assistant items cut off: late deltas are not played
-        self._finished: list[str] = []  # responses done, waiting for their turn box
+        self._finished: list[Response] = []  # responses done, waiting for their turn box
         self._render_handle: asyncio.TimerHandle | None = None
         self._mic_queue: asyncio.Queue[tuple[np.ndarray, int]] | None = None
         self._streaming = True  # chunks go to append_audio (VAD) rather than one send_audio per take
@@ -95,7 +90,7 @@ class Playground(w.VBox):
         super().__init__(children=self._layout())
         self.add_class("rk-playground")
         self._unsubscribe: list[Callable[[], Any]] = [
-            session.on("*", self._on_server_event),
+            self.conversation.subscribe(self._on_change),
             self.microphone.on_chunk(lambda samples, rate: self._on_loop(self._on_mic_chunk, samples, rate)),
             self.microphone.on_take(lambda audio: self._on_loop(self._on_mic_take, audio)),
             self.player.on_stop_pressed(lambda: self._on_loop(self._on_player_stop)),
@@ -134,7 +129,7 @@ class Playground(w.VBox):
                                     tooltip="Stop the assistant: cut its reply at what you heard")
         self.status = w.HTML()
         self.transcript = TranscriptView(max_height=340)
-        self.turn_list = TurnList(self.fold, self._show_error)
+        self.turn_list = TurnList(self.conversation, self._show_error)
         self.turns = self.turn_list.box
         self.event_log = w.HTML()
         self.error_box = w.HTML()
@@ -190,7 +185,6 @@ class Playground(w.VBox):
         refused: list[str] = []
         state: Any = None
         for part in parts:
-            self._log_out("session.update", ", ".join(f"{k}={v!r}" for k, v in part.items() if k != "instructions"))
             try:
                 state = await self.session.update(**part)
             except RealtimeKitError as err:
@@ -230,7 +224,6 @@ class Playground(w.VBox):
         if not message:
             return
         self.text.value = ""
-        self._log_out("send_text", message)
         self.interrupt("new message")
         self._spawn(self._send_message(message, self._cutting), "Send")
 
@@ -274,8 +267,9 @@ class Playground(w.VBox):
     def interrupt(self, reason: str = "stop pressed") -> bool:
         """Silence the player, cancel the response in flight and truncate the assistant item at the ms
         heard; returns False when there was nothing to interrupt."""
-        in_flight = self.fold.in_flight()
-        flight_items = {item for rid in in_flight for item in self.fold.turns[rid].item_ids}
+        in_flight = self.conversation.in_flight
+        flight_items = {m.item_id for m in self.conversation.messages if in_flight is not None
+                        and m.response_id == in_flight.id}
         item = self.player.current_item
         speaking = item is not None and item not in self._interrupted and (
             self.player.has_unplayed(item) or item in flight_items)
@@ -293,7 +287,6 @@ class Playground(w.VBox):
                          reason: str) -> None:
         played = await stopped
         if cancel:
-            self._log_out("response.cancel", reason)
             await self.session.cancel()
         if item_id is None:
             return
@@ -301,12 +294,7 @@ class Playground(w.VBox):
         heard = truncate_point(played.get(item_id, 0), received)
         self.truncations.append({"item_id": item_id, "audio_end_ms": heard, "reason": reason,
                                  "received_ms": round(received), "played_reported_ms": int(played.get(item_id, 0))})
-        self._log_out("conversation.item.truncate", f"item_id={item_id} audio_end_ms={heard} ({reason})")
-        self.fold.interrupted(item_id, heard)
-        self.turn_list.refresh(item_id)
-        self._schedule_render()
-        await self.session.truncate(item_id, heard)
-        self._update_snapshot()
+        await self.session.truncate(item_id, heard)  # the fold marks the message at conversation.item.truncated
 
     def close(self) -> None:
         """Unsubscribe from the session, stop the microphone and close every widget of the panel."""
@@ -324,40 +312,42 @@ class Playground(w.VBox):
     def _on_player_stop(self) -> None:
         self.interrupt("player stop")
 
-    # ---- session events (called by the session's event pump, on the kernel's loop)
+    # ---- the fold's changes (told by the session's event pump, on the kernel's loop)
 
-    def _on_server_event(self, event: Any) -> None:
+    def _on_change(self, change: Change) -> None:
         try:
-            self._handle_server_event(event)
+            self._follow(change)
         except Exception as err:  # the session's pump must never die of a display problem
-            self._show_error(f"The panel could not show {getattr(event, 'type', 'an event')}: {err!r}")
+            self._show_error(f"The panel could not show {change.event_type}: {err!r}")
 
-    def _handle_server_event(self, event: Any) -> None:
-        at = time.monotonic() - self._t0
-        data = as_dict(event)
-        kind = str(data.get("type", ""))
-        if kind == "response.output_audio.delta":
-            self._play_delta(data, at)
-        error = self.fold.apply(data, at)
-        self._log_in(kind, data, at)
-        if kind == "input_audio_buffer.speech_started":
+    def _follow(self, change: Change) -> None:
+        if change.kind == "audio":
+            self._play(change)
+        elif change.event_type == "input_audio_buffer.speech_started":
             self.interrupt("speech")
-        if kind == "response.done":
-            self._finished.append(str((data.get("response") or {}).get("id") or ""))
-        if kind in ("session.updated", "session.created"):
-            self._show_controls(self._effective())  # the fold already holds this session
-        if error:
-            message = str((data.get("error") or {}).get("message") or error)
-            self._show_error(error, key=message)
+        elif change.event_type == "response.done" and change.response is not None:
+            self._finished.append(change.response)
+        elif change.event_type == "conversation.item.truncated" and change.item_id:
+            self.turn_list.refresh(change.item_id)
+            self._update_snapshot()
+        elif change.kind == "session":
+            self._show_controls(self._effective())
+        elif change.kind == "error":
+            error = self.conversation.last_error
+            message = str(getattr(error, "message", None) or "the server reported an error")
+            code = getattr(error, "code", None) or getattr(error, "type", None)
+            self._show_error(f"{message} ({code})", key=message)
         self._schedule_render()
 
-    def _play_delta(self, data: dict[str, Any], at: float) -> None:
-        pcm, rate = pcm16_from_delta(str(data.get("delta") or ""), output_format(session_config(self.session)))
-        response_id, item_id = str(data.get("response_id") or ""), str(data.get("item_id") or "")
-        self._audio.setdefault(response_id, bytearray()).extend(pcm)
-        self.fold.audio_delta(response_id, item_id, len(pcm), rate, at)
-        if item_id not in self._interrupted:
-            self.player.push(pcm, rate=rate, item_id=item_id)
+    def _play(self, change: Change) -> None:
+        """Hand the delta the fold just decoded to the player (PCM16; G.711 is expanded)."""
+        from ..audio.core import Audio
+
+        item_id = change.item_id or ""
+        if change.response is None or item_id in self._interrupted:
+            return
+        fmt, rate = self.conversation.output_format
+        self.player.push_audio(Audio.from_bytes(change.response.last_audio, fmt, rate), item_id=item_id)
 
     # ---- microphone
 
@@ -384,7 +374,6 @@ class Playground(w.VBox):
 
     def _on_mic_take(self, audio: Any) -> None:
         if not self._streaming and audio.duration > 0:
-            self._log_out("send_audio", f"{audio.duration:.2f} s from the microphone")
             self._spawn(self.session.send_audio(audio), "Send recording")
 
     # ---- display
@@ -401,26 +390,25 @@ class Playground(w.VBox):
 
     def _render_now(self) -> None:
         self._render_handle = None
-        self.transcript.html = transcript_html(self.fold.lines)
-        self.event_log.value = event_log_html(self.log_rows)
+        self.transcript.html = transcript_html(self.conversation.messages)
+        self.event_log.value = event_log_html(self.session.events.rows)
         while self._finished:
             self._add_turn(self._finished.pop(0))
         mode = turn_detection_type(session_config(self.session)) or "none (push to talk)"
         listening = "listening" if self.microphone.recording else "off"
-        count = len(self.fold.turns)
+        count = len(self.conversation.responses)
         self.status.value = (f"<span class='rk-status' style='color:#555'>turn detection: {mode} · microphone: "
                              f"{listening} · {count} response{'' if count == 1 else 's'}</span>")
 
-    def _add_turn(self, response_id: str) -> None:
-        pcm = self._audio.pop(response_id, None)
-        self.turn_list.add(response_id, bytes(pcm) if pcm else None)
+    def _add_turn(self, response: Response) -> None:
+        self.turn_list.add(response)
         self._update_snapshot()
 
     # ---- the snapshot a saved notebook keeps
 
     def snapshot_html(self) -> str:
         """The panel as still HTML: transcript, and each turn's title, latency and waveform."""
-        return snapshot_html(self.fold.lines, self.turn_list.snapshot_rows())
+        return snapshot_html(self.conversation.messages, self.turn_list.snapshot_rows())
 
     def _ipython_display_(self) -> None:
         from IPython.display import HTML, display
@@ -433,15 +421,6 @@ class Playground(w.VBox):
             from IPython.display import HTML
 
             self._snapshot.update(HTML(self.snapshot_html()))
-
-    def _log_in(self, kind: str, data: dict[str, Any], at: float) -> None:
-        from ..session.eventlog import scrub, summarize
-
-        add_log_row(self.log_rows, LogRow(at, "in", kind, summarize(kind, scrub(data, kind))))
-
-    def _log_out(self, kind: str, summary: str) -> None:
-        add_log_row(self.log_rows, LogRow(time.monotonic() - self._t0, "out", kind, summary))
-        self._schedule_render()
 
     def _show_error(self, message: str, key: str | None = None) -> None:
         """Show `message` in red, unless an error about the same thing (`key`) is already shown."""

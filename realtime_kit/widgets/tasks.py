@@ -21,9 +21,9 @@ from ..errors import RealtimeError
 
 def loop_of(session: Any) -> asyncio.AbstractEventLoop | None:
     """The loop the session's event pump runs on (else the running loop, else None)."""
-    pump = getattr(session, "_pump", None)
-    if isinstance(pump, asyncio.Task):
-        return pump.get_loop()
+    loop = getattr(session, "loop", None)
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        return loop
     try:
         return asyncio.get_running_loop()
     except RuntimeError:

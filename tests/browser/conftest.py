@@ -172,7 +172,7 @@ def rk_state():
         "errors": panel.errors,
         "truncations": panel.truncations,
         "truncated": [row.event for row in session.events.filter(type="conversation.item.truncated")],
-        "lines": [[line.role, line.text, line.note] for line in panel.fold.lines],
+        "lines": [[line.role, line.text, line.note] for line in session.conversation.messages],
         "played": dict(panel.player.played),
         "received_ms": {item: panel.player.received_ms(item) for item in panel.player.played},
         "appended": len(session.events.filter(type="input_audio_buffer.append", direction="out")),
