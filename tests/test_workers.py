@@ -52,9 +52,11 @@ def test_one_waiter_giving_up_does_not_cancel_the_others(workers: EngineWorkers)
 
 
 def test_kept_sentences_are_bounded_by_bytes(workers: EngineWorkers, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past SYNTH_CACHE_BYTES the least recently used sentences are dropped."""
+    """Past SYNTH_CACHE_BYTES the least recently used sentences are dropped; all go when the room leaves."""
     monkeypatch.setattr(workers_module, "SYNTH_CACHE_BYTES", 200_000)
     for word in ("one", "two", "three", "four", "five", "six"):
         asyncio.run(workers.synthesize(Synthesize(f"Number {word}, said slowly and clearly.", "alloy", 24000, 1.0)))
     assert workers._made_bytes <= 200_000 and 0 < len(workers._made) < 6
     assert list(workers._made)[-1][0] == "Number six, said slowly and clearly."
+    workers.forget_sentences()  # the room left
+    assert workers._made_bytes == 0 and not workers._made

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import logging
@@ -339,7 +340,10 @@ class LocalServer:
             memory.release()
             self._sessions.discard(session)
             if not self._sessions and self._executor is not None:  # the room left: give its memory back
-                self._executor.submit(release_free_memory)
+                if self.engines is None:
+                    EngineWorkers.shared().forget_sentences()
+                with contextlib.suppress(RuntimeError):  # the server is stopping: its executor is gone already
+                    self._executor.submit(release_free_memory)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
     def _make_protocol(self, model: str, max_session_s: float, service: Service = "openai",

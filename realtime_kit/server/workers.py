@@ -8,8 +8,8 @@
 Synthesis is stateless: a `ProcessPoolExecutor`, and a one-process pool for responses' first
 sentences (someone waits for those; later ones have the playback time of the earlier ones). The
 same sentence asked for again while it is being made waits for that one synthesis, and recent
-sentences are kept (`SYNTH_CACHE_BYTES`): a workshop room running the same cell at once costs one
-synthesis, not fifty.
+sentences are kept (`SYNTH_CACHE_BYTES`, dropped when the room leaves): a workshop room running the
+same cell at once costs one synthesis, not fifty.
 Listening is not: each turn keeps a streaming pocketsphinx decoder in one process (chosen by the
 turn's item id), fed as the audio arrives, so the words are ready right after speech stops. Each
 process has a sender and a reader thread (a busy process never blocks the caller; no polling). A
@@ -38,7 +38,7 @@ from .work import Listen, Synthesize, Transcribe
 __all__ = ["LIVE_DECODERS", "EngineWorkers"]
 
 LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
-SYNTH_CACHE_BYTES = 32 << 20   # recent sentences kept, by samples' bytes (about two minutes of speech)
+SYNTH_CACHE_BYTES = 8 << 20    # recent sentences kept, by samples' bytes (about three minutes of speech)
 
 _SynthKey = tuple[str, str, int, float]
 
@@ -86,6 +86,12 @@ class EngineWorkers:
                 future.add_done_callback(lambda done: self._keep(key, done))
         # shielded: one waiter giving up must not cancel the synthesis the others wait for
         return await asyncio.shield(asyncio.wrap_future(future))
+
+    def forget_sentences(self) -> None:
+        """Drop the kept sentences (the room left: its memory goes back)."""
+        with self._made_lock:
+            self._made.clear()
+            self._made_bytes = 0
 
     def _keep(self, key: _SynthKey, done: concurrent.futures.Future[np.ndarray]) -> None:
         with self._made_lock:

@@ -310,16 +310,26 @@ class SessionPump:
 
     async def _read_connection(self) -> str:
         """Fold events until the connection ends; returns why it ended."""
+        from websockets.exceptions import ConnectionClosedOK
+
+        connection = self._connection
         try:
-            async for event in self._connection:
-                self._handle(event)
+            if not hasattr(connection, "recv_bytes"):  # a stand-in connection that only iterates events
+                async for event in connection:
+                    self._handle(event)
+                return "the server closed the connection"
+            while True:  # the SDK's own iteration (recv = parse_event(recv_bytes())), keeping each frame
+                try:
+                    frame = await connection.recv_bytes()
+                except ConnectionClosedOK:
+                    return "the server closed the connection"
+                self._handle(connection.parse_event(frame), frame)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # websockets / SDK errors all mean the same here: the connection is gone
             return f"{type(err).__name__}: {err}"
-        return "the server closed the connection"
 
-    def _handle(self, event: Any) -> None:
+    def _handle(self, event: Any, frame: bytes | None = None) -> None:
         now = self.clock()
         kind = getattr(event, "type", "?")
         self.events.record("in", event, now)
@@ -329,7 +339,7 @@ class SessionPump:
             warnings.warn(f"realtime_kit could not fold a {kind} event: {err}", RuntimeWarning, stacklevel=2)
             touched = None
         if self.recorder is not None:
-            self._record_in(kind, event, touched, now)
+            self._record_in(kind, event, touched, now, frame)
         if touched is not None and self._streams:
             self._stream(kind, event, touched)
         if not kind.endswith(".delta"):
@@ -352,12 +362,13 @@ class SessionPump:
         if response.follow_up is not None and response in self._streams:  # a tool chain streams on
             self._streams[response.follow_up] = self._streams[response]
 
-    def _record_in(self, kind: str, event: Any, touched: Response | None, now: float) -> None:
-        if kind == "response.output_audio.delta":  # the fold decoded it already: the recorder takes those bytes
+    def _record_in(self, kind: str, event: Any, touched: Response | None, now: float, frame: bytes | None) -> None:
+        """The recorder writes the frame as it came; an audio delta with the bytes the fold decoded from it."""
+        if kind == "response.output_audio.delta":
             decoded = touched.last_audio if touched is not None else None
-            self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format, decoded)
+            self.recorder.write(now - self.started_at, "in", event, self.conversation.output_format, decoded, frame)
         else:
-            self.recorder.write(now - self.started_at, "in", event)
+            self.recorder.write(now - self.started_at, "in", event, raw=frame)
 
     def _dispatch(self, kind: str, event: Any) -> None:
         for callback in [*self._listeners.get(kind, ()), *self._listeners.get("*", ())]:
