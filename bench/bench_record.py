@@ -7,9 +7,13 @@ at 4096 tokens), so "a 10-minute answer" is long answers back to back in one ses
 minutes of audio have come. Interleaved runs with and without `rk.connect(record=...)`; the client
 process's CPU time (all its threads) is compared. Goal: recording adds <= 5% client CPU.
 
-On a shared machine the in-session ratio is noisy, so the writer is also timed alone: the same
-number of audio and transcript deltas as the long answer (SDK event models, decoded audio as the
-fold hands it over) written to a fresh recording, best of five, as a share of the client's CPU.
+On a shared machine the in-session ratio is noisy (how frames bunch up on loopback changes the
+client's work by tens of percent from run to run), so the same frames are also replayed from
+memory: the session's frames captured once, then fed to the client's pump (parse, fold, event log,
+recorder) with and without a recording, best of `--repeats`: the client's whole receive path
+without the network's jitter (its denominator leaves out the socket work, so the ratio is if
+anything high). And the writer is timed alone: the same number of audio and transcript deltas
+written to a fresh recording, best of five, as a share of the client's CPU.
 
 Memory: a separate run under tracemalloc counts what is still allocated, at response.done, by
 code in realtime_kit/record/ (the writer's buffers and open files): it must not grow with the
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import shutil
 import statistics
 import subprocess
@@ -32,6 +37,7 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -127,6 +133,70 @@ async def recorder_memory(url: str, texts: list[str], folder: Path) -> tuple[flo
     return sum(stat.size for stat in held.statistics("filename")) / 1024, audio
 
 
+async def capture(url: str, texts: list[str]) -> list[bytes]:
+    """Every frame the server sends for these requests (session.created first), as bytes."""
+    from websockets.asyncio.client import connect
+
+    frames: list[bytes] = []
+    async with connect(url + "/v1/realtime?model=gpt-realtime", max_size=None, compression=None) as ws:
+        frames.append(await ws.recv(decode=False))
+        for text in texts:
+            await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
+            await ws.send(json.dumps({"type": "response.create"}))
+            while True:
+                frames.append(await ws.recv(decode=False))
+                if b'"response.done"' in frames[-1][:40]:
+                    break
+    return frames
+
+
+class FramesConnection:
+    """Replays captured frames to a pump the SDK's way (recv_bytes, parse_event); then closes cleanly."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self._frames = iter(frames)
+
+    async def recv_bytes(self) -> bytes:
+        from websockets.exceptions import ConnectionClosedOK
+        from websockets.frames import Close
+
+        frame = next(self._frames, None)
+        if frame is None:
+            raise ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True)
+        return frame
+
+    def parse_event(self, data: bytes) -> Any:
+        from openai._models import construct_type_unchecked
+        from openai.types.realtime import RealtimeServerEvent
+
+        return construct_type_unchecked(value=json.loads(data), type_=cast(Any, RealtimeServerEvent))
+
+    async def send(self, event: Any) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+async def from_memory(frames: list[bytes], folder: Path, record: bool) -> float:
+    """Client CPU seconds to fold the frames through a SessionPump, with or without a recorder."""
+    from types import SimpleNamespace
+
+    from realtime_kit.record import RecordingWriter
+    from realtime_kit.session.pump import SessionPump
+
+    pump = SessionPump(FramesConnection(frames), SimpleNamespace(description="memory"))
+    if record:
+        pump.recorder = RecordingWriter.create(folder / "memory.rkrec", overwrite=True)
+    cpu = time.process_time()
+    await pump.start()
+    await pump.wait(lambda: pump.closed, timeout=120)
+    if pump.recorder is not None:
+        pump.recorder.close()
+    return time.process_time() - cpu
+
+
 async def main(minutes: float, repeats: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_record_"))
     proc, url = start_server()
@@ -144,6 +214,11 @@ async def main(minutes: float, repeats: int) -> None:
                 if path is not None:
                     size = sum(p.stat().st_size for p in path.iterdir()) / 2**20
                     shutil.rmtree(path)
+        frames = await capture(url, texts)
+        memory: dict[bool, list[float]] = {False: [], True: []}
+        for index in range(repeats):
+            for record in ((False, True) if index % 2 == 0 else (True, False)):
+                memory[record].append(await from_memory(frames, folder, record))
         short_kib, short_audio = await recorder_memory(url, answers(minutes / 10), folder)
         long_kib, long_audio = await recorder_memory(url, texts, folder)
         alone = writer_alone(counts, folder)
@@ -161,6 +236,10 @@ async def main(minutes: float, repeats: int) -> None:
     print(f"ratio recording / not: {best_recorded / best_plain:.3f} best of each, "
           f"{statistics.median(recorded) / statistics.median(plain):.3f} median of each, "
           f"{statistics.median(pairs):.3f} median of pairs (goal <= 1.05)")
+    print(f"from memory, the same {len(frames)} frames through the client's pump: not recording "
+          f"{min(memory[False]):.3f} s, recording {min(memory[True]):.3f} s CPU (best of {repeats}); ratio "
+          f"{min(memory[True]) / min(memory[False]):.3f} (goal <= 1.05); median of each "
+          f"{statistics.median(memory[True]) / statistics.median(memory[False]):.3f}")
     print(f"the writer alone, same {counts.get('response.output_audio.delta', 0)} audio and "
           f"{counts.get('response.output_audio_transcript.delta', 0)} transcript deltas: {alone:.3f} s CPU = "
           f"{100 * alone / best_plain:.1f}% of the not-recording client CPU")

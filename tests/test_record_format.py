@@ -155,7 +155,7 @@ def test_a_recording_cut_short_still_loads(tmp_path: Path, answer: np.ndarray) -
     text_turn(writer, 0.0, "hi", answer, "r1")
     writer._events.flush()
     for track in writer._tracks.values():
-        track._file.flush()
+        track.flush()
     copy = tmp_path / "crashed.rkrec"
     shutil.copytree(tmp_path / "a.rkrec", copy)
     writer.close()

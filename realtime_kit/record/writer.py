@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import os
 import shutil
 import struct
 from collections.abc import Iterable, Mapping
@@ -38,6 +39,7 @@ _TEXT_DELTAS = frozenset({"response.output_audio_transcript.delta", "response.ou
 _BATCH = 64         # lines joined into one write
 _DELTA_KEY = b'"delta":'  # where an output audio delta's payload starts in the service's compact JSON
 _BUFFER = 1 << 20   # bytes buffered per file: few system calls, and memory that does not grow
+_IOV_MAX = 1024     # buffers per writev (the POSIX minimum of IOV_MAX)
 # Server events that may carry base64 audio outside the output deltas: dumped and scrubbed the slow way.
 _SCRUBBED_IN = ("conversation.item.", "response.output_item.", "response.done")
 
@@ -47,27 +49,46 @@ class _Track:
 
     The 44-byte header is written first with sizes 0 and patched at close(); a reader finding the
     sizes unpatched (a crash) takes the data to the end of the file (recording.wav_data).
+    Chunks are kept by reference and written together with one writev per ~1 MiB: a single copy
+    into the OS (a buffered file would copy each chunk twice, and a system call per chunk costs more).
     """
 
     def __init__(self, path: Path, rate: int) -> None:
         self.path, self.rate, self.nbytes = path, rate, 0
-        self._file = path.open("wb", buffering=_BUFFER)
-        self._file.write(_wav_header(rate, 0))
+        self.name_json = path.name.encode()   # as events.jsonl lines name it
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._chunks: list[bytes] = [_wav_header(rate, 0)]
+        self._held = 0
 
     def append(self, pcm16: bytes) -> int:
         """Append PCM16 bytes; returns their byte offset in the track's data."""
         offset = self.nbytes
-        self._file.write(pcm16)
+        self._chunks.append(pcm16)
         self.nbytes += len(pcm16)
+        self._held += len(pcm16)
+        if self._held >= _BUFFER:
+            self.flush()
         return offset
 
     def flush(self) -> None:
-        self._file.flush()
+        while self._chunks:
+            written = os.writev(self._fd, self._chunks[:_IOV_MAX])
+            self._drop_written(written)
+        self._held = 0
+
+    def _drop_written(self, written: int) -> None:
+        while written and self._chunks:
+            first = self._chunks[0]
+            if written >= len(first):
+                written -= len(first)
+                self._chunks.pop(0)
+            else:  # a short write: keep the rest of that chunk
+                self._chunks[0], written = first[written:], 0
 
     def close(self) -> None:
-        self._file.seek(0)
-        self._file.write(_wav_header(self.rate, self.nbytes))
-        self._file.close()
+        self.flush()
+        os.pwrite(self._fd, _wav_header(self.rate, self.nbytes), 0)
+        os.close(self._fd)
 
 
 def _wav_header(rate: int, nbytes: int) -> bytes:
@@ -117,11 +138,12 @@ class RecordingWriter:
         if self.closed:
             return
         kind = (event.get("type") if isinstance(event, dict) else getattr(event, "type", None)) or "?"
+        if raw is not None:
+            data = self._raw_line(t, direction, kind, raw, audio_format, decoded)
+            if data is not None:
+                self._add(data, kind, t)
+                return
         audio = audio_field(kind)
-        data = self._raw_line(t, direction, kind, raw, audio_format, decoded) if raw is not None else None
-        if data is not None:
-            self._add(data, kind, t)
-            return
         if audio is not None and audio_format is not None:
             text = self._audio_line(t, direction, kind, event, audio, audio_format, decoded)
         elif isinstance(event, Mapping) or kind.startswith(_SCRUBBED_IN):
@@ -169,25 +191,31 @@ class RecordingWriter:
                   decoded: bytes | None) -> bytes | None:
         """The line of a server event from its frame, or None when it must take the parsed path
         (events that may hold audio in items, a frame split over lines, a delta not where expected)."""
-        if direction != "in" or kind.startswith(_SCRUBBED_IN) or b"\n" in raw:
+        if direction != "in" or kind.startswith(_SCRUBBED_IN):
             return None
-        head = b'{"t": %r, "dir": "in", "event": ' % round(t, 6)
+        head = b'{"t": ' + repr(round(t, 6)).encode() + b', "dir": "in", "event": '
         if kind != "response.output_audio.delta":
+            if b"\n" in raw:
+                return None
             data = head + raw + b"}"
         else:
             if audio_format is None or decoded is None:
                 return None
             start = raw.find(_DELTA_KEY)
             quote = raw.find(b'"', start + len(_DELTA_KEY)) if start >= 0 else -1
-            end = raw.find(b'"', quote + 1) if quote >= 0 else -1
-            if end < 0:
+            # the payload is the base64 of `decoded`: its length is known, no need to scan it for its end
+            end = quote + 1 + (len(decoded) + 2) // 3 * 4
+            if quote < 0 or raw[end:end + 1] != b'"':
+                return None
+            before, after = raw[:quote], raw[end + 1:]
+            if b"\n" in before or b"\n" in after:  # the payload itself parsed as a JSON string: it has none
                 return None
             pcm16, rate = _pcm16(decoded, *audio_format)
             track = self._track("out", rate)
             offset = track.append(pcm16)
-            data = (head + raw[:quote] + b'"<%d bytes base64 audio>"' % len(decoded) + raw[end + 1:]
+            data = (head + before + b'"<%d bytes base64 audio>"' % len(decoded) + after
                     + b', "audio": {"track": "%s", "offset": %d, "bytes": %d}}'
-                    % (track.path.name.encode(), offset, len(pcm16)))
+                    % (track.name_json, offset, len(pcm16)))
         for secret in self._secret_bytes:
             if secret in data:
                 data = data.replace(secret, REDACTED.encode())
