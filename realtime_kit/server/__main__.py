@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..rules import profile_for
 from .app import PATHS, Limits, LocalServer
+from .limits import keep_large_buffers_mapped
 from .more_servers import serve_more
 from .workers import EngineWorkers
 
@@ -151,6 +152,7 @@ SWITCH_INTERVAL_S = 0.0005
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    keep_large_buffers_mapped()
     special = args.replay or args.fault_refuse or any(
         value is not None for value in (args.fault_close_after_s, args.fault_drop_after_s, args.fault_drop_after_audio))
     if args.workers > 1 and special:

@@ -32,7 +32,7 @@ from typing import Any
 from .wire import ClientError
 
 __all__ = ["MAX_OUTPUT_TOKENS", "MAX_REPLY_CHARS", "Limits", "MemoryBudget", "SessionMemory", "items_bytes",
-           "release_free_memory"]
+           "keep_large_buffers_mapped", "release_free_memory"]
 
 MiB = 1024 * 1024
 # The service caps a response at 4096 output tokens, "inf" included.
@@ -139,6 +139,19 @@ def items_bytes(items: Iterable[Any]) -> int:
         for part in wire.get("content") or ():
             total += len(part.get("text") or "") + len(part.get("transcript") or "")
     return total
+
+
+# glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), after which a client's
+# 15 MiB appends and their copies live in the heap, fragment it and stay after the room left; fixed at 1 MiB,
+# every large buffer is its own mapping, given back to the system the moment it is freed.
+MMAP_THRESHOLD_BYTES = 1 << 20
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+
+
+def keep_large_buffers_mapped() -> None:
+    """Large allocations always get their own mapping (see MMAP_THRESHOLD_BYTES); the server's process only."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def release_free_memory(collect: bool = True) -> None:
