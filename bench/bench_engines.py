@@ -19,29 +19,15 @@ from typing import TypeVar
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from speech_fixtures import EVERYDAY_PHRASES as PHRASES  # the set the engine tests state their accuracy over
 
 from realtime_kit.server.stt import transcribe
 from realtime_kit.server.vad import SileroVad
 from realtime_kit.server.voice import GA_VOICES, synthesize
 
 T = TypeVar("T")
-PHRASES = (
-    "hello how are you today",
-    "what is the weather like in london",
-    "please turn on the lights",
-    "i would like a cup of coffee",
-    "tell me a joke",
-    "the quick brown fox jumps over the lazy dog",
-    "good morning everyone",
-    "can you hear me now",
-    "thank you very much",
-    "what time is it",
-    "open the door please",
-    "i want to book a table for two",
-    "where is the nearest train station",
-    "my name is john",
-    "play some music",
-)
 PARAGRAPH = (
     "Hello! I am the local assistant. I heard you ask about the weather. "
     "The session uses the alloy voice, server voice activity detection, and a threshold of one half."

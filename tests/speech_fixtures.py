@@ -19,7 +19,7 @@ import numpy as np
 
 from realtime_kit.server.voice import synthesize
 
-# a fixed set of everyday requests (bench/bench_engines.py's PHRASES): what the engine tests state accuracy over
+# a fixed set of everyday requests: the engine tests state their accuracy over it, bench/bench_engines.py measures it
 EVERYDAY_PHRASES = (
     "hello how are you today",
     "what is the weather like in london",
