@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -60,3 +62,18 @@ def test_kept_sentences_are_bounded_by_bytes(workers: EngineWorkers, monkeypatch
     assert list(workers._made)[-1][0] == "Number six, said slowly and clearly."
     workers.forget_sentences()  # the room left
     assert workers._made_bytes == 0 and not workers._made
+
+
+def test_a_synthesis_finished_before_it_is_watched_does_not_deadlock(workers: EngineWorkers,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pool that hands back a future already done (its callback runs at once) gets its answer, not a hang."""
+    finished: concurrent.futures.Future[np.ndarray] = concurrent.futures.Future()
+    finished.set_result(np.ones(2400, np.int16))
+    monkeypatch.setattr(workers._synth, "submit", lambda *args, **kwargs: finished)
+    answers: list[np.ndarray] = []
+    asking = threading.Thread(target=lambda: answers.append(
+        asyncio.run(workers.synthesize(Synthesize("Done before anyone looked.", "alloy", 24000, 1.0)))), daemon=True)
+    asking.start()
+    asking.join(10)
+    assert not asking.is_alive(), "synthesize deadlocked on its own lock"
+    assert answers[0].size == 2400 and workers._made[("Done before anyone looked.", "alloy", 24000, 1.0)] is answers[0]

@@ -80,10 +80,12 @@ class EngineWorkers:
                 self._made.move_to_end(key)
                 return made
             future = self._making.get(key)
+            asked_here = future is None
             if future is None:
                 pool = self._first if job.first else self._synth
                 future = self._making[key] = pool.submit(_synthesize, *key)
-                future.add_done_callback(lambda done: self._keep(key, done))
+        if asked_here:  # outside the lock: a future already done runs its callback (which takes the lock) at once
+            future.add_done_callback(lambda done: self._keep(key, done))
         # shielded: one waiter giving up must not cancel the synthesis the others wait for
         return await asyncio.shield(asyncio.wrap_future(future))
 
