@@ -17,6 +17,10 @@ client streaming a microphone advances it in real time, a test advances it by ap
     True
     >>> timer.fed(1000); timer.due(5000)
     (1500, 7000)
+    >>> timer.response_done(audio_ms=0); timer.fed(9000); timer.due(5000, judged_ms=11000) is None   # not heard yet
+    True
+    >>> timer.due(5000, judged_ms=12500)
+    (7000, 12500)
 """
 
 from __future__ import annotations
@@ -47,11 +51,16 @@ class IdleTimer:
     def speech_stopped(self) -> None:
         self._speaking = False
 
-    def due(self, timeout_ms: int | None) -> tuple[int, int] | None:
-        """(audio_start_ms, audio_end_ms) of the idle stretch once it reaches ``timeout_ms``; disarms itself."""
+    def due(self, timeout_ms: int | None, judged_ms: float | None = None) -> tuple[int, int] | None:
+        """(audio_start_ms, audio_end_ms) of the idle stretch once it reaches ``timeout_ms``; disarms itself.
+
+        ``judged_ms``: how far the detector has heard the input (audio appended since may still hold speech),
+        so the answer depends on the audio, not on how far appends ran ahead of the detector.
+        """
         if timeout_ms is None or self._from_ms is None or self._speaking:
             return None
-        if self.input_ms - self._from_ms < timeout_ms:
+        now = self.input_ms if judged_ms is None else min(judged_ms, self.input_ms)
+        if now - self._from_ms < timeout_ms:
             return None
         start, self._from_ms = self._from_ms, None
-        return int(start), int(self.input_ms)
+        return int(start), int(now)

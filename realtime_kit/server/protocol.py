@@ -401,7 +401,7 @@ class RealtimeProtocol:
             self._stop_listening()   # the buffer was cleared or the detector changed
         detection = self._turn_detection()
         if detection.get("type") == "server_vad" and not self._transcription_only:
-            due = self._idle.due(detection.get("idle_timeout_ms"))
+            due = self._idle.due(detection.get("idle_timeout_ms"), work.job.end_ms)
             if due is not None:
                 self._idle_timeout(*due)
 
