@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["PRICES", "PRICES_CHECKED", "TRANSCRIPTION_PRICES", "Cost", "Price", "TranscriptionPrice", "cost_of",
            "price_for", "total_cost", "transcription_cost", "transcription_model"]
@@ -112,7 +112,14 @@ def price_for(model: str | None, prices: Mapping[str, Price] | None = None) -> P
         >>> price_for("gpt-realtime-mini-2026-01-01") == PRICES["gpt-realtime-mini"]
         True
     """
-    table = PRICES if prices is None else prices
+    return _dated_lookup(PRICES if prices is None else prices, model)
+
+
+_T = TypeVar("_T")
+
+
+def _dated_lookup(table: Mapping[str, _T], model: str | None) -> _T | None:
+    """``table``'s entry for `model`, or for its undated name when it is a dated snapshot; None when unknown."""
     if not model:
         return None
     return table.get(model) or table.get(_SNAPSHOT.sub("", model))
@@ -238,8 +245,7 @@ def transcription_cost(usage: Mapping[str, Any] | None, model: str | None,
     """
     if not usage:
         return Cost()
-    table = TRANSCRIPTION_PRICES if prices is None else prices
-    price = table.get(model or "") or table.get(_SNAPSHOT.sub("", model or ""))
+    price = _dated_lookup(TRANSCRIPTION_PRICES if prices is None else prices, model)
     if price is None:
         return Cost(transcription=math.nan, note=f"no transcription price for {model!r}; add one: realtime_kit."
                     f"experiment.cost.TRANSCRIPTION_PRICES[{model!r}] = TranscriptionPrice(...)")
