@@ -77,3 +77,10 @@ def test_a_synthesis_finished_before_it_is_watched_does_not_deadlock(workers: En
     asking.join(10)
     assert not asking.is_alive(), "synthesize deadlocked on its own lock"
     assert answers[0].size == 2400 and workers._made[("Done before anyone looked.", "alloy", 24000, 1.0)] is answers[0]
+
+
+def test_forgetting_shared_sentences_starts_no_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A room leaving a server whose sessions never needed the engine processes does not start them."""
+    monkeypatch.setattr(EngineWorkers, "_shared", None)
+    EngineWorkers.forget_shared_sentences()
+    assert EngineWorkers._shared is None

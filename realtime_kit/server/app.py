@@ -340,8 +340,7 @@ class LocalServer:
             memory.release()
             self._sessions.discard(session)
             if not self._sessions and self._executor is not None:  # the room left: give its memory back
-                if self.engines is None:
-                    EngineWorkers.shared().forget_sentences()
+                EngineWorkers.forget_shared_sentences()
                 with contextlib.suppress(RuntimeError):  # the server is stopping: its executor is gone already
                     self._executor.submit(release_free_memory)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))

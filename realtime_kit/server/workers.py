@@ -89,6 +89,14 @@ class EngineWorkers:
         # shielded: one waiter giving up must not cancel the synthesis the others wait for
         return await asyncio.shield(asyncio.wrap_future(future))
 
+    @classmethod
+    def forget_shared_sentences(cls) -> None:
+        """The shared workers drop their kept sentences (the room left); nothing is started if none run."""
+        with cls._shared_lock:
+            shared = cls._shared
+        if shared is not None:
+            shared.forget_sentences()
+
     def forget_sentences(self) -> None:
         """Drop the kept sentences (the room left: its memory goes back)."""
         with self._made_lock:
