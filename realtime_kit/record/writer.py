@@ -55,7 +55,6 @@ class _Track:
 
     def __init__(self, path: Path, rate: int) -> None:
         self.path, self.rate, self.nbytes = path, rate, 0
-        self.name_json = path.name.encode()   # as events.jsonl lines name it
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self._chunks: list[bytes] = [_wav_header(rate, 0)]
         self._held = 0
@@ -210,12 +209,8 @@ class RecordingWriter:
             before, after = raw[:quote], raw[end + 1:]
             if b"\n" in before or b"\n" in after:  # the payload itself parsed as a JSON string: it has none
                 return None
-            pcm16, rate = _pcm16(decoded, *audio_format)
-            track = self._track("out", rate)
-            offset = track.append(pcm16)
-            data = (head + before + b'"<%d bytes base64 audio>"' % len(decoded) + after
-                    + b', "audio": {"track": "%s", "offset": %d, "bytes": %d}}'
-                    % (track.name_json, offset, len(pcm16)))
+            stored = self._store_audio("out", decoded, audio_format).encode()
+            data = head + before + b'"<%d bytes base64 audio>"' % len(decoded) + after + b', ' + stored + b'}'
         for secret in self._secret_bytes:
             if secret in data:
                 data = data.replace(secret, REDACTED.encode())
@@ -226,15 +221,19 @@ class RecordingWriter:
         """format.line's shape for an audio event, built directly: this runs for every audio delta."""
         field, track_direction = audio
         data = decoded if decoded is not None else base64.b64decode(_get(event, field) or "")
-        pcm16, rate = _pcm16(data, *audio_format)
-        track = self._track(track_direction, rate)
-        offset = track.append(pcm16)
+        stored = self._store_audio(track_direction, data, audio_format)
         if isinstance(event, Mapping):  # our own input_audio_buffer.append
             body = _JSON.encode({**event, field: f"<{len(data)} bytes base64 audio>"})
         else:
             body = _delta_json(kind, event, f'"<{len(data)} bytes base64 audio>"')
-        return (f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {body}, '
-                f'"audio": {{"track": "{track.path.name}", "offset": {offset}, "bytes": {len(pcm16)}}}}}')
+        return f'{{"t": {round(t, 6)}, "dir": "{direction}", "event": {body}, {stored}}}'
+
+    def _store_audio(self, direction: str, data: bytes, audio_format: tuple[str, int]) -> str:
+        """Append wire audio to its track; the line's `"audio": {...}` naming where the bytes went."""
+        pcm16, rate = _pcm16(data, *audio_format)
+        track = self._track(direction, rate)
+        offset = track.append(pcm16)
+        return f'"audio": {{"track": "{track.path.name}", "offset": {offset}, "bytes": {len(pcm16)}}}'
 
     def _track(self, direction: str, rate: int) -> _Track:
         key = (direction, rate)
