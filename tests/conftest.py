@@ -21,9 +21,17 @@ from tone_engines import TONE_ENGINES
 from widget_comms import RecordingComm, recording_comms
 
 from realtime_kit.server import LocalServer
+from realtime_kit.server.quiet_logs import forget_repeats
 
 # The seed sample runs its program at import (as the quickstart wrote it): never import it to look for doctests.
 collect_ignore = ["seed_sample.py", "js"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_log_repeats() -> None:
+    """The server's shared repeat filter lets 5 lines of a kind through a minute: each test starts with none used,
+    so a test that looks for a log line does not depend on how many earlier tests wrote it."""
+    forget_repeats()
 
 
 @pytest.fixture

@@ -40,8 +40,9 @@ async def test_send_audio_returns_every_turn_of_a_two_utterance_clip():
     clip = rk.Audio.silence(0.3, 16000) + first + rk.Audio.silence(1.5, 16000) + second
     async with rk.connect("local", turn_detection="server_vad") as session:
         reply = await session.send_audio(clip)
+        heard = [f"{e.t:.2f} {e.type}" for e in session.events if "delta" not in e.type and "append" not in e.type]
         single = await session.send_audio(first)
-    assert len(reply.turns) == 2 and reply.turns[-1] is reply
+    assert len(reply.turns) == 2 and reply.turns[-1] is reply, "\n".join([str(reply.notes), *heard])
     assert all(turn.done for turn in reply.turns) and reply.status == "completed"
     assert len({turn.input_item_id for turn in reply.turns}) == 2
     assert single.turns == [single]

@@ -231,6 +231,15 @@ def test_repeated_lines_are_summarised() -> None:
     assert repeat.filter(_record("debug %s", 1, level=logging.DEBUG))
 
 
+def test_forgetting_repeats_lets_a_kind_through_again() -> None:
+    """After forget() a kind that used its burst passes at once (tests reset the shared filter this way)."""
+    repeat = RepeatFilter(burst=1, window_s=60.0, clock=lambda: 0.0)
+    assert repeat.filter(_record("closed a session (1008): %s", 1))
+    assert not repeat.filter(_record("closed a session (1008): %s", 2))
+    repeat.forget()
+    assert repeat.filter(_record("closed a session (1008): %s", 3))
+
+
 def test_a_client_vanishing_mid_handshake_is_info_without_traceback() -> None:
     """websockets' "opening handshake failed" for a client's EOF becomes one INFO line, no traceback."""
     record = _record("opening handshake failed", exc=EOFError("connection closed while reading"))

@@ -185,3 +185,45 @@ async def test_turn_controller_allows_one_turn_at_a_time() -> None:
     second = await turns.begin("send_text")
     await pump.close()
     assert first.status == "completed" and second is not first and second.tag != first.tag
+
+
+def _response(kind: str, response_id: str, status: str) -> dict[str, Any]:
+    details = {"type": "cancelled", "reason": "turn_detected"} if status == "cancelled" else None
+    return {"type": kind, "response": {"id": response_id, "object": "realtime.response", "status": status,
+                                       "output": [], "status_details": details}}
+
+
+async def test_send_audio_waits_for_the_commit_that_follows_speech_stopped() -> None:
+    """Between a turn's speech_stopped and its committed nothing is settled: send_audio waits for the answer.
+
+    Scripted server VAD: the first answer is cancelled by the second utterance, whose commit comes 0.3 s after its
+    speech_stopped. Before the fix send_audio returned in that gap with one cancelled turn (seen on a loaded CI).
+    """
+    from realtime_kit.audio import Audio
+
+    connection = MemoryConnection()
+    pump = SessionPump(connection, SimpleNamespace(description="memory"))
+    audio_input = AudioInput(pump, TurnController(pump, register_tools=list))
+    connection.feed("session.created", session={"type": "realtime", "id": "sess_1", "object": "realtime.session",
+                                                "audio": {"input": {"turn_detection": {"type": "server_vad",
+                                                                                       "silence_duration_ms": 500}}}})
+    await pump.start()
+    word = Audio.tone(300, 0.4)
+    sending = asyncio.ensure_future(audio_input.send_audio(word + Audio.silence(1.5) + word, vad_timeout=2.0))
+    while not any(e["type"] == "input_audio_buffer.append" for e in connection.sent):
+        await asyncio.sleep(0.01)
+    for n, (start, end) in enumerate([(0, 400), (1900, 2300)], start=1):
+        connection.feed("input_audio_buffer.speech_started", audio_start_ms=start, item_id=f"item_{n}")
+        if n == 2:
+            connection.incoming.put_nowait(_EVENTS.validate_python(
+                {"event_id": "ev_cancel", **_response("response.done", "resp_1", "cancelled")}))
+        connection.feed("input_audio_buffer.speech_stopped", audio_end_ms=end, item_id=f"item_{n}")
+        await asyncio.sleep(0.3)
+        connection.feed("input_audio_buffer.committed", item_id=f"item_{n}", previous_item_id=None)
+        connection.incoming.put_nowait(_EVENTS.validate_python(
+            {"event_id": f"ev_created_{n}", **_response("response.created", f"resp_{n}", "in_progress")}))
+    connection.incoming.put_nowait(_EVENTS.validate_python(
+        {"event_id": "ev_done_2", **_response("response.done", "resp_2", "completed")}))
+    reply = await asyncio.wait_for(sending, timeout=10)
+    await pump.close()
+    assert [(turn.id, turn.status) for turn in reply.turns] == [("resp_1", "cancelled"), ("resp_2", "completed")]

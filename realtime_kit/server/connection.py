@@ -7,10 +7,11 @@
 Everything the GA protocol means lives in ``protocol.RealtimeProtocol`` (dicts in, dicts out); this
 module only moves frames, runs the engine work the protocol asks for, and decides *when* each event
 leaves. The receiver task feeds every client frame to the protocol at once (so ``response.cancel`` is
-seen mid-response) and the sender task pulls server events and paces audio. Protocol calls run in a
-thread pool, serialised per session by a lock. Engine work (`work.py`) runs beside them: espeak-ng and
-pocketsphinx in worker processes (`workers.py`), this session's Silero detector on a thread, in order;
-each result is handed back with ``work_done`` and wakes the sender (no polling).
+seen mid-response) and the sender task pulls server events and paces audio. Protocol calls run on the
+event loop (they are cheap: no engine runs in them), serialised per session by a lock. Engine work
+(`work.py`) runs beside them: espeak-ng and pocketsphinx in worker processes (`workers.py`), this
+session's Silero detector on a thread, in order; each result is handed back with ``work_done`` and
+wakes the sender (no polling).
 Protocol calls for frames carrying seconds of audio at once go to a worker of their own, so they queue behind
 each other rather than in front of the room. Back-pressure: a frame is fed only once the client has read what
 came before, and a client that leaves a send unread for ``Limits.send_stall_s`` is dropped (1008) instead of
@@ -102,8 +103,9 @@ class ServerSession:
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
         self._deadline = math.inf
-        self._busy = False  # the protocol's `busy`, read on its worker thread at the last pull
+        self._busy = False  # the protocol's `busy`, as of the last pull
         self._expired = False
+        self._dropped: SlowReader | None = None
 
     async def run(self) -> None:
         """Serve the session until the client leaves, it expires, or the protocol fails."""
@@ -123,6 +125,7 @@ class ServerSession:
         try:
             done, _ = await asyncio.wait({sender, receiver, gone, detector}, return_when=asyncio.FIRST_COMPLETED)
             failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
+            failure = self._dropped or failure  # dropped for not reading: whichever task noticed the end first
             if isinstance(failure, ConnectionClosed):  # the client left (mid-response, say): not a failure
                 logger.debug("client left: %s", failure)
                 failure = None
@@ -146,10 +149,17 @@ class ServerSession:
             await self.connection.close(1011, "internal server error")
 
     async def _call(self, fn: Callable[..., Any], *args: Any, bulk: bool = False) -> Any:
-        """Run one protocol call off the event loop, one at a time for this session; then start its engine work."""
+        """Run one protocol call, one at a time for this session; then start its engine work.
+
+        A call on a frame carrying seconds of audio runs on the bulk worker; every other call is cheap (the engines
+        run elsewhere) and runs right here on the loop: a thread hop per call, with 50 sessions contending for the
+        GIL, cost more than the call itself.
+        """
         async with self._turn:
-            executor = self._bulk_executor if bulk else self._executor
-            result = await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+            if bulk:
+                result = await asyncio.get_running_loop().run_in_executor(self._bulk_executor, fn, *args)
+            else:
+                result = fn(*args)
             work_to_do = getattr(self.protocol, "work_to_do", None)
             if work_to_do is not None:  # taken under the lock: in the order asked for, none lost
                 for work in work_to_do():
@@ -239,7 +249,7 @@ class ServerSession:
             await self._idle()
 
     def _pull(self) -> list[Outgoing]:
-        """Events up to and including the next audio delta (runs on a worker thread)."""
+        """Events up to and including the next audio delta."""
         batch: list[Outgoing] = []
         while len(batch) < _MAX_BATCH:
             out = self.protocol.next_event()
@@ -276,8 +286,9 @@ class ServerSession:
         done, _ = await asyncio.wait({sending}, timeout=self._limits.send_stall_s)
         if not done:  # _drained stays clear: the receiver feeds nothing more
             reason = f"client did not read server events for {self._limits.send_stall_s:g} s"
+            self._dropped = SlowReader(f"{reason} ({self.connection.remote_address})")
             self._drop(reason)
-            raise SlowReader(f"{reason} ({self.connection.remote_address})")
+            raise self._dropped
         self._drained.set()
         sending.result()
 

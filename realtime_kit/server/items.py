@@ -13,7 +13,6 @@ so events stay small and a truncate can cut the bytes the client heard.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from .audio_format import bytes_per_ms, ms_of, sample_width
 from .images import check_images
 from .session_config import format_kind
-from .wire import ClientError, Ids, b64decode
+from .wire import ClientError, Ids, b64decode, json_copy
 from .work import Work
 
 __all__ = ["Conversation", "Item"]
@@ -106,7 +105,7 @@ class Conversation:
         """
         status = {} if raw.get("type") == "function_call_output" else {"status": "completed"}
         wire = {"id": raw.get("id") or self._ids.new("item_"), "type": raw.get("type"), **status,
-                **{k: copy.deepcopy(v) for k, v in raw.items() if k not in ("id", "type", "object", "status")}}
+                **{k: json_copy(v) for k, v in raw.items() if k not in ("id", "type", "object", "status")}}
         if str(wire["type"]).startswith("mcp_"):  # the SDK's MCP items carry no status
             wire.pop("status", None)
         if wire["type"] == "function_call":
@@ -139,7 +138,7 @@ class Conversation:
     def retrieved(self, item_id: str) -> dict[str, Any]:
         """The item's wire form with its audio put back as base64."""
         item = self._existing(item_id, "retrieving")
-        wire = copy.deepcopy(item.wire)
+        wire = json_copy(item.wire)
         for index, data in item.audio.items():
             wire["content"][index]["audio"] = base64.b64encode(bytes(data)).decode("ascii")
         return wire

@@ -67,7 +67,6 @@ How the local server approximates the real service (the README quotes this list)
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import typing
@@ -120,7 +119,7 @@ from .transcription_session import (
     updated_transcription_session,
 )
 from .usage import AUDIO_TOKENS_PER_SECOND, audio_tokens, text_tokens
-from .wire import ClientError, Ids, Outgoing, dig, parse_frame, validated
+from .wire import ClientError, Ids, Outgoing, dig, json_copy, parse_frame, validated
 from .work import DetectSpeech, Listen, Transcribe, Work, WorkQueue
 
 # Every name stays importable from here, where it lived before the protocol was split up.
@@ -201,7 +200,7 @@ class RealtimeProtocol:
         else:
             self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
                                             self._profile)
-        self._emit({"type": "session.created", "session": copy.deepcopy(self._session)})
+        self._emit({"type": "session.created", "session": json_copy(self._session)})
 
     def receive(self, frame: str | bytes) -> None:
         """Handle one client WebSocket frame; answers and errors are queued for `next_event`."""
@@ -281,7 +280,7 @@ class RealtimeProtocol:
     @property
     def session(self) -> dict[str, Any]:
         """The effective session, as in the last ``session.created``/``session.updated``."""
-        return copy.deepcopy(self._session)
+        return json_copy(self._session)
 
     @property
     def closed(self) -> bool:
@@ -303,7 +302,7 @@ class RealtimeProtocol:
 
     def _emit_item_added(self, before: str | None, item: Item) -> None:
         for kind in ("conversation.item.added", "conversation.item.done"):
-            self._emit({"type": kind, "previous_item_id": before, "item": copy.deepcopy(item.wire)})
+            self._emit({"type": kind, "previous_item_id": before, "item": json_copy(item.wire)})
 
     def _job_failed(self, job: Iterator[Outgoing | None], err: Exception) -> None:
         response = self._responses.owner_of(job)
@@ -341,7 +340,7 @@ class RealtimeProtocol:
                                       voice_locked=self._responses.audio_was_produced)
             check_transcription(dig(session, "audio", "input", "transcription"), "session.audio.input.transcription")
             self._session = session
-        self._emit({"type": "session.updated", "session": copy.deepcopy(self._session)})
+        self._emit({"type": "session.updated", "session": json_copy(self._session)})
 
     def _on_item_create(self, event: dict[str, Any]) -> None:
         before, item = self._conversation.create(event["item"], event.get("previous_item_id"), self._session)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-__all__ = ["ClientTrouble", "RepeatFilter", "quiet"]
+__all__ = ["ClientTrouble", "RepeatFilter", "forget_repeats", "quiet"]
 
 
 class ClientTrouble(logging.Filter):
@@ -65,6 +65,11 @@ class RepeatFilter(logging.Filter):
             state[2] += 1
             return False
 
+    def forget(self) -> None:
+        """Start every kind's window afresh (nothing suppressed is reported)."""
+        with self._lock:
+            self._kinds.clear()
+
 
 def quiet(*loggers: logging.Logger) -> None:
     """Put `ClientTrouble` and one shared `RepeatFilter` on each of ``loggers`` (once)."""
@@ -72,6 +77,11 @@ def quiet(*loggers: logging.Logger) -> None:
         if not any(isinstance(f, RepeatFilter) for f in logger.filters):
             logger.addFilter(_CLIENT)
             logger.addFilter(_SHARED)
+
+
+def forget_repeats() -> None:
+    """Let the next lines of every kind through again: one server's (or test's) repeats do not hide another's."""
+    _SHARED.forget()
 
 
 _SHARED, _CLIENT = RepeatFilter(), ClientTrouble()

@@ -14,7 +14,6 @@ queues the generator and pulls from it, and cancels by setting ``cancel_reason``
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,7 +27,7 @@ from .items import Conversation, Item
 from .session_config import response_settings
 from .streaming import OutputWriter, Request, Response
 from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, reasoning_tokens, usage
-from .wire import Ids, Outgoing
+from .wire import Ids, Outgoing, json_copy
 
 __all__ = ["PREAMBLE", "Responses"]
 
@@ -102,13 +101,13 @@ class Responses:
             "id": response.id,
             "status": status,
             "status_details": details,
-            "output": [copy.deepcopy(item.wire) for item in response.output] if status != "in_progress" else [],
+            "output": [json_copy(item.wire) for item in response.output] if status != "in_progress" else [],
             "conversation_id": self.conversation_id if response.in_conversation else None,
             "output_modalities": list(settings["output_modalities"]),
             "max_output_tokens": settings["max_output_tokens"],
             "audio": {"output": {"format": dict(settings["format"]), "voice": settings["voice"]}},
             "usage": usage,
-            "metadata": copy.deepcopy(response.metadata),
+            "metadata": json_copy(response.metadata),
         }
 
     # -- one response ------------------------------------------------------------------------------

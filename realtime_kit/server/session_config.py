@@ -14,14 +14,13 @@ Pure functions of dicts; `RealtimeProtocol` keeps the current session and calls 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 from ..rules import GPT_REALTIME, RANGES, SPEED_RANGE, ModelProfile, profile_for, voices
 from .audio_format import PCM_RATE
 from .noise import merged_noise_reduction
-from .wire import ClientError, dig
+from .wire import ClientError, dig, json_copy
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS", "GA_VOICES", "REASONING_KEYS", "check_model_params", "check_session_values",
@@ -83,13 +82,13 @@ def merge_session(current: Mapping[str, Any], update: Mapping[str, Any]) -> dict
         >>> s["audio"]["input"]["turn_detection"]["create_response"]
         True
     """
-    merged = copy.deepcopy(dict(current))
+    merged = json_copy(dict(current))
     for key, value in update.items():
         if key == "audio" and isinstance(value, Mapping):
             silence_ms = (profile_for(str(merged.get("model"))) or GPT_REALTIME).silence_duration_ms
             _merge_audio(merged.setdefault("audio", {}), value, silence_ms)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = json_copy(value)
     return merged
 
 
@@ -108,9 +107,9 @@ def _merge_audio(audio: dict[str, Any], update: Mapping[str, Any], silence_ms: i
                 target[key] = merged_noise_reduction(target.get(key), value)
             elif key == "transcription" and isinstance(value, Mapping):
                 # the service echoes language and prompt as null when they were not given
-                target[key] = {"model": None, "language": None, "prompt": None, **copy.deepcopy(dict(value))}
+                target[key] = {"model": None, "language": None, "prompt": None, **json_copy(dict(value))}
             else:
-                target[key] = copy.deepcopy(value)
+                target[key] = json_copy(value)
 
 
 def format_filled(fmt: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -137,7 +136,7 @@ def _turn_detection_merged(current: Mapping[str, Any] | None, update: Mapping[st
         return None
     base = dict(current) if current and current.get("type") == update.get("type") \
         else _turn_detection_defaults(str(update.get("type")), silence_ms)
-    return {**base, **copy.deepcopy(dict(update))}
+    return {**base, **json_copy(dict(update))}
 
 
 # -- session.update and per-response settings ------------------------------------------------------

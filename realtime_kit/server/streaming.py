@@ -14,7 +14,6 @@ mid-response cuts it short and only the audio actually pulled counts as the item
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import math
 import re
@@ -26,7 +25,7 @@ from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
 from .audio_format import bytes_per_ms, encode, ms_of, rate_of
 from .items import Conversation, Item
 from .tool_calls import ToolCall
-from .wire import Ids, Outgoing
+from .wire import Ids, Outgoing, json_copy
 from .work import Job, Synthesize, Work
 
 __all__ = ["CHUNK_MS", "FIRST_CHUNKS_MS", "TEXT_LEAD_MS", "OutputWriter", "Response", "chunk_ms", "transcript_pieces"]
@@ -195,11 +194,11 @@ class OutputWriter:
         response.output.append(item)
         output_index = len(response.output) - 1
         yield self._ids.event({"type": "response.output_item.added", "response_id": response.id,
-                               "output_index": output_index, "item": copy.deepcopy(wire)}, response_id=response.id)
+                               "output_index": output_index, "item": json_copy(wire)}, response_id=response.id)
         if response.in_conversation:
             before = self._conversation.add(item)
             yield self._ids.event({"type": "conversation.item.added", "previous_item_id": before,
-                                   "item": copy.deepcopy(wire)}, response_id=response.id)
+                                   "item": json_copy(wire)}, response_id=response.id)
 
     def _close_item(self, response: Response, item: Item) -> Iterator[Outgoing]:
         cut_short = response.cancel_reason is not None or response.incomplete or response.failure is not None
@@ -209,9 +208,9 @@ class OutputWriter:
         if response.in_conversation and item in self._conversation:
             yield self._ids.event({"type": "conversation.item.done",
                                    "previous_item_id": self._conversation.previous_id(item),
-                                   "item": copy.deepcopy(item.wire)}, response_id=response.id)
+                                   "item": json_copy(item.wire)}, response_id=response.id)
         yield self._ids.event({"type": "response.output_item.done", "response_id": response.id,
-                               "output_index": response.output.index(item), "item": copy.deepcopy(item.wire)},
+                               "output_index": response.output.index(item), "item": json_copy(item.wire)},
                               response_id=response.id)
 
     def _text_stream(self, response: Response, text: str, spoken: list[str],

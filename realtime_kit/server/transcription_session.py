@@ -20,7 +20,6 @@ realtime session is not allowed", as quoted in community.openai.com/t/1366640).
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from difflib import get_close_matches
@@ -30,7 +29,7 @@ from ..rules import transcription_model_names, unsupported_transcription_options
 from .audio_format import PCM_RATE
 from .items import Item
 from .noise import merged_noise_reduction
-from .wire import ClientError, dig
+from .wire import ClientError, dig, json_copy
 
 __all__ = [
     "LOGPROBS", "check_transcription", "default_transcription_session", "refined_transcription",
@@ -67,9 +66,9 @@ def updated_transcription_session(current: Mapping[str, Any], update: Mapping[st
         raise ClientError("invalid_value", "Passing a realtime session update event to a transcription "
                           "session is not allowed. Send session.type 'transcription' here, or open a realtime "
                           "session (without intent=transcription) to talk to a model.", "session.type")
-    merged = copy.deepcopy(dict(current))
+    merged = json_copy(dict(current))
     if "include" in update:
-        merged["include"] = copy.deepcopy(update["include"])
+        merged["include"] = json_copy(update["include"])
     target = merged["audio"]["input"]
     for key, value in (dig(update, "audio", "input") or {}).items():
         if key == "transcription" and isinstance(value, Mapping):
@@ -79,7 +78,7 @@ def updated_transcription_session(current: Mapping[str, Any], update: Mapping[st
         elif key == "turn_detection" and isinstance(value, Mapping) and isinstance(target.get(key), Mapping) \
                 and target[key].get("type") == value.get("type"):
             value = {**target[key], **value}
-        target[key] = copy.deepcopy(value)
+        target[key] = json_copy(value)
     check_transcription(target.get("transcription"), "session.audio.input.transcription")
     return merged
 

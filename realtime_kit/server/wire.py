@@ -14,18 +14,24 @@ import base64
 import binascii
 import json
 import math
+import pickle
 import random
 import re
 import string
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..spec import validate_client_event
+
+T = TypeVar("T")
 
 __all__ = ["MAX_JSON_DEPTH", "ClientError", "Ids", "Outgoing", "b64decode", "dig", "parse_frame", "validated"]
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+# each byte value to a letter or digit (a slight lean to the first 8: ids need the service's shape, not uniformity)
+_ID_BYTES = bytes(ord(_ID_ALPHABET[value % len(_ID_ALPHABET)]) for value in range(256))
 # The deepest nesting a client event needs (a tool's JSON schema) is far below this.
 MAX_JSON_DEPTH = 32
 _STRUCTURAL = re.compile(r'\\.|["\[\]{}]', re.DOTALL)
@@ -50,6 +56,14 @@ class ClientError(Exception):
         self.code, self.message, self.param = code, message, param
 
 
+def json_copy(value: T) -> T:
+    """A deep copy of plain JSON data (dicts, lists, strings, numbers): what the protocol hands out as events.
+
+    pickle's C round trip copies it about 3x faster than ``copy.deepcopy`` (whose memo serves object graphs).
+    """
+    return typing.cast(T, pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)))
+
+
 class Ids:
     """Server ids like the real ones (``event_`` + 21 letters/digits); seeded for reproducible tests."""
 
@@ -57,7 +71,8 @@ class Ids:
         self._rng = random.Random(seed)
 
     def new(self, prefix: str, length: int = 21) -> str:
-        return prefix + "".join(self._rng.choice(_ID_ALPHABET) for _ in range(length))
+        # one C call per id (ids are made per event): random bytes mapped onto the alphabet
+        return prefix + self._rng.randbytes(length).translate(_ID_BYTES).decode("ascii")
 
     def obfuscation(self, delta: str) -> str:
         """The service's padding beside a text delta: random characters filling it out to 16 (as recorded)."""

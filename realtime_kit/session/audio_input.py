@@ -23,7 +23,7 @@ from .conversation import Response
 from .pump import SessionPump
 from .turns import TurnController
 
-# How long send_audio waits for an answer in flight to make progress before it returns what it has.
+# How long send_audio waits for what the server owes (a turn it began, an answer) before it returns what it has.
 IN_FLIGHT_TIMEOUT_S = 15.0
 # Input audio goes out in chunks of this many milliseconds (the service accepts up to 15 MiB per event).
 APPEND_CHUNK_MS = 500
@@ -89,28 +89,30 @@ class AudioInput:
         """Wait until the VAD has ended every utterance of the clip and each answer is done; the turns in order."""
         answers = turn.get("create_response") is not False
 
-        def settled() -> bool:  # nothing of what the server found is still open
+        def owed() -> bool:  # the server began something it must finish: a turn it heard start, its commit, an answer
             started, stopped, committed, created = (now - then for now, then in
                                                     zip(self._turn_marks(), before, strict=True))
-            pending = [r for r in self._pump.conversation.responses[before[3]:] if not r.final.done]
-            return started == stopped and not pending and (not answers or committed <= created)
+            answering = any(not r.final.done for r in self._pump.conversation.responses[before[3]:])
+            # the commit follows speech_stopped in the next event: between the two nothing is settled
+            return answering or started > stopped or stopped > committed or (answers and committed > created)
 
         def quiet() -> bool:
             stopped = self._turn_marks()[1] - before[1]
-            return (stopped >= expected or not answers) and settled()
+            return (stopped >= expected or not answers) and not owed()
 
         def progress() -> tuple[Any, ...]:
             return (*self._turn_marks(), sum(r.done for r in self._pump.conversation.responses[before[3]:]))
 
         while not quiet():
             seen = progress()
-            in_flight = any(not r.done for r in self._pump.conversation.responses[before[3]:])
-            try:  # an answer in flight always ends; otherwise the VAD gets vad_timeout s to do something
-                # an answer in flight gets longer, but not forever: a response the server never ends must not hang
+            in_flight = owed()
+            try:  # what the server owes always comes; otherwise the VAD gets vad_timeout s to do something
+                # (a loaded server may take longer than vad_timeout to end a turn it began: it is not idle)
+                # what is owed gets longer, but not forever: a response the server never ends must not hang
                 await self._pump.wait(lambda seen=seen: quiet() or progress() != seen,  # type: ignore[misc]
                                  timeout=IN_FLIGHT_TIMEOUT_S if in_flight else vad_timeout)
             except TimeoutError:
-                if not settled():
+                if owed():
                     reply.notes.append("The server did nothing more with the clip; send_audio stopped waiting.")
                 break
         created = self._pump.conversation.responses[before[3]:]
