@@ -143,6 +143,10 @@ class RateLimitedOnce:
     def busy(self) -> bool:
         return self.inner.busy
 
+    @property
+    def unsent(self) -> int:
+        return len(self.queued) + self.inner.unsent
+
     def start(self) -> None:
         self.inner.start()
 

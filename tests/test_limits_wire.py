@@ -78,7 +78,11 @@ async def first_audio_s(server: LocalServer, text: str = "Hello there.") -> floa
         await say(ws, text)
         while (await recv_event(ws, 120))["type"] != "response.output_audio.delta":
             pass
-        return time.monotonic() - started
+        first = time.monotonic() - started
+        # read the rest before closing: unread frames pause the client's socket, so it would miss the server's
+        # close frame and wait out websockets' close_timeout (10 s)
+        await until(ws, "response.done")
+        return first
 
 
 async def raw_http(port: int, head: bytes) -> tuple[int, asyncio.StreamReader, asyncio.StreamWriter]:

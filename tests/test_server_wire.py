@@ -569,6 +569,7 @@ class BrokenProtocol:
     """A protocol whose receive() fails, to see how the shell reports its own failures."""
 
     busy = False
+    unsent = 0
 
     def __init__(self, **options: Any) -> None:
         self.queued: list[Outgoing] = []

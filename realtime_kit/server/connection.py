@@ -49,8 +49,11 @@ __all__ = ["ServerSession", "SessionProtocol", "SlowReader", "WorkingProtocol"]
 
 logger = logging.getLogger("realtime_kit.server")
 
-# Pull events up to (and including) one audio delta per thread hop: cheap, yet cancel stays prompt.
+# Pull events up to (and including) one audio delta at a time: cheap, yet cancel stays prompt.
 _MAX_BATCH = 64
+# Client frames wait while this many answers to earlier ones are unsent: what a client asks for is bounded by
+# what it reads (400 retrieves of a 1 MiB item would otherwise queue 560 MB before a send could stall).
+_MAX_UNSENT = 16
 _EXPIRY_SLACK_S = 0.05
 
 
@@ -59,6 +62,8 @@ class SessionProtocol(Protocol):
 
     @property
     def busy(self) -> bool: ...
+    @property
+    def unsent(self) -> int: ...
     def start(self) -> None: ...
     def receive(self, frame: str | bytes) -> None: ...
     def next_event(self) -> Outgoing | None: ...
@@ -93,6 +98,7 @@ class ServerSession:
         self._limits = limits or Limits()
         self._drained = asyncio.Event()  # set while no send waits on a client that is not reading
         self._drained.set()
+        self._pulled = asyncio.Event()   # set at each pull: a receiver held by unsent answers looks again
         self._workers = workers
         # this session's detector, and every job the workers do not take (all of them without workers)
         self._engines = SessionEngines(engines or Engines.default())
@@ -233,6 +239,9 @@ class ServerSession:
                 bulk = len(frame) > self._limits.bulk_frame_bytes
                 await self._call(self.protocol.receive, frame, bulk=bulk)
                 self._wake.set()
+                while self.protocol.unsent > _MAX_UNSENT:  # the sender takes them as fast as the client reads
+                    self._pulled.clear()
+                    await self._pulled.wait()
                 if bulk:  # tens of MB of copies were just freed: give them back rather than keep the peak
                     self._bulk_executor.submit(release_free_memory, False)
 
@@ -241,6 +250,7 @@ class ServerSession:
         while True:
             self._wake.clear()  # cleared before pulling, so a frame received meanwhile is not missed
             batch = await self._call(self._pull)
+            self._pulled.set()
             if batch:
                 if await self._send_batch(batch, loop):
                     return

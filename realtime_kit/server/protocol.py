@@ -278,6 +278,11 @@ class RealtimeProtocol:
         return self._responses.busy
 
     @property
+    def unsent(self) -> int:
+        """Events made at once (answers to client events, not a response's stream) that no pull has taken yet."""
+        return len(self._outbox)
+
+    @property
     def session(self) -> dict[str, Any]:
         """The effective session, as in the last ``session.created``/``session.updated``."""
         return json_copy(self._session)

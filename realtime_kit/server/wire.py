@@ -14,7 +14,6 @@ import base64
 import binascii
 import json
 import math
-import pickle
 import random
 import re
 import string
@@ -57,11 +56,16 @@ class ClientError(Exception):
 
 
 def json_copy(value: T) -> T:
-    """A deep copy of plain JSON data (dicts, lists, strings, numbers): what the protocol hands out as events.
+    """A deep copy of plain JSON data: new dicts and lists, the same (immutable) strings and numbers.
 
-    pickle's C round trip copies it about 3x faster than ``copy.deepcopy`` (whose memo serves object graphs).
+    About 3x faster than ``copy.deepcopy`` (whose memo serves object graphs); strings are shared, so an item
+    holding megabytes of base64 audio is not duplicated by each event that carries it.
     """
-    return typing.cast(T, pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)))
+    if isinstance(value, dict):
+        return typing.cast(T, {key: json_copy(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return typing.cast(T, [json_copy(item) for item in value])
+    return value
 
 
 class Ids:
