@@ -233,7 +233,9 @@ async def test_a_clean_close_mid_response_is_not_an_error(caplog: pytest.LogCapt
     caplog.set_level(logging.INFO, logger="realtime_kit")
     with LocalServer(pace="fast") as server:
         for _ in range(30):
-            async with client(server) as ws:
+            # max_queue=None: the client's socket keeps being read, so its close handshake sees the server's reply
+            # at once (a full queue pauses it and the close waits out close_timeout)
+            async with client(server, max_queue=None) as ws:
                 await say(ws, "count to 50")
                 await until(ws, "response.output_audio.delta")
         await wait_for(lambda: server.session_count == 0, 5)
