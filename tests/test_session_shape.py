@@ -187,10 +187,10 @@ async def test_turn_controller_allows_one_turn_at_a_time() -> None:
     assert first.status == "completed" and second is not first and second.tag != first.tag
 
 
-def _response(kind: str, response_id: str, status: str) -> dict[str, Any]:
+def _response(response_id: str, status: str) -> dict[str, Any]:
     details = {"type": "cancelled", "reason": "turn_detected"} if status == "cancelled" else None
-    return {"type": kind, "response": {"id": response_id, "object": "realtime.response", "status": status,
-                                       "output": [], "status_details": details}}
+    return {"id": response_id, "object": "realtime.response", "status": status, "output": [],
+            "status_details": details}
 
 
 async def test_send_audio_waits_for_the_commit_that_follows_speech_stopped() -> None:
@@ -215,15 +215,12 @@ async def test_send_audio_waits_for_the_commit_that_follows_speech_stopped() -> 
     for n, (start, end) in enumerate([(0, 400), (1900, 2300)], start=1):
         connection.feed("input_audio_buffer.speech_started", audio_start_ms=start, item_id=f"item_{n}")
         if n == 2:
-            connection.incoming.put_nowait(_EVENTS.validate_python(
-                {"event_id": "ev_cancel", **_response("response.done", "resp_1", "cancelled")}))
+            connection.feed("response.done", response=_response("resp_1", "cancelled"))
         connection.feed("input_audio_buffer.speech_stopped", audio_end_ms=end, item_id=f"item_{n}")
         await asyncio.sleep(0.3)
         connection.feed("input_audio_buffer.committed", item_id=f"item_{n}", previous_item_id=None)
-        connection.incoming.put_nowait(_EVENTS.validate_python(
-            {"event_id": f"ev_created_{n}", **_response("response.created", f"resp_{n}", "in_progress")}))
-    connection.incoming.put_nowait(_EVENTS.validate_python(
-        {"event_id": "ev_done_2", **_response("response.done", "resp_2", "completed")}))
+        connection.feed("response.created", response=_response(f"resp_{n}", "in_progress"))
+    connection.feed("response.done", response=_response("resp_2", "completed"))
     reply = await asyncio.wait_for(sending, timeout=10)
     await pump.close()
     assert [(turn.id, turn.status) for turn in reply.turns] == [("resp_1", "cancelled"), ("resp_2", "completed")]

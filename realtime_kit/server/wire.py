@@ -17,16 +17,16 @@ import math
 import random
 import re
 import string
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..spec import validate_client_event
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
-__all__ = ["MAX_JSON_DEPTH", "ClientError", "Ids", "Outgoing", "b64decode", "dig", "parse_frame", "validated"]
+__all__ = ["MAX_JSON_DEPTH", "ClientError", "Ids", "Outgoing", "b64decode", "dig", "json_copy", "parse_frame",
+           "validated"]
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 # each byte value to a letter or digit (a slight lean to the first 8: ids need the service's shape, not uniformity)
@@ -55,16 +55,16 @@ class ClientError(Exception):
         self.code, self.message, self.param = code, message, param
 
 
-def json_copy(value: T) -> T:
+def json_copy(value: _T) -> _T:
     """A deep copy of plain JSON data: new dicts and lists, the same (immutable) strings and numbers.
 
     About 3x faster than ``copy.deepcopy`` (whose memo serves object graphs); strings are shared, so an item
     holding megabytes of base64 audio is not duplicated by each event that carries it.
     """
     if isinstance(value, dict):
-        return typing.cast(T, {key: json_copy(item) for key, item in value.items()})
+        return cast(_T, {key: json_copy(item) for key, item in value.items()})
     if isinstance(value, list):
-        return typing.cast(T, [json_copy(item) for item in value])
+        return cast(_T, [json_copy(item) for item in value])
     return value
 
 
