@@ -1,6 +1,7 @@
 """How fast the local server's engines run, as multiples of real time, and how well STT hears the voice.
 
     python3 bench/bench_engines.py            # prints one line per measurement
+    python3 bench/bench_engines.py --live     # also: live transcription, every turn from one CMN vs carried over
 
 Speeds use CPU time of this process (time.process_time), so other work on a shared machine skews
 them less than wall-clock time would; "x real time" = seconds of audio per CPU second.
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from speech_fixtures import EVERYDAY_PHRASES as PHRASES  # the set the engine tests state their accuracy over
 
+from realtime_kit.server import live_stt
 from realtime_kit.server.stt import transcribe
 from realtime_kit.server.vad import SileroVad
 from realtime_kit.server.voice import GA_VOICES, synthesize
@@ -79,8 +81,42 @@ def bench_stt(voices: tuple[str, ...], rate: int = 24000) -> None:
         )
 
 
+def hear_live(turns: live_stt.LiveTurns, clip: np.ndarray, key: str, rate: int = 24000) -> str:
+    """One turn through the live decoder, fed in 100 ms chunks like a microphone stream."""
+    chunk = rate // 10
+    turns.handle("start", key, np.zeros(0, np.int16), rate)
+    for start in range(0, clip.size - chunk, chunk):
+        turns.handle("feed", key, clip[start:start + chunk], rate)
+    return turns.handle("end", key, clip[(clip.size - 1) // chunk * chunk:], rate) or ""
+
+
+def bench_live_stt(voices: tuple[str, ...]) -> None:
+    """Live transcription over every phrase in every voice, in one decoder: each turn starting from the same CMN
+    (the server's way) against the baseline of CMN carried over from the turn before (the way before 2026-11-29)."""
+    clips = [(text, synthesize(text, voice, 24000)) for voice in voices for text in PHRASES]
+    results = {}
+    for name, resets in (("one CMN per turn", True), ("CMN carried over", False)):
+        turns = live_stt.LiveTurns(max_decoders=1)
+        original = live_stt._Decoder.start
+        if not resets:  # the baseline: start the utterance without putting the prior back
+            live_stt._Decoder.start = lambda self: self.decoder.start_utt()  # type: ignore[method-assign]
+        try:
+            heard = [hear_live(turns, clip, f"turn{i}") for i, (_, clip) in enumerate(clips)]
+        finally:
+            live_stt._Decoder.start = original  # type: ignore[method-assign]
+        scores = [overlap(text, words) for (text, _), words in zip(clips, heard, strict=True)]
+        exact = sum(words == text for (text, _), words in zip(clips, heard, strict=True))
+        results[name] = float(np.mean(scores))
+        print(f"live stt, {name:17s}: words {results[name]:4.0%}, phrases exact {exact}/{len(clips)} "
+              f"({len(voices)} voices)")
+    ratio = results["one CMN per turn"] / results["CMN carried over"]
+    print(f"live stt words heard, one CMN per turn / carried over: {ratio:.2f}")
+
+
 if __name__ == "__main__":
     bench_synthesis()
     bench_vad()
     bench_stt(GA_VOICES if "--all-voices" in sys.argv else ("alloy",))
     bench_stt(("alloy",), rate=8000)
+    if "--live" in sys.argv:
+        bench_live_stt(GA_VOICES)

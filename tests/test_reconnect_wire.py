@@ -18,6 +18,15 @@ from realtime_kit.session import connect
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
 
 
+async def until_reconnected(session: rk.Session, timeout: float = 10.0) -> None:
+    """Wait until the session has noticed a drop and opened its new connection (a fixed sleep loses the race on a
+    loaded machine, and a turn sent before the client notices the drop is lost with the old connection)."""
+    deadline = time.monotonic() + timeout
+    while not session.reconnects and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert session.reconnects, f"no reconnect within {timeout:g} s of the drop"
+
+
 async def test_a_session_the_server_closes_carries_on_and_remembers(local_server: LocalServer) -> None:
     """After the service's session_expired close, the next turn works and "what did I say?" recalls the past."""
     local_server.faults.expire_next(after_s=2.5)  # expires_at is whole seconds: 1.5-2.5 s left at the first turn
@@ -55,7 +64,7 @@ async def test_refused_reconnects_are_retried(local_server: LocalServer) -> None
         await s.send_text("hello")
         local_server.faults.refuse_next(2)
         local_server.drop_connections()
-        await asyncio.sleep(0.3)  # the drop reaches the client (a turn sent meanwhile would be lost with it)
+        await until_reconnected(s)
         reply = await s.send_text("what did I say?")
     assert reply.transcript == "Before this, you said: Hello."
     assert s.reconnects[0].attempts == 3 and local_server.faults.refused == 2
@@ -123,7 +132,7 @@ async def test_a_reconnect_to_azure_asks_entra_for_a_fresh_token(local_server: L
     async with connect("azure", endpoint=endpoint, credential=credential) as s:
         await s.send_text("hello")
         local_server.drop_connections()
-        await asyncio.sleep(0.3)
+        await until_reconnected(s)
         reply = await s.send_text("what did I say?")
     assert reply.transcript == "Before this, you said: Hello." and credential.calls == 2
     first, second = local_server.handshakes
