@@ -139,7 +139,8 @@ async def test_a_client_that_never_reads_is_closed_not_buffered(caplog: pytest.L
             assert server.session_count == 0, "the server kept a client that reads nothing"
         assert peak - before < 150, f"the server grew by {peak - before:.0f} MiB for one non-reading client"
         logged = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
-        assert any("(1008)" in line for line in logged), logged
+        assert server.endings == {"not reading (1008)": 1}, (server.endings, logged)
+        assert any("closed a session (1008): client did not read" in line for line in logged), logged
         assert await first_audio_s(server) < 5
 
 

@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 import typing
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 
@@ -63,6 +63,7 @@ class LocalServer:
         server = LocalServer().start()          # port=0: a free port; returns once listening
         server.url, server.azure_base_url       # 'ws://127.0.0.1:54321', '.../openai/v1'
         server.handshakes[-1].auth_scheme       # what the last client sent (never the secret)
+        server.endings                          # Counter({'client left': 3, 'not reading (1008)': 1})
         server.stop()                           # closes every session (1001 going away)
 
     ``await server.serve_forever()`` runs it on the current loop until ``stop()`` (the CLI's way).
@@ -121,6 +122,7 @@ class LocalServer:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._bulk_executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._sessions: set[ServerSession] = set()
+        self.endings: Counter[str] = Counter()   # sessions ended, by how: a room's health at a glance
 
     # -- addresses ---------------------------------------------------------------------------------
 
@@ -338,6 +340,7 @@ class LocalServer:
             await session.run()
         finally:
             memory.release()
+            self.endings["server stopped" if session.ending == "open" else session.ending] += 1
             self._sessions.discard(session)
             if not self._sessions and self._executor is not None:  # the room left: give its memory back
                 EngineWorkers.forget_shared_sentences()

@@ -112,6 +112,7 @@ class ServerSession:
         self._busy = False  # the protocol's `busy`, as of the last pull
         self._expired = False
         self._dropped: SlowReader | None = None
+        self.ending = "open"   # how it ended: "client left", "expired", "not reading (1008)" or "failed (1011)"
 
     async def run(self) -> None:
         """Serve the session until the client leaves, it expires, or the protocol fails."""
@@ -145,10 +146,15 @@ class ServerSession:
     async def _finish(self, failure: BaseException | None) -> None:
         """Close after expiry (1000), or tell the client about a server failure (error event, 1011)."""
         if self._expired:
+            self.ending = "expired"
             await self.connection.close(1000, "session expired")
         elif isinstance(failure, SlowReader):
+            self.ending = "not reading (1008)"
             logger.warning("closed a session (1008): %s", failure)
-        elif failure is not None:
+        elif failure is None:
+            self.ending = "client left"
+        else:
+            self.ending = "failed (1011)"
             logger.error("session failed", exc_info=failure)
             with contextlib.suppress(ConnectionClosed):
                 await self.connection.send(json.dumps(server_error_event(failure)))
