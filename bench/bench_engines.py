@@ -1,7 +1,7 @@
 """How fast the local server's engines run, as multiples of real time, and how well STT hears the voice.
 
     python3 bench/bench_engines.py            # prints one line per measurement
-    python3 bench/bench_engines.py --live     # also: live transcription, every turn from one CMN vs carried over
+    python3 bench/bench_engines.py --live     # also: live transcription, each session's CMN vs two baselines
 
 Speeds use CPU time of this process (time.process_time), so other work on a shared machine skews
 them less than wall-clock time would; "x real time" = seconds of audio per CPU second.
@@ -81,36 +81,39 @@ def bench_stt(voices: tuple[str, ...], rate: int = 24000) -> None:
         )
 
 
-def hear_live(turns: live_stt.LiveTurns, clip: np.ndarray, key: str, rate: int = 24000) -> str:
+def hear_live(turns: live_stt.LiveTurns, clip: np.ndarray, key: str, session_id: str, rate: int = 24000) -> str:
     """One turn through the live decoder, fed in 100 ms chunks like a microphone stream."""
     chunk = rate // 10
-    turns.handle("start", key, np.zeros(0, np.int16), rate)
+    turns.handle("start", key, np.zeros(0, np.int16), rate, session_id)
     for start in range(0, clip.size - chunk, chunk):
         turns.handle("feed", key, clip[start:start + chunk], rate)
     return turns.handle("end", key, clip[(clip.size - 1) // chunk * chunk:], rate) or ""
 
 
 def bench_live_stt(voices: tuple[str, ...]) -> None:
-    """Live transcription over every phrase in every voice, in one decoder: each turn starting from the same CMN
-    (the server's way) against the baseline of CMN carried over from the turn before (the way before 2026-11-29)."""
-    clips = [(text, synthesize(text, voice, 24000)) for voice in voices for text in PHRASES]
+    """Live transcription as in a room: one session per voice, their turns interleaved on one decoder. The server's
+    way (each session's CMN kept apart) against two baselines in the same run: CMN carried from whichever turn came
+    before (the way before 2026-11-29), and every turn from the same CMN (no adaptation at all)."""
+    clips = [(voice, text, synthesize(text, voice, 24000)) for text in PHRASES for voice in voices]
+    original = live_stt._Decoder.start
+    carried = lambda self, _normalisation: self.decoder.start_utt()  # noqa: E731 - the old way, for the baseline
     results = {}
-    for name, resets in (("one CMN per turn", True), ("CMN carried over", False)):
+    for name, start, per_session in (("per session", original, True), ("carried over", carried, True),
+                                     ("one for all turns", original, False)):
         turns = live_stt.LiveTurns(max_decoders=1)
-        original = live_stt._Decoder.start
-        if not resets:  # the baseline: start the utterance without putting the prior back
-            live_stt._Decoder.start = lambda self: self.decoder.start_utt()  # type: ignore[method-assign]
+        live_stt._Decoder.start = start  # type: ignore[method-assign]
         try:
-            heard = [hear_live(turns, clip, f"turn{i}") for i, (_, clip) in enumerate(clips)]
+            heard = [hear_live(turns, clip, f"turn{i}", voice if per_session else "")
+                     for i, (voice, _, clip) in enumerate(clips)]
         finally:
             live_stt._Decoder.start = original  # type: ignore[method-assign]
-        scores = [overlap(text, words) for (text, _), words in zip(clips, heard, strict=True)]
-        exact = sum(words == text for (text, _), words in zip(clips, heard, strict=True))
+        scores = [overlap(text, words) for (_, text, _), words in zip(clips, heard, strict=True)]
+        exact = sum(words == text for (_, text, _), words in zip(clips, heard, strict=True))
         results[name] = float(np.mean(scores))
-        print(f"live stt, {name:17s}: words {results[name]:4.0%}, phrases exact {exact}/{len(clips)} "
-              f"({len(voices)} voices)")
-    ratio = results["one CMN per turn"] / results["CMN carried over"]
-    print(f"live stt words heard, one CMN per turn / carried over: {ratio:.2f}")
+        print(f"live stt, CMN {name:17s}: words {results[name]:4.0%}, phrases exact {exact}/{len(clips)} "
+              f"({len(voices)} voices interleaved)")
+    for baseline in ("carried over", "one for all turns"):
+        print(f"live stt words heard, per session / {baseline}: {results['per session'] / results[baseline]:.2f}")
 
 
 if __name__ == "__main__":

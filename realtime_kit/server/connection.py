@@ -104,7 +104,7 @@ class ServerSession:
         self._engines = SessionEngines(engines or Engines.default())
         self._detections: asyncio.Queue[Work] = asyncio.Queue()
         self._working: set[asyncio.Future[Any]] = set()
-        self._listening: set[str] = set()                   # turns heard live, not yet ended
+        self._listening: dict[str, str] = {}                # turns heard live, not yet ended -> their session
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
@@ -188,9 +188,9 @@ class ServerSession:
         if isinstance(job, Listen) and self._workers is not None:
             future = self._workers.listen(job)          # in order on the turn's process
             if job.step == "start":
-                self._listening.add(job.item_id)
+                self._listening[job.item_id] = job.session_id
             elif job.step == "end":
-                self._listening.discard(job.item_id)
+                self._listening.pop(job.item_id, None)
                 self._track(self._hand_back(work, asyncio.wrap_future(future)))
             return
         self._track(self._hand_back(work, self._run_elsewhere(work)))
@@ -232,8 +232,8 @@ class ServerSession:
     def _end_listening(self) -> None:
         """Free the decoders of turns still being heard when the session ends."""
         if self._workers is not None:
-            for item_id in self._listening:
-                self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000))
+            for item_id, session_id in self._listening.items():
+                self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000, session_id))
         self._listening.clear()
 
     async def _receive_loop(self) -> None:

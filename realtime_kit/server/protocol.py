@@ -426,7 +426,8 @@ class RealtimeProtocol:
 
     def _listen(self, item_id: str, step: str, data: bytes, on_done: Callable[[Work], None] | None = None) -> Work:
         kind = self._input_kind()
-        return self._work.request(Listen(item_id, step, decode(data, kind), rate_of(kind)), on_done)
+        listen = Listen(item_id, step, decode(data, kind), rate_of(kind), str(self._session["id"]))
+        return self._work.request(listen, on_done)
 
     def _stop_listening(self) -> None:
         """Abandon the turn heard live (its decoder is freed; the words are not wanted)."""

@@ -53,6 +53,7 @@ class Listen:
     step: str
     samples: np.ndarray
     rate: int
+    session_id: str = ""     # whose voice: a session's turns adapt to it, and to no other session's
 
 
 @dataclass(frozen=True)

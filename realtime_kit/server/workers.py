@@ -121,8 +121,9 @@ class EngineWorkers:
 
     def listen(self, job: Listen) -> concurrent.futures.Future[Any]:
         """Send one step of a live turn (in order); the future holds the words after "end", else None."""
-        listener = self._listeners[hash(job.item_id) % len(self._listeners)]
-        return listener.ask(job.step, job.item_id, job.samples, job.rate)
+        # a session's turns go to one process, where its speaker's normalisation is kept
+        listener = self._listeners[hash(job.session_id or job.item_id) % len(self._listeners)]
+        return listener.ask(job.step, job.item_id, job.samples, job.rate, job.session_id)
 
     def warm_up(self) -> None:
         """Start the processes and load espeak-ng in them now (a first turn then shows the protocol's latency)."""
@@ -159,13 +160,14 @@ class _Listener:
         for target, name in ((self._read, "reader"), (self._send, "sender")):
             threading.Thread(target=target, daemon=True, name=f"realtime-kit-listener-{name}").start()
 
-    def ask(self, step: str, key: str, samples: np.ndarray, rate: int) -> concurrent.futures.Future[Any]:
+    def ask(self, step: str, key: str, samples: np.ndarray, rate: int,
+            session_id: str = "") -> concurrent.futures.Future[Any]:
         """Queue one step (never blocks); the future holds its answer."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._lock:
             ticket = next(self._tickets)
             self._waiting[ticket] = future
-            self._outbox.put((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate))
+            self._outbox.put((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate, session_id))
         return future
 
     def _send(self) -> None:
@@ -235,9 +237,9 @@ def _listener_main(conn: Connection) -> None:
             return
         if message is None:
             return
-        ticket, step, key, data, rate = message
+        ticket, step, key, data, rate, session_id = message
         try:
-            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate)
+            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, session_id)
         except Exception as err:  # the turn fails, the process carries on
             conn.send((ticket, None, f"{type(err).__name__}: {err}"))
         else:
