@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from speech_fixtures import EVERYDAY_PHRASES as PHRASES  # the set the engine tests state their accuracy over
+from speech_fixtures import hear_live
 
 from realtime_kit.server import live_stt
 from realtime_kit.server.stt import transcribe
@@ -81,13 +82,17 @@ def bench_stt(voices: tuple[str, ...], rate: int = 24000) -> None:
         )
 
 
-def hear_live(turns: live_stt.LiveTurns, clip: np.ndarray, key: str, session_id: str, rate: int = 24000) -> str:
-    """One turn through the live decoder, fed in 100 ms chunks like a microphone stream."""
-    chunk = rate // 10
-    turns.handle("start", key, np.zeros(0, np.int16), rate, session_id)
-    for start in range(0, clip.size - chunk, chunk):
-        turns.handle("feed", key, clip[start:start + chunk], rate)
-    return turns.handle("end", key, clip[(clip.size - 1) // chunk * chunk:], rate) or ""
+class _Carrying:
+    """A decoder whose CMN cannot be set, so it carries over from turn to turn: the way before 2026-11-29."""
+
+    def __init__(self, decoder: Any) -> None:
+        self._decoder = decoder
+
+    def set_cmn(self, _cmn: str) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decoder, name)
 
 
 def bench_live_stt(voices: tuple[str, ...]) -> None:
@@ -95,18 +100,18 @@ def bench_live_stt(voices: tuple[str, ...]) -> None:
     way (each session's CMN kept apart) against two baselines in the same run: CMN carried from whichever turn came
     before (the way before 2026-11-29), and every turn from the same CMN (no adaptation at all)."""
     clips = [(voice, text, synthesize(text, voice, 24000)) for text in PHRASES for voice in voices]
-    original = live_stt._Decoder.start
-    carried = lambda self, _normalisation: self.decoder.start_utt()  # noqa: E731 - the old way, for the baseline
+    new_decoder = live_stt._new_decoder
     results = {}
-    for name, start, per_session in (("per session", original, True), ("carried over", carried, True),
-                                     ("one for all turns", original, False)):
-        turns = live_stt.LiveTurns(max_decoders=1)
-        live_stt._Decoder.start = start  # type: ignore[method-assign]
+    for name, make, per_session in (("per session", new_decoder, True),
+                                    ("carried over", lambda: _Carrying(new_decoder()), True),
+                                    ("one for all turns", new_decoder, False)):
+        live_stt._new_decoder = make
         try:
+            turns = live_stt.LiveTurns(max_decoders=1)
             heard = [hear_live(turns, clip, f"turn{i}", voice if per_session else "")
                      for i, (voice, _, clip) in enumerate(clips)]
         finally:
-            live_stt._Decoder.start = original  # type: ignore[method-assign]
+            live_stt._new_decoder = new_decoder
         scores = [overlap(text, words) for (_, text, _), words in zip(clips, heard, strict=True)]
         exact = sum(words == text for (_, text, _), words in zip(clips, heard, strict=True))
         results[name] = float(np.mean(scores))

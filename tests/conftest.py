@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import os
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tone_engines import TONE_ENGINES
@@ -25,6 +27,16 @@ from realtime_kit.server.quiet_logs import forget_repeats
 
 # The seed sample runs its program at import (as the quickstart wrote it): never import it to look for doctests.
 collect_ignore = ["seed_sample.py", "js"]
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
+    """Wait until `check()` is true (the session's pump and other tasks run meanwhile)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime_kit.server.live_stt import LiveTurns
 from realtime_kit.server.voice import synthesize
 
 # a fixed set of everyday requests: the engine tests state their accuracy over it, bench/bench_engines.py measures it
@@ -111,3 +112,12 @@ def spectral_centroid_hz(samples: np.ndarray, rate: int) -> float:
     """Magnitude-weighted mean frequency of the whole clip: brightness of a voice."""
     magnitude = np.abs(np.fft.rfft(samples.astype(np.float64)))
     return float((magnitude * np.fft.rfftfreq(samples.size, 1 / rate)).sum() / magnitude.sum())
+
+
+def hear_live(turns: LiveTurns, clip: np.ndarray, item_id: str, session_id: str, rate: int = 24000) -> str:
+    """One turn through the server's live decoders, streamed in 100 ms chunks like a microphone."""
+    chunk = rate // 10
+    turns.handle("start", item_id, np.zeros(0, np.int16), rate, session_id)
+    for start in range(0, clip.size, chunk):
+        turns.handle("feed", item_id, clip[start:start + chunk], rate)
+    return turns.handle("end", item_id, np.zeros(0, np.int16), rate) or ""

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import jiwer
 import numpy as np
 import pytest
-from speech_fixtures import EVERYDAY_PHRASES, speech_with_silence
+from speech_fixtures import EVERYDAY_PHRASES, hear_live, speech_with_silence
 
 from realtime_kit.server import live_stt
 from realtime_kit.server.live_stt import LiveTurns
@@ -21,20 +21,11 @@ from realtime_kit.server.live_stt import LiveTurns
 RATE = 24000
 
 
-def hear(turns: LiveTurns, clip: np.ndarray, item_id: str, session_id: str) -> str:
-    """One turn, streamed in 100 ms chunks like a microphone."""
-    chunk = RATE // 10
-    turns.handle("start", item_id, np.zeros(0, np.int16), RATE, session_id)
-    for start in range(0, clip.size, chunk):
-        turns.handle("feed", item_id, clip[start:start + chunk], RATE)
-    return turns.handle("end", item_id, np.zeros(0, np.int16), RATE) or ""
-
-
 @pytest.mark.engines
 def test_a_session_is_heard_within_the_stated_word_error_rate() -> None:
     """alloy over the 15 everyday phrases, one session, live: WER <= 0.30 (measured 0.09-0.13)."""
     turns = LiveTurns(max_decoders=1)
-    heard = [hear(turns, speech_with_silence(text, 0.2, 0.2, rate=RATE), f"item_{i}", "sess_a")
+    heard = [hear_live(turns, speech_with_silence(text, 0.2, 0.2, rate=RATE), f"item_{i}", "sess_a")
              for i, text in enumerate(EVERYDAY_PHRASES)]
     wer = float(jiwer.wer(list(EVERYDAY_PHRASES), heard))
     assert wer <= 0.30, f"WER {wer:.3f}: {heard}"
@@ -77,12 +68,12 @@ def test_each_session_starts_from_its_own_last_turn_and_no_one_elses(monkeypatch
     monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
     turns = LiveTurns(max_decoders=1)
     loud = np.full(RATE, 3000, np.int16)
-    hear(turns, loud, "item_1", "sess_a")
+    hear_live(turns, loud, "item_1", "sess_a")
     a_left = decoder.cmn
-    hear(turns, loud[: RATE // 2], "item_2", "sess_b")
+    hear_live(turns, loud[: RATE // 2], "item_2", "sess_b")
     b_left = decoder.cmn
-    hear(turns, loud, "item_3", "sess_a")
-    hear(turns, loud, "item_4", "")          # no session known: the prior, and nothing kept
+    hear_live(turns, loud, "item_3", "sess_a")
+    hear_live(turns, loud, "item_4", "")          # no session known: the prior, and nothing kept
     assert a_left != b_left   # the two sessions' turns left different normalisations on the one decoder
     assert decoder.started_from == ["speech prior", "speech prior", a_left, "speech prior"]
 
@@ -97,7 +88,7 @@ def test_the_oldest_sessions_normalisation_is_forgotten(monkeypatch: pytest.Monk
     turns = LiveTurns(max_decoders=1)
     loud = np.full(RATE // 10, 3000, np.int16)
     for session_id in ("sess_a", "sess_b", "sess_c"):
-        hear(turns, loud, f"item_{session_id}", session_id)
-    hear(turns, loud, "item_a2", "sess_a")   # sess_a was the oldest of three: forgotten
-    hear(turns, loud, "item_c2", "sess_c")   # sess_c was kept
+        hear_live(turns, loud, f"item_{session_id}", session_id)
+    hear_live(turns, loud, "item_a2", "sess_a")   # sess_a was the oldest of three: forgotten
+    hear_live(turns, loud, "item_c2", "sess_c")   # sess_c was kept
     assert decoder.started_from[-2] == "speech prior" and decoder.started_from[-1].startswith("heard")

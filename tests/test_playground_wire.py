@@ -18,6 +18,7 @@ import pytest
 from widget_comms import RecordingComm, browser_sets, custom_messages, from_browser
 
 import realtime_kit as rk
+from conftest import until
 from realtime_kit.server import LocalServer
 from realtime_kit.session.conversation import Response
 from realtime_kit.widgets import Playground, StreamingPlayer
@@ -27,16 +28,6 @@ from realtime_kit.widgets.render import latency_line
 pytestmark = pytest.mark.wire
 
 CHUNK = 2400  # 100 ms at 24 kHz, what microphone.js sends
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> None:
-    """Wait until `check()` is true (the session's pump and the panel's tasks run meanwhile)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def redrawn() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import realtime_kit as rk
+from conftest import until
 from realtime_kit.errors import ConnectionLost
 from realtime_kit.server import LocalServer
 from realtime_kit.session import connect
@@ -18,13 +19,10 @@ from realtime_kit.session import connect
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
 
 
-async def until_reconnected(session: rk.Session, timeout: float = 10.0) -> None:
+async def until_reconnected(session: rk.Session) -> None:
     """Wait until the session has noticed a drop and opened its new connection (a fixed sleep loses the race on a
     loaded machine, and a turn sent before the client notices the drop is lost with the old connection)."""
-    deadline = time.monotonic() + timeout
-    while not session.reconnects and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    assert session.reconnects, f"no reconnect within {timeout:g} s of the drop"
+    await until(lambda: session.reconnects, "a reconnect after the drop", timeout=10.0)
 
 
 async def test_a_session_the_server_closes_carries_on_and_remembers(local_server: LocalServer) -> None:

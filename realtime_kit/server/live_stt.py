@@ -28,23 +28,10 @@ __all__ = ["LiveTurns"]
 
 
 @dataclass(eq=False)
-class _Decoder:
-    """A streaming decoder and the feature normalisation (CMN) a session's first turn starts from."""
-
-    decoder: Any
-    prior: str
-
-    def start(self, normalisation: str | None) -> None:
-        # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
-        self.decoder.set_cmn(normalisation or self.prior)
-        self.decoder.start_utt()
-
-
-@dataclass(eq=False)
 class _Turn:
     """One turn being heard: its decoder (None when all were busy: decoded whole at the end) and level."""
 
-    decoder: _Decoder | None
+    decoder: Any
     resampler: StreamingResampler
     rate: int
     session_id: str
@@ -58,9 +45,9 @@ class LiveTurns:
 
     def __init__(self, max_decoders: int) -> None:
         self._max = max_decoders
-        self._idle: list[_Decoder] = []
+        self._idle: list[Any] = []
         self._built = 0
-        self._prior = ""   # the CMN every turn starts from, measured with the first decoder
+        self._prior = ""   # the CMN a session's first turn starts from, measured with the first decoder
         self._turns: dict[str, _Turn] = {}
         # each session's CMN as its last turn left it; the oldest sessions are forgotten past _SESSIONS_KEPT
         self._normalisation: OrderedDict[str, str] = OrderedDict()
@@ -84,7 +71,9 @@ class LiveTurns:
     def _start(self, key: str, rate: int, session_id: str) -> None:
         decoder = self._decoder()
         if decoder is not None:
-            decoder.start(self._normalisation.get(session_id))
+            # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
+            decoder.set_cmn(self._normalisation.get(session_id) or self._prior)
+            decoder.start_utt()
         turn = _Turn(decoder, StreamingResampler(rate, DECODER_RATE), rate, session_id)
         self._turns[key] = turn
         self._feed(turn, np.zeros(int(PADDING_S * rate), np.int16))  # the decoder misses words cut tight
@@ -99,17 +88,17 @@ class LiveTurns:
             return
         pcm = np.clip(turn.resampler.process(samples.astype(np.float64)), -32768, 32767).astype(np.int16)
         if pcm.size:
-            turn.decoder.decoder.process_raw(pcm.tobytes(), full_utt=False)
+            turn.decoder.process_raw(pcm.tobytes(), full_utt=False)
 
     def _end(self, key: str) -> str:
         turn = self._turns.pop(key)
         if turn.decoder is None:
             return transcribe(np.concatenate(turn.held), turn.rate) if turn.held else ""
         padding = np.zeros(int(PADDING_S * DECODER_RATE), np.int16)
-        turn.decoder.decoder.process_raw(padding.tobytes(), full_utt=False)
-        turn.decoder.decoder.end_utt()
-        self._remember(turn.session_id, turn.decoder.decoder.get_cmn(False))
-        hypothesis = turn.decoder.decoder.hyp()
+        turn.decoder.process_raw(padding.tobytes(), full_utt=False)
+        turn.decoder.end_utt()
+        self._remember(turn.session_id, turn.decoder.get_cmn(False))
+        hypothesis = turn.decoder.hyp()
         self._idle.append(turn.decoder)
         loud = turn.samples and (turn.energy / turn.samples) ** 0.5 >= SILENCE_RMS
         return words_of(hypothesis.hypstr) if hypothesis is not None and loud else ""
@@ -121,14 +110,14 @@ class LiveTurns:
             if len(self._normalisation) > _SESSIONS_KEPT:
                 self._normalisation.popitem(last=False)
 
-    def _decoder(self) -> _Decoder | None:
+    def _decoder(self) -> Any:
         if self._idle:
             return self._idle.pop()
         if self._built < self._max:
             self._built += 1
             decoder = _new_decoder()
             self._prior = self._prior or _speech_prior(decoder)
-            return _Decoder(decoder, self._prior)
+            return decoder
         return None
 
 
