@@ -29,6 +29,7 @@ from realtime_kit.server import live_stt
 from realtime_kit.server.stt import transcribe
 from realtime_kit.server.vad import SileroVad
 from realtime_kit.server.voice import GA_VOICES, synthesize
+from realtime_kit.server.workers import TurnRouter
 
 T = TypeVar("T")
 PARAGRAPH = (
@@ -107,8 +108,8 @@ def bench_live_stt(voices: tuple[str, ...]) -> None:
                                     ("one for all turns", new_decoder, False)):
         live_stt._new_decoder = make
         try:
-            turns = live_stt.LiveTurns(max_decoders=1)
-            heard = [hear_live(turns, clip, f"turn{i}", voice if per_session else "")
+            turns, router = live_stt.LiveTurns(max_decoders=1), TurnRouter(1)
+            heard = [hear_live(turns, router, clip, f"turn{i}", voice if per_session else "")
                      for i, (voice, _, clip) in enumerate(clips)]
         finally:
             live_stt._new_decoder = new_decoder

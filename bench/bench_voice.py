@@ -7,9 +7,10 @@ The server runs as `python -m realtime_kit.server --pace realtime` in a subproce
 speaker session streams 20 ms chunks at real-time pace (a browser's audio worklet or WebRTC sends
 20 ms frames; `--chunk-ms 100` for the notebook microphone's size, which alone adds up to 100 ms of
 waiting for the chunk that holds the end of the silence): silence, and every ~20 s (first at a
-random moment) a spoken question of about 2.5 s (espeak-ng's `alloy`, made once, with no pause
-inside it as long as the silence); `server_vad` with `silence_duration_ms` 200 answers it. Per
-question, from the end of speech (the last sample above -40 dBFS, in the stream's clock):
+random moment of the first 20 s: 30 speakers ask 1.5 questions a second from the start) a spoken
+question of about 2.5 s (espeak-ng's `alloy`, made once, with no pause inside it as long as the
+silence); `server_vad` with `silence_duration_ms` 200 answers it. Per question, from the end of speech
+(the last sample above -40 dBFS, in the stream's clock):
 `input_audio_buffer.speech_stopped`, `response.created` and the first `response.output_audio.delta`
 arrival, p50/p95. Beside them, text sessions ask for a long
 spoken story over and over; their chunk lateness (as in bench_server.py: arrival minus when the
@@ -74,7 +75,7 @@ async def speaker(url: str, question: np.ndarray, speech_end_s: float, seconds: 
     step = int(RATE * chunk_s)
     stream = np.zeros(int(RATE * seconds), np.int16)
     speech_ends: list[float] = []
-    at = rng.uniform(0.5, 15.0)
+    at = rng.uniform(0.5, 20.5)   # a random phase in the ~20 s period (0.5-15 s crowded the first round by 38%)
     while at + question.size / RATE + 2.0 < seconds:
         start = int(at * RATE)
         stream[start:start + question.size] = question

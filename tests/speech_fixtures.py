@@ -11,6 +11,7 @@ espeak-ng's samples differ slightly from call to call (so do the engines' figure
 
 from __future__ import annotations
 
+import typing
 import wave
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from realtime_kit.server.live_stt import LiveTurns
 from realtime_kit.server.voice import synthesize
+from realtime_kit.server.workers import TurnRouter
 
 # a fixed set of everyday requests: the engine tests state their accuracy over it, bench/bench_engines.py measures it
 EVERYDAY_PHRASES = (
@@ -114,10 +116,15 @@ def spectral_centroid_hz(samples: np.ndarray, rate: int) -> float:
     return float((magnitude * np.fft.rfftfreq(samples.size, 1 / rate)).sum() / magnitude.sum())
 
 
-def hear_live(turns: LiveTurns, clip: np.ndarray, item_id: str, session_id: str, rate: int = 24000) -> str:
-    """One turn through the server's live decoders, streamed in 100 ms chunks like a microphone."""
+def hear_live(turns: LiveTurns, router: TurnRouter, clip: np.ndarray, item_id: str, session_id: str,
+              rate: int = 24000) -> str:
+    """One turn through the server's live decoders, streamed in 100 ms chunks like a microphone; ``router`` keeps
+    each session's CMN between its turns, as the server's workers do."""
     chunk = rate // 10
-    turns.handle("start", item_id, np.zeros(0, np.int16), rate, session_id)
+    _, normalisation = router.start(item_id, session_id)
+    turns.handle("start", item_id, np.zeros(0, np.int16), rate, normalisation)
     for start in range(0, clip.size, chunk):
         turns.handle("feed", item_id, clip[start:start + chunk], rate)
-    return turns.handle("end", item_id, np.zeros(0, np.int16), rate) or ""
+    words, left = typing.cast(tuple[str, str], turns.handle("end", item_id, np.zeros(0, np.int16), rate))
+    router.end(item_id, left)
+    return words

@@ -105,6 +105,7 @@ class ServerSession:
         self._detections: asyncio.Queue[Work] = asyncio.Queue()
         self._working: set[asyncio.Future[Any]] = set()
         self._listening: dict[str, str] = {}                # turns heard live, not yet ended -> their session
+        self._speakers: set[str] = set()                    # the session ids its turns were heard under
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
@@ -189,6 +190,7 @@ class ServerSession:
             future = self._workers.listen(job)          # in order on the turn's process
             if job.step == "start":
                 self._listening[job.item_id] = job.session_id
+                self._speakers.add(job.session_id)
             elif job.step == "end":
                 self._listening.pop(job.item_id, None)
                 self._track(self._hand_back(work, asyncio.wrap_future(future)))
@@ -230,10 +232,12 @@ class ServerSession:
             await self._hand_back(work, loop.run_in_executor(self._executor, self._engines.run, work.job))
 
     def _end_listening(self) -> None:
-        """Free the decoders of turns still being heard when the session ends."""
+        """Free the decoders of turns still being heard when the session ends, and forget its speaker."""
         if self._workers is not None:
             for item_id, session_id in self._listening.items():
                 self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000, session_id))
+            for session_id in self._speakers:
+                self._workers.forget_session(session_id)
         self._listening.clear()
 
     async def _receive_loop(self) -> None:

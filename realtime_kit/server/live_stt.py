@@ -5,17 +5,17 @@ second (fwdflat) pass remain: the words are ready a fraction of a second after s
 instead of a whole decode later. Runs inside a worker process (`workers.py`): one object per process.
 
     turns = LiveTurns(max_decoders=2)
-    turns.handle("start", "item_1", empty, 24000, "sess_1")
+    turns.handle("start", "item_1", empty, 24000, normalisation)   # where this speaker's last turn left the CMN
     turns.handle("feed", "item_1", chunk, 24000)          # as often as audio comes
-    turns.handle("end", "item_1", last_chunk, 24000)      # -> "hello my name is"
+    turns.handle("end", "item_1", last_chunk, 24000)      # -> ("hello my name is", the CMN this turn left)
 
-Each session's first turn starts from one feature normalisation (CMN) measured on speech; its later turns from
-where its own last turn left it, so they adapt to its speaker, and no other session's speech moves them.
+A turn starts from the feature normalisation (CMN) it is given: the caller keeps each session's, so a session's
+later turns adapt to its speaker and no other session's speech moves them; a first turn ("") starts from one CMN
+measured on speech. The process keeps nothing of a session between turns, so any process can hear any turn.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +29,13 @@ __all__ = ["LiveTurns"]
 
 @dataclass(eq=False)
 class _Turn:
-    """One turn being heard: its decoder (None when all were busy: decoded whole at the end) and level."""
+    """One turn being heard: its decoder (None while all are busy: it takes the next one freed) and level."""
 
     decoder: Any
     resampler: StreamingResampler
     rate: int
-    session_id: str
-    held: list[np.ndarray] = field(default_factory=list)    # the audio, kept only when there is no decoder
+    normalisation: str
+    held: list[np.ndarray] = field(default_factory=list)    # the audio, kept only while there is no decoder
     energy: float = 0.0
     samples: int = 0
 
@@ -49,10 +49,10 @@ class LiveTurns:
         self._built = 0
         self._prior = ""   # the CMN a session's first turn starts from, measured with the first decoder
         self._turns: dict[str, _Turn] = {}
-        # each session's CMN as its last turn left it; the oldest sessions are forgotten past _SESSIONS_KEPT
-        self._normalisation: OrderedDict[str, str] = OrderedDict()
 
-    def handle(self, step: str, key: str, samples: np.ndarray, rate: int, session_id: str = "") -> str | None:
+    def handle(self, step: str, key: str, samples: np.ndarray, rate: int,
+               normalisation: str = "") -> tuple[str, str] | str | None:
+        """One step of a turn; "end" gives (the words, the CMN to start its speaker's next turn from)."""
         if step == "transcribe":
             return transcribe(samples, rate)
         if step == "warm":      # build a decoder now (1-2 s, the first), so the first turn does not wait for it
@@ -61,22 +61,28 @@ class LiveTurns:
                 self._idle.append(decoder)
             return None
         if step == "start":
-            self._start(key, rate, session_id)
+            started = _Turn(None, StreamingResampler(rate, DECODER_RATE), rate, normalisation)
+            self._turns[key] = started
+            self._begin(started)
+            self._feed(started, np.zeros(int(PADDING_S * rate), np.int16))  # the decoder misses words cut tight
         turn = self._turns.get(key)
         if turn is None:
-            return "" if step == "end" else None
+            return ("", normalisation) if step == "end" else None
+        if turn.decoder is None:
+            self._begin(turn)   # a decoder freed since: it catches up on the audio held so far
         self._feed(turn, samples)
         return self._end(key) if step == "end" else None
 
-    def _start(self, key: str, rate: int, session_id: str) -> None:
+    def _begin(self, turn: _Turn) -> None:
         decoder = self._decoder()
-        if decoder is not None:
-            # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
-            decoder.set_cmn(self._normalisation.get(session_id) or self._prior)
-            decoder.start_utt()
-        turn = _Turn(decoder, StreamingResampler(rate, DECODER_RATE), rate, session_id)
-        self._turns[key] = turn
-        self._feed(turn, np.zeros(int(PADDING_S * rate), np.int16))  # the decoder misses words cut tight
+        if decoder is None:
+            return
+        # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
+        decoder.set_cmn(turn.normalisation or self._prior)
+        decoder.start_utt()
+        turn.decoder, held, turn.held = decoder, turn.held, []
+        for samples in held:
+            self._decode(turn, samples)
 
     def _feed(self, turn: _Turn, samples: np.ndarray) -> None:
         if not samples.size:
@@ -85,30 +91,27 @@ class LiveTurns:
         turn.samples += samples.size
         if turn.decoder is None:
             turn.held.append(samples)
-            return
+        else:
+            self._decode(turn, samples)
+
+    @staticmethod
+    def _decode(turn: _Turn, samples: np.ndarray) -> None:
         pcm = np.clip(turn.resampler.process(samples.astype(np.float64)), -32768, 32767).astype(np.int16)
         if pcm.size:
             turn.decoder.process_raw(pcm.tobytes(), full_utt=False)
 
-    def _end(self, key: str) -> str:
+    def _end(self, key: str) -> tuple[str, str]:
         turn = self._turns.pop(key)
-        if turn.decoder is None:
-            return transcribe(np.concatenate(turn.held), turn.rate) if turn.held else ""
+        if turn.decoder is None:   # no decoder freed during the whole turn: decoded whole now
+            return (transcribe(np.concatenate(turn.held), turn.rate) if turn.held else ""), turn.normalisation
         padding = np.zeros(int(PADDING_S * DECODER_RATE), np.int16)
         turn.decoder.process_raw(padding.tobytes(), full_utt=False)
         turn.decoder.end_utt()
-        self._remember(turn.session_id, turn.decoder.get_cmn(False))
+        left = turn.decoder.get_cmn(False)
         hypothesis = turn.decoder.hyp()
         self._idle.append(turn.decoder)
         loud = turn.samples and (turn.energy / turn.samples) ** 0.5 >= SILENCE_RMS
-        return words_of(hypothesis.hypstr) if hypothesis is not None and loud else ""
-
-    def _remember(self, session_id: str, normalisation: str) -> None:
-        if session_id:
-            self._normalisation[session_id] = normalisation
-            self._normalisation.move_to_end(session_id)
-            if len(self._normalisation) > _SESSIONS_KEPT:
-                self._normalisation.popitem(last=False)
+        return (words_of(hypothesis.hypstr) if hypothesis is not None and loud else ""), left
 
     def _decoder(self) -> Any:
         if self._idle:
@@ -124,7 +127,6 @@ class LiveTurns:
 # No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove
 # (0.37 s CPU for a 4 s turn without it 0.24 s; accuracy on the bench phrases was the same or better).
 LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False}
-_SESSIONS_KEPT = 1000  # a CMN is 13 numbers: a thousand sessions' are a few hundred kB
 
 
 def _new_decoder() -> Any:

@@ -10,10 +10,12 @@ sentences (someone waits for those; later ones have the playback time of the ear
 same sentence asked for again while it is being made waits for that one synthesis, and recent
 sentences are kept (`SYNTH_CACHE_BYTES`, dropped when the room leaves): a workshop room running the
 same cell at once costs one synthesis, not fifty.
-Listening is not: each turn keeps a streaming pocketsphinx decoder in one process (chosen by the
-turn's item id), fed as the audio arrives, so the words are ready right after speech stops. Each
-process has a sender and a reader thread (a busy process never blocks the caller; no polling). A
-process holds up to `LIVE_DECODERS` decoders; a turn beyond that is decoded whole at its end.
+Listening is not: each turn keeps a streaming pocketsphinx decoder in one process, fed as the audio
+arrives, so the words are ready right after speech stops. A turn goes to the process with the fewest
+turns in hand (`TurnRouter`), which also keeps each session's CMN between its turns; a process hears
+the turns whose speech has stopped before the others' newer audio (`TurnInbox`). Each process has a
+sender and a reader thread (a busy process never blocks the caller). A process holds up to
+`LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import multiprocessing.connection
 import os
 import queue
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -35,7 +37,7 @@ import numpy as np
 
 from .work import Listen, Synthesize, Transcribe
 
-__all__ = ["LIVE_DECODERS", "EngineWorkers"]
+__all__ = ["LIVE_DECODERS", "EngineWorkers", "TurnInbox", "TurnRouter"]
 
 LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
 SYNTH_CACHE_BYTES = 8 << 20    # recent sentences kept, by samples' bytes (about three minutes of speech)
@@ -57,6 +59,8 @@ class EngineWorkers:
         # first sentences skip the queue of later ones (a long story's sentences have playback slack)
         self._first = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_warm_voice)
         self._listeners = [_Listener(context) for _ in range(processes)]
+        self._router = TurnRouter(processes)
+        self._router_lock = threading.Lock()
         self._made: OrderedDict[_SynthKey, np.ndarray] = OrderedDict()   # least recently used first
         self._made_bytes = 0
         self._making: dict[_SynthKey, concurrent.futures.Future[np.ndarray]] = {}
@@ -121,9 +125,38 @@ class EngineWorkers:
 
     def listen(self, job: Listen) -> concurrent.futures.Future[Any]:
         """Send one step of a live turn (in order); the future holds the words after "end", else None."""
-        # a session's turns go to one process, where its speaker's normalisation is kept
-        listener = self._listeners[hash(job.session_id or job.item_id) % len(self._listeners)]
-        return listener.ask(job.step, job.item_id, job.samples, job.rate, job.session_id)
+        index: int | None
+        normalisation = ""
+        with self._router_lock:
+            if job.step == "start":
+                index, normalisation = self._router.start(job.item_id, job.session_id)
+            else:
+                index = self._router.where(job.item_id)
+        if index is None:   # a step of a turn never started here (or already ended): nothing to hear
+            done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            done.set_result("" if job.step == "end" else None)
+            return done
+        asked = self._listeners[index].ask(job.step, job.item_id, job.samples, job.rate, normalisation)
+        if job.step != "end":
+            return asked
+        words: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        asked.add_done_callback(lambda heard: self._heard(job.item_id, heard, words))
+        return words
+
+    def _heard(self, item_id: str, heard: concurrent.futures.Future[Any],
+               words: concurrent.futures.Future[Any]) -> None:
+        """A turn's end came back: its speaker's CMN is kept for their next turn, the words go to the caller."""
+        error = heard.exception()
+        with self._router_lock:
+            self._router.end(item_id, "" if error else heard.result()[1])
+        if not words.set_running_or_notify_cancel():
+            return
+        words.set_exception(error) if error else words.set_result(heard.result()[0])
+
+    def forget_session(self, session_id: str) -> None:
+        """The session ended: its speaker's CMN is dropped."""
+        with self._router_lock:
+            self._router.forget(session_id)
 
     def warm_up(self) -> None:
         """Start the processes and load espeak-ng in them now (a first turn then shows the protocol's latency)."""
@@ -161,13 +194,13 @@ class _Listener:
             threading.Thread(target=target, daemon=True, name=f"realtime-kit-listener-{name}").start()
 
     def ask(self, step: str, key: str, samples: np.ndarray, rate: int,
-            session_id: str = "") -> concurrent.futures.Future[Any]:
+            normalisation: str = "") -> concurrent.futures.Future[Any]:
         """Queue one step (never blocks); the future holds its answer."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._lock:
             ticket = next(self._tickets)
             self._waiting[ticket] = future
-            self._outbox.put((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate, session_id))
+            self._outbox.put((ticket, step, key, np.asarray(samples, np.int16).tobytes(), rate, normalisation))
         return future
 
     def _send(self) -> None:
@@ -230,17 +263,106 @@ def _listener_main(conn: Connection) -> None:
 
     _leave_with_parent()
     turns = LiveTurns(LIVE_DECODERS)
+    inbox = TurnInbox()
     while True:
         try:
-            message = conn.recv()
+            if not inbox:
+                inbox.put(conn.recv())
+            while conn.poll():        # take in everything already sent, so that turns whose speech stopped go first
+                inbox.put(conn.recv())
         except (EOFError, OSError):  # the server went away
             return
+        message = inbox.take()
         if message is None:
             return
-        ticket, step, key, data, rate, session_id = message
+        ticket, step, key, data, rate, normalisation = message
         try:
-            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, session_id)
+            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, normalisation)
         except Exception as err:  # the turn fails, the process carries on
             conn.send((ticket, None, f"{type(err).__name__}: {err}"))
         else:
             conn.send((ticket, result, None))
+
+
+# -- pure parts, tested on their own -----------------------------------------------------------------
+
+
+class TurnRouter:
+    """Which listener process hears each turn, and each session's CMN between its turns.
+
+        router = TurnRouter(2)
+        router.start("item_1", "sess_a")      # (0, ""): the least busy process; "" = the speech prior
+        router.end("item_1", "cmn after")     # sess_a's next turn starts from "cmn after", on any process
+
+    A turn goes to the process with the fewest turns in hand (ties: the lowest index), so a room's turns
+    spread evenly whichever sessions speak; the CMN travels with the turn, so no process keeps a session.
+    """
+
+    def __init__(self, listeners: int) -> None:
+        self._in_hand = [0] * listeners
+        self._turns: dict[str, tuple[int, str]] = {}     # item id -> (its process, its session)
+        self._normalisation: dict[str, str] = {}          # session id -> the CMN its last turn left
+
+    def start(self, item_id: str, session_id: str) -> tuple[int, str]:
+        """The process for a new turn, and the CMN it starts from."""
+        index = min(range(len(self._in_hand)), key=self._in_hand.__getitem__)
+        self._in_hand[index] += 1
+        self._turns[item_id] = index, session_id
+        return index, self._normalisation.get(session_id, "")
+
+    def where(self, item_id: str) -> int | None:
+        turn = self._turns.get(item_id)
+        return None if turn is None else turn[0]
+
+    def end(self, item_id: str, normalisation: str) -> None:
+        """The turn's words are back: its process has one turn fewer; its session keeps the CMN it left."""
+        index, session_id = self._turns.pop(item_id, (None, ""))
+        if index is None:
+            return
+        self._in_hand[index] -= 1
+        if session_id and normalisation:
+            self._normalisation[session_id] = normalisation
+
+    def forget(self, session_id: str) -> None:
+        """The session ended: its CMN goes, and its turns still in hand will not keep theirs."""
+        self._normalisation.pop(session_id, None)
+        for item_id, (index, owner) in self._turns.items():
+            if owner == session_id:
+                self._turns[item_id] = index, ""
+
+
+class TurnInbox:
+    """A listener's messages not yet handled: those of a turn whose end has come go before the others'.
+
+    A turn whose speech stopped has someone waiting for its words; a turn still being spoken has the rest
+    of its speech as slack. Each turn's own messages keep their order (an end never passes its feeds);
+    a whole transcription (no turn: key "") is someone waiting too, so it goes first as well.
+
+        inbox = TurnInbox()
+        for message in received: inbox.put(message)     # (ticket, step, key, data, rate, normalisation)
+        message = inbox.take()                           # the oldest of an ended turn, else the oldest
+    """
+
+    def __init__(self) -> None:
+        self._messages: deque[Any] = deque()
+        self._ending: Counter[str] = Counter()     # key -> its ends (or whole transcriptions) waiting here
+
+    def __bool__(self) -> bool:
+        return bool(self._messages)
+
+    def put(self, message: Any) -> None:
+        self._messages.append(message)
+        if message is not None and (message[1] == "end" or not message[2]):
+            self._ending[message[2]] += 1
+
+    def take(self) -> Any:
+        if self._ending:
+            for position, message in enumerate(self._messages):
+                if message is not None and message[2] in self._ending:
+                    del self._messages[position]
+                    if message[1] == "end" or not message[2]:
+                        self._ending[message[2]] -= 1
+                        if not self._ending[message[2]]:
+                            del self._ending[message[2]]
+                    return message
+        return self._messages.popleft()
