@@ -10,8 +10,9 @@ leaves. The receiver task feeds every client frame to the protocol at once (so `
 seen mid-response) and the sender task pulls server events and paces audio. Protocol calls run on the
 event loop (they are cheap: no engine runs in them), serialised per session by a lock. Engine work
 (`work.py`) runs beside them: espeak-ng and pocketsphinx in worker processes (`workers.py`), this
-session's Silero detector on a thread, in order; each result is handed back with ``work_done`` and
-wakes the sender (no polling).
+session's Silero detector in order: a quiet microphone-sized chunk right here (the energy gate answers it with
+a max()), speech on a thread (Silero lets go of the GIL while it computes). Each result is handed back with
+``work_done`` and wakes the sender (no polling).
 Protocol calls for frames carrying seconds of audio at once go to a worker of their own, so they queue behind
 each other rather than in front of the room. Back-pressure: a frame is fed only once the client has read what
 came before, and a client that leaves a send unread for ``Limits.send_stall_s`` is dropped (1008) instead of
@@ -39,6 +40,7 @@ from websockets.frames import CloseCode
 from .engines import Engines, SessionEngines
 from .limits import Limits, release_free_memory
 from .pacing import Pacer
+from .vad import under_gate
 from .work import DetectSpeech, Listen, Synthesize, Transcribe, Work
 from .workers import EngineWorkers
 
@@ -103,6 +105,7 @@ class ServerSession:
         # this session's detector, and every job the workers do not take (all of them without workers)
         self._engines = SessionEngines(engines or Engines.default())
         self._detections: asyncio.Queue[Work] = asyncio.Queue()
+        self._detecting = 0     # detection jobs queued or running on the thread: later ones wait behind them
         self._working: set[asyncio.Future[Any]] = set()
         self._listening: dict[str, str] = {}                # turns heard live, not yet ended -> their session
         self._speakers: set[str] = set()                    # the session ids its turns were heard under
@@ -173,17 +176,26 @@ class ServerSession:
                 result = await asyncio.get_running_loop().run_in_executor(self._bulk_executor, fn, *args)
             else:
                 result = fn(*args)
-            work_to_do = getattr(self.protocol, "work_to_do", None)
-            if work_to_do is not None:  # taken under the lock: in the order asked for, none lost
-                for work in work_to_do():
-                    self._start_work(work)
+            self._start_asked_work()
         return result
+
+    def _start_asked_work(self) -> None:
+        """Start the engine work the protocol asked for (called under the lock: in the order asked, none lost)."""
+        work_to_do = getattr(self.protocol, "work_to_do", None)
+        while work_to_do is not None and (batch := work_to_do()):   # work done in-line may ask for more
+            for work in batch:
+                self._start_work(work)
 
     # -- engine work ---------------------------------------------------------------------------------
 
     def _start_work(self, work: Work) -> None:
         job = work.job
+        if isinstance(job, DetectSpeech) and not self._detecting and job.samples.size <= job.detector[-1] // 10 \
+                and under_gate(job.samples):
+            self._detect_here(work)     # up to 100 ms of quiet: a max(), where a thread hop would cost far more
+            return
         if isinstance(job, DetectSpeech) or (isinstance(job, Listen) and self._workers is None):
+            self._detecting += 1
             self._detections.put_nowait(work)          # this session's detector and turns: in order, on a thread
             return
         if isinstance(job, Listen) and self._workers is not None:
@@ -220,8 +232,7 @@ class ServerSession:
             result, error = None, err
         async with self._turn:  # cheap (no engine runs in it): on the loop, no thread hop
             typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
-            for more in typing.cast(WorkingProtocol, self.protocol).work_to_do():
-                self._start_work(more)
+            self._start_asked_work()
         self._wake.set()
 
     async def _detect_loop(self) -> None:
@@ -229,7 +240,19 @@ class ServerSession:
         loop = asyncio.get_running_loop()
         while True:
             work = await self._detections.get()
-            await self._hand_back(work, loop.run_in_executor(self._executor, self._engines.run, work.job))
+            try:
+                await self._hand_back(work, loop.run_in_executor(self._executor, self._engines.run, work.job))
+            finally:
+                self._detecting -= 1
+
+    def _detect_here(self, work: Work) -> None:
+        """Run one small detection job now, on the loop (the caller holds the lock; nothing of it is queued)."""
+        try:
+            result, error = self._engines.run(work.job), None
+        except Exception as err:  # the engine's failure is the job's result
+            result, error = None, err
+        typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
+        self._wake.set()
 
     def _end_listening(self) -> None:
         """Free the decoders of turns still being heard when the session ends, and forget its speaker."""

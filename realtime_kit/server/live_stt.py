@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, transcribe, words_of
-from .vad import StreamingResampler
+from .vad import SPEECH_PEAK, StreamingResampler
 
 __all__ = ["LiveTurns"]
 
@@ -38,6 +38,7 @@ class _Turn:
     held: list[np.ndarray] = field(default_factory=list)    # the audio, kept only while there is no decoder
     energy: float = 0.0
     samples: int = 0
+    quiet_tail: int = 0     # samples since the last one above the end-of-speech level: silence already heard
 
 
 class LiveTurns:
@@ -89,6 +90,8 @@ class LiveTurns:
             return
         turn.energy += float(np.sum(samples.astype(np.float64) ** 2))
         turn.samples += samples.size
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > _LOUD)
+        turn.quiet_tail = samples.size - 1 - int(loud[-1]) if loud.size else turn.quiet_tail + samples.size
         if turn.decoder is None:
             turn.held.append(samples)
         else:
@@ -104,8 +107,10 @@ class LiveTurns:
         turn = self._turns.pop(key)
         if turn.decoder is None:   # no decoder freed during the whole turn: decoded whole now
             return (transcribe(np.concatenate(turn.held), turn.rate) if turn.held else ""), turn.normalisation
-        padding = np.zeros(int(PADDING_S * DECODER_RATE), np.int16)
-        turn.decoder.process_raw(padding.tobytes(), full_utt=False)
+        # the decoder needs PADDING_S of quiet after the last word; a server VAD turn brings its own silence
+        missing_s = PADDING_S - turn.quiet_tail / turn.rate
+        if missing_s > 0:
+            turn.decoder.process_raw(np.zeros(int(missing_s * DECODER_RATE), np.int16).tobytes(), full_utt=False)
         turn.decoder.end_utt()
         left = turn.decoder.get_cmn(False)
         hypothesis = turn.decoder.hyp()
@@ -127,6 +132,7 @@ class LiveTurns:
 # No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove
 # (0.37 s CPU for a 4 s turn without it 0.24 s; accuracy on the bench phrases was the same or better).
 LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False}
+_LOUD = SPEECH_PEAK * 32768   # int16: where the VAD says speech ends, trailing quiet begins
 
 
 def _new_decoder() -> Any:

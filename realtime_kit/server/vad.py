@@ -172,6 +172,11 @@ def _loud_end_ms(window: np.ndarray) -> int | None:
     return None if loud.size == 0 else int((loud[-1] + 1) * LOUD_STEP * 1000 // MODEL_RATE)
 
 
+def under_gate(samples: np.ndarray) -> bool:
+    """Whether int16 samples are all quieter than `GATE_PEAK`: the detector answers them without running Silero."""
+    return not samples.size or int(np.max(np.abs(samples.astype(np.int32)))) < GATE_PEAK * 32768
+
+
 def _score(model: Any, window: np.ndarray) -> float:
     """Silero's speech probability for one 512-sample float32 window at 16 kHz."""
     # the extension reads any float buffer; a numpy window spares a Python list per call

@@ -1,0 +1,68 @@
+"""A session's detector hears its audio in order, whether a chunk is judged on the loop or on a thread.
+
+Quiet microphone-sized chunks (under the energy gate) are detected right on the event loop; chunks with sound
+in them go to a thread, and the quiet ones after them wait their turn. Each chunk here carries its own index as
+its level, so the detector can say in what order it heard them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import until
+from tone_engines import TONE_ENGINES, EnergyVad
+from websockets.asyncio.client import connect
+
+from realtime_kit.server import LocalServer
+
+pytestmark = [pytest.mark.wire, pytest.mark.timeout(60)]
+
+RATE = 24000
+CHUNK = RATE // 50      # 20 ms, as a browser sends
+
+
+class ChunkRecordingVad(EnergyVad):
+    """The tone engines' energy VAD, recording each chunk's level and the thread that fed it."""
+
+    heard: list[tuple[int, str]] = []
+
+    def feed(self, samples: np.ndarray) -> list[Any]:
+        if samples.size:
+            self.heard.append((int(samples[0]), threading.current_thread().name))
+        return super().feed(samples)
+
+
+async def test_quiet_and_loud_chunks_are_detected_in_the_order_sent() -> None:
+    engines = dataclasses.replace(TONE_ENGINES, make_vad=ChunkRecordingVad)
+    ChunkRecordingVad.heard = []
+    # quiet chunks carry 1..60 (under the gate's ~98), loud ones 5000+: quiet, a burst of sound, quiet again
+    levels = [*range(1, 21), *range(5001, 5011), *range(21, 61)]
+    with LocalServer(pace="fast", engines=engines) as server:
+        # max_queue=None: events the test leaves unread must not stop the client reading the close frame
+        async with connect(server.url + "/v1/realtime?model=gpt-realtime", max_queue=None) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {
+                "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 200}}}}}))
+            for index, level in enumerate(levels):
+                if index == 50:    # the thread has caught up: the quiet chunks after this are judged on the loop
+                    await until(lambda: len(ChunkRecordingVad.heard) == 50, "the first 50 chunks detected", 10)
+                chunk = np.full(CHUNK, level, np.int16).tobytes()
+                await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                          "audio": base64.b64encode(chunk).decode()}))
+            kinds: list[str] = []
+            while "input_audio_buffer.speech_stopped" not in kinds:
+                kinds.append(json.loads(await asyncio.wait_for(ws.recv(), 10))["type"])
+            await until(lambda: len(ChunkRecordingVad.heard) == len(levels), "every chunk detected", 10)
+    assert [level for level, _ in ChunkRecordingVad.heard] == levels
+    loop_thread = ChunkRecordingVad.heard[0][1]
+    threads = {thread for level, thread in ChunkRecordingVad.heard if level > 5000}
+    assert loop_thread not in threads                     # sound went to a thread, quiet stayed on the loop
+    assert ChunkRecordingVad.heard[-1][1] == loop_thread  # and back to the loop once the thread had caught up
+    assert kinds.index("input_audio_buffer.speech_started") < kinds.index("input_audio_buffer.speech_stopped")
