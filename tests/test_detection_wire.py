@@ -12,14 +12,14 @@ import base64
 import dataclasses
 import json
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
-from conftest import until
 from tone_engines import TONE_ENGINES, EnergyVad
 from websockets.asyncio.client import connect
 
+from conftest import until
 from realtime_kit.server import LocalServer
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(60)]
@@ -31,7 +31,7 @@ CHUNK = RATE // 50      # 20 ms, as a browser sends
 class ChunkRecordingVad(EnergyVad):
     """The tone engines' energy VAD, recording each chunk's level and the thread that fed it."""
 
-    heard: list[tuple[int, str]] = []
+    heard: ClassVar[list[tuple[int, str]]] = []   # shared: the server builds its own instances
 
     def feed(self, samples: np.ndarray) -> list[Any]:
         if samples.size:
