@@ -113,7 +113,7 @@ class ServerSession:
         self._tcp_socket = raw_socket if hasattr(socket, "TCP_CORK") and raw_socket is not None \
             and raw_socket.family in (socket.AF_INET, socket.AF_INET6) else None
         self._working: set[asyncio.Future[Any]] = set()
-        self._listening: dict[str, str] = {}                # turns heard live, not yet ended -> their session
+        self._listening: set[str] = set()                   # turns heard live, not yet ended
         self._speakers: set[str] = set()                    # the session ids its turns were heard under
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._wake = asyncio.Event()
@@ -207,10 +207,10 @@ class ServerSession:
         if isinstance(job, Listen) and self._workers is not None:
             future = self._workers.listen(job)          # in order on the turn's process
             if job.step == "start":
-                self._listening[job.item_id] = job.session_id
+                self._listening.add(job.item_id)
                 self._speakers.add(job.session_id)
             elif job.step == "end":
-                self._listening.pop(job.item_id, None)
+                self._listening.discard(job.item_id)
                 self._track(self._hand_back(work, asyncio.wrap_future(future)))
             return
         self._track(self._hand_back(work, self._run_elsewhere(work)))
@@ -263,8 +263,8 @@ class ServerSession:
     def _end_listening(self) -> None:
         """Free the decoders of turns still being heard when the session ends, and forget its speaker."""
         if self._workers is not None:
-            for item_id, session_id in self._listening.items():
-                self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000, session_id))
+            for item_id in self._listening:
+                self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000))
             for session_id in self._speakers:
                 self._workers.forget_session(session_id)
         self._listening.clear()

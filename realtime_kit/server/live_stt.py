@@ -64,13 +64,12 @@ class LiveTurns:
         if step == "start":
             started = _Turn(None, StreamingResampler(rate, DECODER_RATE), rate, normalisation)
             self._turns[key] = started
-            self._begin(started)
             self._feed(started, np.zeros(int(PADDING_S * rate), np.int16))  # the decoder misses words cut tight
         turn = self._turns.get(key)
         if turn is None:
             return ("", normalisation) if step == "end" else None
         if turn.decoder is None:
-            self._begin(turn)   # a decoder freed since: it catches up on the audio held so far
+            self._begin(turn)   # a decoder free (now, or freed since): it catches up on the audio held so far
         self._feed(turn, samples)
         return self._end(key) if step == "end" else None
 

@@ -352,7 +352,7 @@ class TurnInbox:
 
     def put(self, message: Any) -> None:
         self._messages.append(message)
-        if message is not None and (message[1] == "end" or not message[2]):
+        if self._awaited(message):
             self._ending[message[2]] += 1
 
     def take(self) -> Any:
@@ -360,9 +360,14 @@ class TurnInbox:
             for position, message in enumerate(self._messages):
                 if message is not None and message[2] in self._ending:
                     del self._messages[position]
-                    if message[1] == "end" or not message[2]:
+                    if self._awaited(message):
                         self._ending[message[2]] -= 1
                         if not self._ending[message[2]]:
                             del self._ending[message[2]]
                     return message
         return self._messages.popleft()
+
+    @staticmethod
+    def _awaited(message: Any) -> bool:
+        """A turn's end, or a whole transcription (no turn): someone waits for its answer."""
+        return message is not None and (message[1] == "end" or not message[2])
