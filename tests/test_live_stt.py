@@ -154,6 +154,25 @@ def test_a_turn_whose_speech_stopped_is_heard_before_newer_audio_of_others() -> 
 
 
 @pytest.mark.pure
+def test_among_turns_still_spoken_the_one_begun_first_is_heard_first() -> None:
+    """A behind listener keeps the oldest turn caught up (it likely stops next) rather than sharing itself evenly;
+    a turn that caught up keeps its place when more of its audio comes."""
+    inbox = TurnInbox()
+    for message in [(0, "start", "item_a", b"", 24000, ""), (1, "start", "item_b", b"", 24000, ""),
+                    (2, "feed", "item_b", b"", 24000, ""), (3, "feed", "item_a", b"", 24000, ""),
+                    (4, "feed", "item_b", b"", 24000, ""), (5, "feed", "item_a", b"", 24000, "")]:
+        inbox.put(message)
+    assert [inbox.take()[0] for _ in range(3)] == [0, 3, 5]        # item_a caught up
+    inbox.put((6, "start", "item_c", b"", 24000, ""))
+    inbox.put((7, "feed", "item_a", b"", 24000, ""))
+    inbox.put((8, "end", "item_b", b"", 24000, ""))
+    order = []
+    while inbox:
+        order.append(inbox.take()[0])
+    assert order == [1, 2, 4, 8, 7, 6]     # item_b's end first (with its feeds), then item_a, then item_c
+
+
+@pytest.mark.pure
 def test_a_turn_that_ends_in_silence_is_not_padded_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """A server VAD turn brings silence_duration_ms of quiet; padding it with 0.15 s more only delayed the words
     (end step 20 -> 10 ms CPU on 2026-11-29; WER over 4 voices the same within noise). A turn cut tight is padded."""

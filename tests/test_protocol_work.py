@@ -107,6 +107,26 @@ def test_a_turn_is_heard_live_and_its_words_come_back_beside_the_reply() -> None
     assert any(isinstance(w.job, Synthesize) for w in proto.work_to_do())   # and now the reply is spoken
 
 
+def test_a_turn_streamed_in_small_appends_reaches_its_decoder_in_pieces_of_100_ms_and_whole() -> None:
+    """20 ms appends (a browser's frames) are fed to the live decoder at least 100 ms at a time (each feed
+    switches the process's decoder); the end brings the rest, so the decoder hears the turn once, in full."""
+    proto = offloaded()
+    sound = np.random.default_rng(5).integers(-8000, 8000, 24000 * 2, dtype=np.int16)
+    step = 480  # 20 ms at 24 kHz
+    feeds: list[np.ndarray] = []
+    for index, start in enumerate(range(0, 24000, step)):  # the first second: speech from 100 ms on
+        found = [("speech_started", 100)] if index == 10 else []
+        feeds += [w.job.samples for w in detect(proto, sound[start:start + step], found)
+                  if isinstance(w.job, Listen) and w.job.step != "start"]
+    assert len(feeds) >= 8 and all(piece.size >= 2400 for piece in feeds)
+    [end] = [w.job for w in detect(proto, sound[24000:24000 + step], [("speech_stopped", 1000)])
+             if isinstance(w.job, Listen)]
+    assert end.step == "end" and 0 < end.samples.size < 2400 + step
+    heard = np.concatenate([*feeds, end.samples])
+    assert heard.size >= 21600                             # from the start (100 ms) to at least the stop (1000 ms)
+    assert np.array_equal(heard, sound[2400:2400 + heard.size])     # every sample once, in order
+
+
 def test_a_cleared_buffer_drops_the_old_detectors_answer() -> None:
     """Detection answers for audio cleared since are ignored (no phantom turn)."""
     proto = offloaded()

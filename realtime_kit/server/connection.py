@@ -374,8 +374,10 @@ class ServerSession:
         """Wait for a client frame or finished engine work, waking at the session cap."""
         until_cap = self._deadline - time.monotonic()
         timeout = until_cap if until_cap > 0 else 1.0  # past the cap: the next pull expires the session
+        # asyncio.timeout, not wait_for: no task made per wait (a speaker's every 20 ms append wakes this loop)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
 
 def _retrieved(task: asyncio.Future[None]) -> None:

@@ -29,7 +29,7 @@ import multiprocessing.connection
 import os
 import queue
 import threading
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -332,40 +332,47 @@ class TurnRouter:
 
 
 class TurnInbox:
-    """A listener's messages not yet handled: those of a turn whose end has come go before the others'.
+    """A listener's messages not yet handled: a turn whose end has come first, then the turn that began first.
 
-    A turn whose speech stopped has someone waiting for its words; a turn still being spoken has the rest
-    of its speech as slack. Each turn's own messages keep their order (an end never passes its feeds);
-    a whole transcription (no turn: key "") is someone waiting too, so it goes first as well.
+    A turn whose speech stopped has someone waiting for its words. Among turns still being spoken, the one that
+    began first is likely to stop next: kept caught up, its words are ready when it does, while newer turns have
+    the rest of their speech as slack (sharing a behind process evenly made every turn's end wait for its
+    backlog). Each turn's own messages keep their order (an end never passes its feeds); a whole transcription
+    (no turn: key "") is someone waiting too, so it goes first as well.
 
         inbox = TurnInbox()
         for message in received: inbox.put(message)     # (ticket, step, key, data, rate, normalisation)
-        message = inbox.take()                           # the oldest of an ended turn, else the oldest
+        message = inbox.take()     # the oldest of the turn whose end came first, else of the turn begun first
     """
 
     def __init__(self) -> None:
-        self._messages: deque[Any] = deque()
-        self._ending: Counter[str] = Counter()     # key -> its ends (or whole transcriptions) waiting here
+        self._turns: dict[str | None, deque[Any]] = {}    # key -> its messages; turns in the order they began
+        self._ending: dict[str | None, int] = {}   # key -> its ends (or whole transcriptions) here; first come first
+        self._held = 0
 
     def __bool__(self) -> bool:
-        return bool(self._messages)
+        return bool(self._held)
 
     def put(self, message: Any) -> None:
-        self._messages.append(message)
+        key = None if message is None else message[2]
+        self._turns.setdefault(key, deque()).append(message)
+        self._held += 1
         if self._awaited(message):
-            self._ending[message[2]] += 1
+            self._ending[key] = self._ending.get(key, 0) + 1
 
     def take(self) -> Any:
-        if self._ending:
-            for position, message in enumerate(self._messages):
-                if message is not None and message[2] in self._ending:
-                    del self._messages[position]
-                    if self._awaited(message):
-                        self._ending[message[2]] -= 1
-                        if not self._ending[message[2]]:
-                            del self._ending[message[2]]
-                    return message
-        return self._messages.popleft()
+        ended = next(iter(self._ending), None)
+        key = ended if ended is not None else next(key for key, waiting in self._turns.items() if waiting)
+        waiting = self._turns[key]
+        message = waiting.popleft()
+        self._held -= 1
+        if self._awaited(message):
+            self._ending[key] -= 1
+            if not self._ending[key]:
+                del self._ending[key]
+            if not waiting:
+                del self._turns[key]    # the turn is over (a caught-up turn still being spoken keeps its place)
+        return message
 
     @staticmethod
     def _awaited(message: Any) -> bool:
