@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 from collections.abc import Iterator
 
@@ -14,7 +15,7 @@ from speech_fixtures import speech_with_silence
 
 from realtime_kit.server import workers as workers_module
 from realtime_kit.server.work import Listen, Synthesize
-from realtime_kit.server.workers import EngineWorkers
+from realtime_kit.server.workers import LISTENER_NICENESS, EngineWorkers
 
 pytestmark = pytest.mark.engines
 
@@ -90,8 +91,9 @@ def test_forgetting_shared_sentences_starts_no_workers(monkeypatch: pytest.Monke
 
 def test_a_turn_heard_live_in_a_worker_gives_its_words_and_keeps_its_speakers_normalisation() -> None:
     """Two listener processes: turns spread over both, the words come back, a session's CMN is kept between its
-    turns and dropped when it ends. Recognition: "hello how are you today" in alloy, at least 3 of its 5 words
-    (the live WER over the everyday phrases is 0.09-0.13: test_live_stt.py)."""
+    turns and dropped when it ends; the processes yield the CPU to the server's loop. Recognition: "hello how are
+    you today" in alloy, at least 3 of its 5 words (the live WER over the everyday phrases is 0.09-0.13:
+    test_live_stt.py)."""
     workers = EngineWorkers(2)
     try:
         clip = speech_with_silence("hello how are you today", 0.2, 0.3)
@@ -106,6 +108,9 @@ def test_a_turn_heard_live_in_a_worker_gives_its_words_and_keeps_its_speakers_no
         first, second = turn("item_1"), turn("item_2")        # both in hand at once: one on each process
         words = [str(first.result(60)), str(second.result(60))]
         assert all(len(set(heard.split()) & {"hello", "how", "are", "you", "today"}) >= 3 for heard in words), words
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        assert [os.getpriority(os.PRIO_PROCESS, listener._process.pid) for listener in workers._listeners] \
+            == [min(19, ours + LISTENER_NICENESS)] * 2
         _, kept = workers._router.start("item_3", "sess_a")
         assert kept.count(",") == 12       # the 13 numbers of the CMN its last turn left
         workers.forget_session("sess_a")
