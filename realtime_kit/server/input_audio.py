@@ -160,17 +160,26 @@ class InputAudio:
         """The id of the turn in progress (speech started, not yet stopped)."""
         return self._speech[0] if self._speech else None
 
-    def speech_so_far(self, kind: str, until_ms: float = float("inf")) -> bytes:
+    def speech_so_far(self, kind: str, until_ms: float = float("inf"), skip: int = 0) -> bytes:
         """The audio of the turn in progress, from its start to ``until_ms`` (the end of what the detector has
-        judged) or the end of the buffer (b"" when none): a client sending faster than real time must not have
-        the live decoder hear past where the turn may yet stop."""
+        judged) or the end of the buffer (b"" when none), less its first ``skip`` bytes (heard already): a client
+        sending faster than real time must not have the live decoder hear past where the turn may yet stop."""
+        start, end = self._speech_span(kind, until_ms)
+        return bytes(self._buffer[start + skip:end])
+
+    def speech_bytes(self, kind: str, until_ms: float = float("inf")) -> int:
+        """How many bytes `speech_so_far` holds, without copying them (asked on every append of a turn)."""
+        start, end = self._speech_span(kind, until_ms)
+        return max(0, end - start)
+
+    def _speech_span(self, kind: str, until_ms: float) -> tuple[int, int]:
         if self._speech is None:
-            return b""
+            return 0, 0
         width = sample_width(kind)
         start = int((self._speech[1] - self._buffer_start_ms) * bytes_per_ms(kind)) // width * width
         end = len(self._buffer) if until_ms == float("inf") else \
             int((until_ms - self._buffer_start_ms) * bytes_per_ms(kind)) // width * width
-        return bytes(self._buffer[max(0, start):max(0, end)])
+        return min(max(0, start), len(self._buffer)), min(max(0, end), len(self._buffer))
 
     @property
     def buffered_bytes(self) -> int:

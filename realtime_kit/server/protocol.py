@@ -402,10 +402,10 @@ class RealtimeProtocol:
                 self._speech_stopped(turn)
         if self._listening is not None and self._input.speaking_item == self._listening[0]:
             item_id, fed = self._listening
-            heard_so_far = self._input.speech_so_far(kind, work.job.end_ms)
-            if ms_of(len(heard_so_far) - fed, kind) >= LIVE_FEED_MS:
-                self._listen(item_id, "feed", heard_so_far[fed:])
-                self._listening = (item_id, len(heard_so_far))
+            heard = self._input.speech_bytes(kind, work.job.end_ms)
+            if ms_of(heard - fed, kind) >= LIVE_FEED_MS:
+                self._listen(item_id, "feed", self._input.speech_so_far(kind, work.job.end_ms, skip=fed))
+                self._listening = (item_id, heard)
         elif self._listening is not None:
             self._stop_listening()   # the buffer was cleared or the detector changed
         detection = self._turn_detection()

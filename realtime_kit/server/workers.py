@@ -352,15 +352,13 @@ class TurnInbox:
     def __init__(self) -> None:
         self._turns: dict[str | None, deque[Any]] = {}    # key -> its messages; turns in the order they began
         self._ending: dict[str | None, int] = {}   # key -> its ends (or whole transcriptions) here; first come first
-        self._held = 0
 
     def __bool__(self) -> bool:
-        return bool(self._held)
+        return any(self._turns.values())
 
     def put(self, message: Any) -> None:
         key = None if message is None else message[2]
         self._turns.setdefault(key, deque()).append(message)
-        self._held += 1
         if self._awaited(message):
             self._ending[key] = self._ending.get(key, 0) + 1
 
@@ -369,7 +367,6 @@ class TurnInbox:
         key = ended if ended is not None else next(key for key, waiting in self._turns.items() if waiting)
         waiting = self._turns[key]
         message = waiting.popleft()
-        self._held -= 1
         if self._awaited(message):
             self._ending[key] -= 1
             if not self._ending[key]:
