@@ -105,18 +105,29 @@ async def spoken_session(url: str, phase: Phase, until: float, chunks: list[str]
             await _recv(ws)
             while time.perf_counter() < until:
                 await asyncio.sleep(rng.uniform(0.2, 2.0))
-                stopped = await _speak(ws, chunks)
-                await _stream_reply(ws, phase, stopped, phase.first_spoken_ms)
+                # the question streams on while its events are read, so each is timed as it arrives
+                speaking = asyncio.create_task(_speak(ws, chunks))
+                try:
+                    stopped = await _until_stopped(ws)
+                    await _stream_reply(ws, phase, stopped, phase.first_spoken_ms)
+                except BaseException:
+                    speaking.cancel()
+                    raise
+                await speaking
     except Exception as exc:
         phase.errors.append(f"spoken: {type(exc).__name__}: {exc}")
 
 
-async def _speak(ws: ClientConnection, chunks: list[str]) -> float:
-    """Stream the question at real-time pace; the time speech_stopped arrived (the reply is then due)."""
+async def _speak(ws: ClientConnection, chunks: list[str]) -> None:
+    """Stream the question at real-time pace."""
     start = time.perf_counter()
     for index, chunk in enumerate(chunks):
         await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
         await asyncio.sleep(max(0.0, start + (index + 1) * 0.1 - time.perf_counter()))
+
+
+async def _until_stopped(ws: ClientConnection) -> float:
+    """The time speech_stopped arrived (the reply is then due)."""
     while True:
         raw = await _recv(ws)
         if _event_type(raw) == "input_audio_buffer.speech_stopped":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 import threading
@@ -16,11 +17,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from speech_fixtures import speech
 from tone_engines import TONE_ENGINES, EnergyVad
 from websockets.asyncio.client import connect
 
 from conftest import until
 from realtime_kit.server import LocalServer
+from realtime_kit.server.vad import MODELS
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(60)]
 
@@ -66,3 +69,25 @@ async def test_quiet_and_loud_chunks_are_detected_in_the_order_sent() -> None:
     assert loop_thread not in threads                     # sound went to a thread, quiet stayed on the loop
     assert ChunkRecordingVad.heard[-1][1] == loop_thread  # and back to the loop once the thread had caught up
     assert kinds.index("input_audio_buffer.speech_started") < kinds.index("input_audio_buffer.speech_stopped")
+
+
+async def test_the_silero_models_a_room_borrowed_go_back_when_it_leaves() -> None:
+    """Two sessions speaking at once borrow a VAD model each; when the last one leaves, one model stays warm."""
+    MODELS.shrink(keep=0)
+    built = MODELS.built
+    talk = speech("good morning to everybody in the room")[: RATE]   # a second of speech, never finished
+    with LocalServer(pace="fast") as server:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(2):
+                ws = await stack.enter_async_context(connect(server.url + "/v1/realtime?model=gpt-realtime",
+                                                             max_queue=None))
+                await ws.recv()
+                await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {
+                    "input": {"turn_detection": {"type": "server_vad"}}}}}))
+                for start in range(0, talk.size, CHUNK):
+                    await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                              "audio": base64.b64encode(talk[start:start + CHUNK].tobytes()).decode()}))
+            await until(lambda: MODELS.built == built + 2, "both sessions scoring speech", 20)
+            assert MODELS.idle == 0
+        await until(lambda: MODELS.idle == 1, "the room's models given back, one kept", 10)
+    assert MODELS.built == built + 2

@@ -16,7 +16,7 @@ import realtime_kit as rk
 from realtime_kit.experiment import Results
 from realtime_kit.server import LocalServer
 from realtime_kit.server.protocol import RealtimeProtocol
-from realtime_kit.server.vad import SileroVad
+from realtime_kit.server.vad import MODELS
 from realtime_kit.server.voice import synthesize
 from realtime_kit.server.wire import Outgoing
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.wire
 def server() -> Iterator[LocalServer]:
     # Silero loads on the process's first detection (~2 s, longer on a busy machine): vad_sweep stops waiting
     # 0.2 s after the appends when no event came, so the sweep must not be the one to meet that load
-    SileroVad()
+    MODELS.give_back(MODELS.lend())
     with LocalServer(pace="fast") as running:
         yield running
 

