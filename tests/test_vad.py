@@ -224,6 +224,14 @@ def test_detectors_borrow_a_model_only_while_they_hear_sound(utterance: np.ndarr
     assert pool.idle == 1
     SileroVad(models=pool).feed(utterance)
     assert pool.built == 2
+    third, fourth = SileroVad(models=pool), SileroVad(models=pool)
+    third.feed(talking)
+    fourth.feed(talking)
+    pool.shrink()                      # the room left while two sessions were still closing
+    del third, fourth
+    gc.collect()
+    assert pool.idle == 1              # what they gave back after it was not kept beyond one
+    assert [e.kind for e in SileroVad(models=pool).feed(utterance)] == ["speech_started", "speech_stopped"]
 
 
 def test_a_lent_model_remembers_nothing_of_its_last_detector(utterance: np.ndarray) -> None:

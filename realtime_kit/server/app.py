@@ -18,7 +18,6 @@ import atexit
 import concurrent.futures
 import contextlib
 import dataclasses
-import gc
 import json
 import logging
 import math
@@ -383,9 +382,8 @@ def _give_memory_back() -> None:
     """The room left: the VAD models it borrowed go (one stays warm), then free memory goes back to the system."""
     from .vad import MODELS
 
-    gc.collect()     # sessions' detectors give their models back as they are freed
     MODELS.shrink()
-    release_free_memory(collect=False)
+    release_free_memory()
 
 
 def _warm_up_engines() -> None:

@@ -198,6 +198,7 @@ class ModelPool:
         self._idle: list[Any] = []
         self._lock = threading.Lock()   # detectors run on their sessions' threads
         self.built = 0                  # models made so far
+        self._cap: int | None = None    # after `shrink`: the most idle models kept, until one is lent again
 
     @property
     def idle(self) -> int:
@@ -206,6 +207,7 @@ class ModelPool:
 
     def lend(self) -> Any:
         with self._lock:
+            self._cap = None
             model = self._idle.pop() if self._idle else None
             if model is None:
                 self.built += 1
@@ -218,12 +220,15 @@ class ModelPool:
 
     def give_back(self, model: Any) -> None:
         with self._lock:
-            self._idle.append(model)
+            if self._cap is None or len(self._idle) < self._cap:
+                self._idle.append(model)    # else it is freed with its last reference
 
     def shrink(self, keep: int = 1) -> None:
-        """Free the idle models beyond ``keep`` (the room left: its memory goes back, one stays warm)."""
+        """Free the idle models beyond ``keep``, and those given back later until a model is lent again (the room
+        left: its memory goes back, one stays warm; sessions still closing give theirs back after this)."""
         with self._lock:
             del self._idle[keep:]
+            self._cap = keep
 
 
 MODELS = ModelPool()
