@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -55,6 +56,32 @@ def test_a_response_waits_for_synthesis_and_goes_on_when_it_is_done() -> None:
         proto.work_done(job, np.full(4800, 1000, np.int16))
     after = kinds(pull_all(proto))
     assert "response.output_audio.delta" in after and after[-2:] == ["response.done", "rate_limits.updated"]
+
+
+def test_audio_deltas_carry_every_sentences_samples_once_in_order_across_sentence_ends() -> None:
+    """Deltas cut across sentence ends hold each sentence's samples once, in order, as the seed's 4800/7200/12000
+    bytes; the shared (read-only) samples the workers hand back are read, never changed."""
+    proto = offloaded()
+    ask_text(proto, "Please tell me a story.")
+    handed: list[np.ndarray] = []
+    deltas: list[bytes] = []
+    while True:
+        events = pull_all(proto)
+        deltas += [base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta"]
+        if "response.done" in kinds(events):
+            break
+        work = proto.work_to_do()
+        assert work, "the reply stopped without asking for more speech"
+        for job in work:
+            count, first = 5_001 + 1_337 * len(handed), 7_919 * len(handed)   # odd lengths: deltas straddle ends
+            samples = ((np.arange(count) + first) % 32_000).astype(np.int16)
+            samples.flags.writeable = False            # as the workers' cache shares them between sessions
+            handed.append(samples)
+            proto.work_done(job, samples)
+    assert len(handed) >= 3
+    spoken = np.frombuffer(b"".join(deltas), "<i2")
+    assert np.array_equal(spoken, np.concatenate(handed))
+    assert [len(d) for d in deltas[:3]] == [4800, 7200, 12000] and all(len(d) <= 12000 for d in deltas)
 
 
 def test_a_failed_synthesis_fails_the_response() -> None:

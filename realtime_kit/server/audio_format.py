@@ -15,7 +15,8 @@ import numpy as np
 from ..audio import g711
 from ..rules import G711_RATE, PCM_RATE
 
-__all__ = ["G711_RATE", "PCM_RATE", "bytes_per_ms", "decode", "encode", "ms_of", "rate_of", "sample_width"]
+__all__ = ["G711_RATE", "PCM_RATE", "bytes_per_ms", "decode", "encode", "encoded_view", "ms_of", "rate_of",
+           "sample_width"]
 
 
 
@@ -53,3 +54,10 @@ def encode(samples: np.ndarray, kind: str) -> bytes:
     if kind == "audio/pcma":
         return g711.encode_alaw(pcm)
     return pcm.astype("<i2").tobytes()
+
+
+def encoded_view(samples: np.ndarray, kind: str) -> bytes | memoryview:
+    """Wire bytes from int16 samples, as a view of them when they already are those bytes (PCM16, little-endian)."""
+    if kind == "audio/pcm" and samples.dtype == np.dtype("<i2") and samples.flags.c_contiguous:
+        return samples.data.cast("B")
+    return encode(samples, kind)

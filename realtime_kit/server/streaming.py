@@ -17,12 +17,13 @@ import base64
 import json
 import math
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..rules import GPT_REALTIME, SERVICES, ModelProfile, ServiceRules
-from .audio_format import bytes_per_ms, encode, ms_of, rate_of
+from .audio_format import bytes_per_ms, encoded_view, ms_of, rate_of
 from .items import Conversation, Item
 from .tool_calls import ToolCall
 from .wire import Ids, Outgoing, json_copy
@@ -92,6 +93,39 @@ def sentences(pieces: list[str]) -> list[list[str]]:
 def chunk_ms(index: int) -> int:
     """The duration of audio delta number ``index`` (from 0)."""
     return FIRST_CHUNKS_MS[index] if index < len(FIRST_CHUNKS_MS) else CHUNK_MS
+
+
+class AudioQueue:
+    """Audio waiting to go out as deltas: views of whole sentences (shared by every session that says them), of
+    which only each delta's bytes are copied. Copying whole sentences into each session (three copies of a 3.7 s
+    sentence, 178 kB each) made 27 MB of fresh pages when 50 sessions said it at once."""
+
+    def __init__(self) -> None:
+        self._views: deque[memoryview] = deque()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def extend(self, data: bytes | memoryview) -> None:
+        view = memoryview(data).cast("B")
+        if view.nbytes:
+            self._views.append(view)
+            self._size += view.nbytes
+
+    def take(self, size: int) -> bytes:
+        """The next ``size`` bytes (fewer at the end), copied out."""
+        parts: list[memoryview] = []
+        while size > 0 and self._views:
+            view = self._views[0]
+            parts.append(view[:size])
+            if view.nbytes > size:
+                self._views[0] = view[size:]
+            else:
+                self._views.popleft()
+            size -= parts[-1].nbytes
+            self._size -= parts[-1].nbytes
+        return b"".join(parts)
 
 
 def place_pieces(starts: list[float], sentence: list[str], offset: int, begin_ms: float, duration_ms: float) -> None:
@@ -230,7 +264,7 @@ class OutputWriter:
         per_ms = bytes_per_ms(kind)
         pieces = transcript_pieces(text)
         starts: list[float] = []          # estimated start (ms) of each piece whose sentence is synthesised
-        pending = bytearray()
+        pending = AudioQueue()
         chunks_sent, sent_ms, synthesized_ms = 0, 0.0, 0.0
         item.audio[0] = bytearray()
 
@@ -243,8 +277,7 @@ class OutputWriter:
 
         def audio_chunk(size: int) -> Outgoing:
             nonlocal chunks_sent, sent_ms
-            data = bytes(pending[:size])
-            del pending[:size]
+            data = pending.take(size)
             item.audio[0].extend(data)
             chunks_sent, sent_ms = chunks_sent + 1, sent_ms + ms_of(len(data), kind)
             self.audio_was_produced = True
@@ -260,7 +293,7 @@ class OutputWriter:
         asked: list[Work] = []
         for index, sentence in enumerate(said):
             if recorded is not None:
-                audio: bytes | None = recorded
+                audio: bytes | memoryview | None = recorded
             else:
                 while len(asked) < min(len(said), index + 1 + SYNTHESIS_AHEAD):
                     asked.append(self._request(Synthesize("".join(said[len(asked)]).strip(), settings["voice"],
@@ -287,10 +320,9 @@ class OutputWriter:
                 yield audio_chunk(int(chunk_ms(chunks_sent) * per_ms))
         yield from transcript_until(math.inf)
 
-    def _spoken(self, work: Work, kind: str, response: Response) -> bytes | None:
-        """The bytes of a finished synthesis job; None (and the response failed) if the engine failed."""
+    def _spoken(self, work: Work, kind: str, response: Response) -> bytes | memoryview | None:
+        """The wire bytes of a finished synthesis job; None (and the response failed) if the engine failed."""
         if work.error is not None:  # an engine failure fails the response, as a server error would
             response.failure = f"Speech synthesis failed: {work.error}"
             return None
-        data = encode(work.result, kind)
-        return data[: len(data) // 2 * 2] if kind == "audio/pcm" else data
+        return encoded_view(work.result, kind)
