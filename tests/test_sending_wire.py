@@ -1,35 +1,61 @@
-"""Frames sent back to back leave corked (TCP_CORK, so they share segments), and no socket is left corked:
-a paced answer's deltas, and the events after them, are never held back by the kernel."""
+"""Frames due at the same moment leave the server in one write (one system call, shared TCP segments), and every
+event the client received was written once, in order: none lost or held back by the joining."""
 
 from __future__ import annotations
 
-import socket
+import asyncio
+import json
+from typing import Any
 
 import pytest
 
 import realtime_kit as rk
 from realtime_kit.server import LocalServer
-from realtime_kit.server.connection import ServerSession
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(60)]
 
 
-async def test_back_to_back_frames_are_corked_and_the_socket_is_uncorked_after(
+def frames_in(data: bytes) -> list[str]:
+    """The text frames in bytes a server wrote (RFC 6455: servers do not mask; every frame here is whole)."""
+    texts, at = [], 0
+    while at < len(data):
+        opcode, size, at = data[at] & 0x0F, data[at + 1] & 0x7F, at + 2
+        if size >= 126:
+            width = 2 if size == 126 else 8
+            size, at = int.from_bytes(data[at:at + width], "big"), at + width
+        if opcode == 0x1:
+            texts.append(data[at:at + size].decode())
+        at += size
+    return texts
+
+
+async def test_frames_due_together_leave_in_one_write_and_every_event_is_written_once_in_order(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    corking: list[bool] = []
-    cork = ServerSession._cork
+    writes: list[tuple[Any, bytes]] = []
+    transport_class: Any = asyncio.selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
+    write = transport_class.write
 
-    def recording_cork(self: ServerSession, on: bool) -> None:
-        corking.append(on)
-        cork(self, on)
+    def recording_write(self: Any, data: bytes) -> None:
+        writes.append((self, bytes(data)))
+        write(self, data)
 
-    monkeypatch.setattr(ServerSession, "_cork", recording_cork)
+    monkeypatch.setattr(transport_class, "write", recording_write)
     with LocalServer(pace="realtime") as server:
         async with rk.connect(server.url) as session:
             await session.update(turn_detection=None)
             answer = await session.send_text("Say hello in one short sentence.")
             (served,) = server._sessions
-            assert served._tcp_socket is not None
-            assert served._tcp_socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_CORK) == 0
+            served_transport = served.connection.transport
+        received = [row.type for row in session.events if row.direction == "in"]
     assert answer.audio.samples.size > 0
-    assert True in corking and corking[-1] is False     # corked for a batch, uncorked once it left
+    per_write = [frames_in(data) for transport, data in writes
+                 if transport is served_transport and data[:1] in (b"\x81", b"\x88")]
+    written = [json.loads(text)["type"] for texts in per_write for text in texts]
+    assert written == received           # everything the client saw, each event written once, in order
+    kinds = [[json.loads(text)["type"] for text in texts] for texts in per_write]
+    # the answer's opening events are due at once (before its speech is made), and so are its closing ones
+    opening = next(group for group in kinds if "response.created" in group)
+    assert {"conversation.item.added", "response.created", "response.output_item.added",
+            "response.content_part.added"} <= set(opening)
+    closing = next(group for group in kinds if "response.done" in group)
+    assert {"response.output_audio.done", "response.content_part.done", "response.output_item.done"} <= set(closing)
