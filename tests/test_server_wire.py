@@ -16,12 +16,14 @@ import openai
 import pytest
 from tone_engines import tone_speech
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from conftest import TlsFiles
 from realtime_kit.errors import ConfigError, InvalidState
 from realtime_kit.server import REALTIME_LEAD_MS, LocalServer, Pacer, shared_server
-from realtime_kit.server.protocol import Outgoing
+from realtime_kit.server.protocol import Outgoing, RealtimeProtocol
+from realtime_kit.server.work import Synthesize, Work
+from realtime_kit.server.workers import EngineWorkers
 from realtime_kit.spec import validate_client_event, validate_server_event
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(120)]
@@ -596,6 +598,39 @@ async def test_a_failing_protocol_gets_a_server_error_event_then_close_1011() ->
     validate_server_event(event)
     assert event["error"]["type"] == "server_error" and "engine exploded" in event["error"]["message"]
     assert ws.close_code == 1011
+
+
+class BreaksOnSpeech(RealtimeProtocol):
+    """The real protocol, except that it breaks on every sentence of speech handed back to it."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(model=options["model"], max_session_s=options["max_session_s"], offload=True)
+
+    def work_done(self, work: Work, result: Any = None, error: BaseException | None = None) -> None:
+        if isinstance(work.job, Synthesize):
+            raise RuntimeError("voice exploded")
+        super().work_done(work, result, error)
+
+
+async def test_a_protocol_breaking_on_a_handed_back_sentence_fails_the_session_with_1011() -> None:
+    """Made now (handed back from the loop) or kept from another session (handed back in-line), a sentence the
+    protocol breaks on ends the session as a server failure: a server_error event, then close 1011."""
+    EngineWorkers.forget_shared_sentences()
+    with LocalServer(protocol_factory=BreaksOnSpeech) as server:
+        for _ in ("made now", "kept"):
+            async with ws_connect(server.openai_base_url + "/realtime?model=gpt-realtime") as ws:
+                await ws.recv()
+                await ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message",
+                    "role": "user", "content": [{"type": "input_text", "text": "Tell me a joke."}]}}))
+                await ws.send(json.dumps({"type": "response.create"}))
+                events: list[dict[str, Any]] = []
+                async with asyncio.timeout(30):   # a session that swallowed the failure would hang here
+                    with contextlib.suppress(ConnectionClosedError):   # 1011 ends the iteration with an error
+                        async for frame in ws:
+                            events.append(json.loads(frame))
+            assert events[-1]["type"] == "error" and events[-1]["error"]["type"] == "server_error"
+            assert "voice exploded" in events[-1]["error"]["message"] and ws.close_code == 1011
+            assert "response.output_audio.delta" not in [event["type"] for event in events]
 
 
 @pytest.mark.parametrize("options, words", [

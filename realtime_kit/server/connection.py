@@ -47,7 +47,7 @@ from .workers import EngineWorkers
 if TYPE_CHECKING:
     from .protocol import Outgoing
 
-__all__ = ["ServerSession", "SessionProtocol", "SlowReader", "WorkingProtocol"]
+__all__ = ["ServerSession", "SessionProtocol", "SlowReader", "WorkingProtocol", "write_frames"]
 
 logger = logging.getLogger("realtime_kit.server")
 
@@ -110,6 +110,8 @@ class ServerSession:
         self._listening: set[str] = set()                   # turns heard live, not yet ended
         self._speakers: set[str] = set()                    # the session ids its turns were heard under
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
+        self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # a handed-back result broke
+        self._ended = False
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
         self._deadline = math.inf
@@ -134,13 +136,16 @@ class ServerSession:
         detector = asyncio.create_task(self._detect_loop())
         failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait({sender, receiver, gone, detector}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({sender, receiver, gone, detector, self._failed},
+                                         return_when=asyncio.FIRST_COMPLETED)
             failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
             failure = self._dropped or failure  # dropped for not reading: whichever task noticed the end first
             if isinstance(failure, ConnectionClosed):  # the client left (mid-response, say): not a failure
                 logger.debug("client left: %s", failure)
                 failure = None
         finally:
+            self._ended = True   # sentences made from now on find no one to give them to
+            self._failed.cancel()
             for task in (sender, receiver, gone, detector, *self._working):
                 task.cancel()
             await asyncio.gather(sender, receiver, gone, detector, *self._working, return_exceptions=True)
@@ -207,7 +212,39 @@ class ServerSession:
                 self._listening.discard(job.item_id)
                 self._track(self._hand_back(work, asyncio.wrap_future(future)))
             return
+        if isinstance(job, Synthesize) and self._workers is not None:
+            self._synthesize(work, self._workers.synthesis(job))
+            return
         self._track(self._hand_back(work, self._run_elsewhere(work)))
+
+    def _synthesize(self, work: Work, future: concurrent.futures.Future[Any]) -> None:
+        """Hand a kept sentence back now; else hand it back from the loop's next turn once it is made.
+
+        One callback per session instead of a task awaiting a wrapped, shielded future: four turns of the loop to
+        the sender became two, and in a burst (50 turns at once) each turn of the loop is long.
+        """
+        if future.done():
+            self._finish_here(work, *_outcome(future))  # the caller holds the lock; its loop takes what this asks
+            return
+        loop = asyncio.get_running_loop()
+
+        def on_loop(done: concurrent.futures.Future[Any]) -> None:
+            with contextlib.suppress(RuntimeError):  # the server stopped and closed its loop meanwhile
+                loop.call_soon_threadsafe(self._synthesized, work, done)
+
+        future.add_done_callback(on_loop)
+
+    def _synthesized(self, work: Work, done: concurrent.futures.Future[Any]) -> None:
+        if self._ended:
+            return
+        if self._turn.locked():   # a protocol call runs on a thread (a bulk frame): queue behind it
+            self._track(self._hand_back(work, asyncio.wrap_future(done)))
+            return
+        try:
+            self._finish_here(work, *_outcome(done))
+            self._start_asked_work()
+        except Exception as exc:
+            self._fail(exc)
 
     def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -216,8 +253,6 @@ class ServerSession:
 
     async def _run_elsewhere(self, work: Work) -> Any:
         job, loop = work.job, asyncio.get_running_loop()
-        if self._workers is not None and isinstance(job, Synthesize):
-            return await self._workers.synthesize(job)
         if self._workers is not None and isinstance(job, Transcribe):
             return await self._workers.transcribe(job)
         return await loop.run_in_executor(self._executor, self._engines.run, job)
@@ -231,8 +266,11 @@ class ServerSession:
         except Exception as err:  # the engine's failure is the job's result
             result, error = None, err
         async with self._turn:  # cheap (no engine runs in it): on the loop, no thread hop
-            typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
-            self._start_asked_work()
+            try:
+                typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
+                self._start_asked_work()
+            except Exception as exc:
+                self._fail(exc)
         self._wake.set()
 
     async def _detect_loop(self) -> None:
@@ -251,6 +289,15 @@ class ServerSession:
             result, error = self._engines.run(work.job), None
         except Exception as err:  # the engine's failure is the job's result
             result, error = None, err
+        self._finish_here(work, result, error)
+
+    def _fail(self, failure: Exception) -> None:
+        """The protocol broke on a handed-back result: the session fails (1011), as on a client frame."""
+        if not self._failed.done():
+            self._failed.set_exception(failure)
+
+    def _finish_here(self, work: Work, result: Any, error: BaseException | None) -> None:
+        """Give a job's result to the protocol now, on the loop, and wake the sender (no other call is running)."""
         typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
         self._wake.set()
 
@@ -349,12 +396,9 @@ class ServerSession:
         sending.result()
 
     async def _write(self, texts: list[str]) -> None:
-        """Frame the texts and write them at once: websockets' `send` writes each frame with its own system call."""
-        connection = self.connection
-        async with connection.send_context():   # checks the connection is open; waits while the buffer is full
-            for text in texts:
-                connection.protocol.send_text(text.encode())
-            connection.transport.write(b"".join(connection.protocol.data_to_send()))
+        # a connection with faults to inject (faults.DroppingConnection) counts what it writes
+        write = getattr(self.connection, "write_frames", None)
+        await (write(texts) if write is not None else write_frames(self.connection, texts))
 
     def _drop(self, reason: str) -> None:
         """Queue a 1008 close frame behind the unread data, flush what the client will still read, then cut."""
@@ -375,6 +419,22 @@ class ServerSession:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
+
+
+async def write_frames(connection: ServerConnection, texts: list[str]) -> None:
+    """Frame the texts and write them at once: websockets' `send` writes each frame with its own system call."""
+    async with connection.send_context():   # checks the connection is open; waits while the buffer is full
+        for text in texts:
+            connection.protocol.send_text(text.encode())
+        connection.transport.write(b"".join(connection.protocol.data_to_send()))
+
+
+def _outcome(done: concurrent.futures.Future[Any]) -> tuple[Any, BaseException | None]:
+    """A finished engine future as (result, error): the engine's failure is the job's result."""
+    if done.cancelled():
+        return None, RuntimeError("the engine processes stopped (the server is stopping)")
+    error = done.exception()
+    return (None, error) if error is not None else (done.result(), None)
 
 
 def _retrieved(task: asyncio.Future[None]) -> None:

@@ -27,6 +27,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from .connection import write_frames
+
 __all__ = ["DroppingConnection", "Faults", "SessionFaults", "drop_all"]
 
 REFUSAL = "The service is temporarily unavailable (a fault injected with refuse_next); try again."
@@ -113,13 +115,22 @@ class DroppingConnection:
             self._inner.transport.abort()
 
     async def send(self, message: str) -> None:
+        await self.write_frames([message])
+
+    async def write_frames(self, texts: list[str]) -> None:
+        """Write as `connection.write_frames` does, up to the audio delta the drop is due after; then drop."""
         if self.dropped:
             return
-        await self._inner.send(message)
-        if self._faults.drop_after_audio_deltas is not None and _AUDIO_DELTA in message[:60]:
-            self._deltas += 1
-            if self._deltas >= self._faults.drop_after_audio_deltas:
-                self.drop()
+        limit, due = self._faults.drop_after_audio_deltas, texts
+        if limit is not None:
+            for index, text in enumerate(texts):
+                self._deltas += _AUDIO_DELTA in text[:60]
+                if self._deltas >= limit:
+                    due = texts[:index + 1]
+                    break
+        await write_frames(self._inner, due)
+        if limit is not None and self._deltas >= limit:
+            self.drop()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if not self.dropped:

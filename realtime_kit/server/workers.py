@@ -78,21 +78,27 @@ class EngineWorkers:
 
     async def synthesize(self, job: Synthesize) -> np.ndarray:
         """The samples of one sentence (read-only: they may be shared with other sessions)."""
+        # shielded: one waiter giving up must not cancel the synthesis the others wait for
+        return await asyncio.shield(asyncio.wrap_future(self.synthesis(job)))
+
+    def synthesis(self, job: Synthesize) -> concurrent.futures.Future[np.ndarray]:
+        """The future samples of one sentence, shared by everyone asking for it; already done if it was kept."""
         key = (job.text, job.voice, job.rate, job.speed)
         with self._made_lock:
             made = self._made.get(key)
             if made is not None:
                 self._made.move_to_end(key)
-                return made
+                kept: concurrent.futures.Future[np.ndarray] = concurrent.futures.Future()
+                kept.set_result(made)
+                return kept
             future = self._making.get(key)
-            asked_here = future is None
-            if future is None:
-                pool = self._first if job.first else self._synth
-                future = self._making[key] = pool.submit(_synthesize, *key)
-        if asked_here:  # outside the lock: a future already done runs its callback (which takes the lock) at once
-            future.add_done_callback(lambda done: self._keep(key, done))
-        # shielded: one waiter giving up must not cancel the synthesis the others wait for
-        return await asyncio.shield(asyncio.wrap_future(future))
+            if future is not None:
+                return future
+            pool = self._first if job.first else self._synth
+            future = self._making[key] = pool.submit(_synthesize, *key)
+        # outside the lock: a future already done runs its callback (which takes the lock) at once
+        future.add_done_callback(lambda done: self._keep(key, done))
+        return future
 
     @classmethod
     def forget_shared_sentences(cls) -> None:
