@@ -12,7 +12,8 @@ event loop (they are cheap: no engine runs in them), serialised per session by a
 (`work.py`) runs beside them: espeak-ng and pocketsphinx in worker processes (`workers.py`), this
 session's Silero detector in order: a quiet microphone-sized chunk right here (the energy gate answers it with
 a max()), speech on a thread (Silero lets go of the GIL while it computes). Each result is handed back with
-``work_done`` and wakes the sender (no polling).
+``work_done`` and wakes the sender (no polling); a sentence many sessions wait for reaches each by one loop callback.
+Frames due at the same moment leave in one write.
 Protocol calls for frames carrying seconds of audio at once go to a worker of their own, so they queue behind
 each other rather than in front of the room. Back-pressure: a frame is fed only once the client has read what
 came before, and a client that leaves a send unread for ``Limits.send_stall_s`` is dropped (1008) instead of
@@ -240,11 +241,7 @@ class ServerSession:
         if self._turn.locked():   # a protocol call runs on a thread (a bulk frame): queue behind it
             self._track(self._hand_back(work, asyncio.wrap_future(done)))
             return
-        try:
-            self._finish_here(work, *_outcome(done))
-            self._start_asked_work()
-        except Exception as exc:
-            self._fail(exc)
+        self._give(work, *_outcome(done))
 
     def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -266,12 +263,7 @@ class ServerSession:
         except Exception as err:  # the engine's failure is the job's result
             result, error = None, err
         async with self._turn:  # cheap (no engine runs in it): on the loop, no thread hop
-            try:
-                typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
-                self._start_asked_work()
-            except Exception as exc:
-                self._fail(exc)
-        self._wake.set()
+            self._give(work, result, error)
 
     async def _detect_loop(self) -> None:
         """This session's detection jobs, one after another (the detector keeps state)."""
@@ -290,6 +282,14 @@ class ServerSession:
         except Exception as err:  # the engine's failure is the job's result
             result, error = None, err
         self._finish_here(work, result, error)
+
+    def _give(self, work: Work, result: Any, error: BaseException | None) -> None:
+        """Give a finished job's result to the protocol and start the work it asks next (no other call runs)."""
+        try:
+            self._finish_here(work, result, error)
+            self._start_asked_work()
+        except Exception as exc:
+            self._fail(exc)
 
     def _fail(self, failure: Exception) -> None:
         """The protocol broke on a handed-back result: the session fails (1011), as on a client frame."""
