@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -112,6 +113,9 @@ class ServerSession:
         self._speakers: set[str] = set()                    # the session ids its turns were heard under
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # a handed-back result broke
+        # a connection with faults to inject (faults.DroppingConnection) counts what it writes
+        self._write: Callable[[list[str]], Awaitable[None]] = \
+            getattr(connection, "write_frames", None) or functools.partial(write_frames, connection)
         self._ended = False
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
@@ -394,11 +398,6 @@ class ServerSession:
             raise self._dropped
         self._drained.set()
         sending.result()
-
-    async def _write(self, texts: list[str]) -> None:
-        # a connection with faults to inject (faults.DroppingConnection) counts what it writes
-        write = getattr(self.connection, "write_frames", None)
-        await (write(texts) if write is not None else write_frames(self.connection, texts))
 
     def _drop(self, reason: str) -> None:
         """Queue a 1008 close frame behind the unread data, flush what the client will still read, then cut."""
