@@ -57,10 +57,11 @@ class VadEvent:
 
 
 class StreamingResampler:
-    """Rate conversion by a polyphase FIR whose state carries across calls: chunking never changes output.
+    """Rate conversion by a polyphase FIR that remembers the input it still needs: chunking never changes output.
 
-    Input is filtered in fixed blocks of about 20 ms (a multiple of the decimation factor); a partial
-    block waits for the next call, so every sample meets exactly the same arithmetic however it arrives.
+    Input is taken in whole blocks of about 20 ms (a multiple of the decimation factor); a partial block waits
+    for the next call, and each call filters its blocks after the input kept from before, so every sample meets
+    exactly the same arithmetic however it arrives.
 
     >>> StreamingResampler(24000, 16000).process(np.zeros(960, np.float32)).size
     640
@@ -76,12 +77,14 @@ class StreamingResampler:
         # cut-off at the lower Nyquist; gain `up` makes up for the zeros stuffed in
         self._taps = np.ones(1) if factor == 1 else firwin(20 * factor + 1, 1.0 / factor, window=("kaiser", 5.0))
         self._taps = self._taps * self.up
-        self._state = np.zeros(self._taps.size - 1)
+        # the input the filter still reaches back to, in whole multiples of `down` (each call starts on the output grid)
+        reach = -(-(self._taps.size - 1) // self.up)
+        self._history = np.zeros(-(-reach // self.down) * self.down)
         self._pending = np.zeros(0)
 
     def at_rest(self) -> bool:
         """Its memory holds only silence: feeding zeros now would give zeros (see `skip_silence`)."""
-        return not np.any(self._state) and not np.any(self._pending)
+        return not np.any(self._history) and not np.any(self._pending)
 
     def skip_silence(self, count: int) -> np.ndarray:
         """Take ``count`` zero samples without filtering them: the zeros `process` would return, for free."""
@@ -92,20 +95,20 @@ class StreamingResampler:
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         """Float samples at from_rate in, float64 samples at to_rate out (whole blocks only)."""
-        from scipy.signal import lfilter
+        from scipy.signal import upfirdn
 
         pending = np.concatenate([self._pending, np.asarray(samples, np.float64).reshape(-1)])
         whole = pending.size - pending.size % self.block
         self._pending = pending[whole:]
         if self.up == self.down == 1:
             return pending[:whole]
-        outputs = []
-        for start in range(0, whole, self.block):
-            stuffed = np.zeros(self.block * self.up)
-            stuffed[:: self.up] = pending[start : start + self.block]
-            filtered, self._state = lfilter(self._taps, 1.0, stuffed, zi=self._state)
-            outputs.append(filtered[:: self.down])  # blocks hold whole multiples of `down`: phase stays 0
-        return np.concatenate(outputs) if outputs else np.zeros(0)
+        if not whole:
+            return np.zeros(0)
+        extended = np.concatenate([self._history, pending[:whole]])
+        self._history = extended[extended.size - self._history.size :]
+        # polyphase: only the outputs kept are computed (zero-stuffing then lfilter made `down` times as many)
+        first = self._history.size * self.up // self.down     # outputs before it belong to the kept input
+        return upfirdn(self._taps, extended, self.up, self.down)[first : first + whole * self.up // self.down]
 
 
 class SpeechSegmenter:
