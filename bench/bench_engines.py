@@ -1,7 +1,9 @@
 """How fast the local server's engines run, as multiples of real time, and how well STT hears the voice.
 
     python3 bench/bench_engines.py            # prints one line per measurement
-    python3 bench/bench_engines.py --live     # also: live transcription, each session's CMN vs two baselines
+    python3 bench/bench_engines.py --live     # also: live transcription, each session's CMN vs two baselines,
+                                              # and the hurried search (a listener behind) against the full one
+    python3 bench/bench_engines.py --hurried  # only the hurried search against the full one
 
 Speeds use CPU time of this process (time.process_time), so other work on a shared machine skews
 them less than wall-clock time would; "x real time" = seconds of audio per CPU second.
@@ -104,7 +106,7 @@ def bench_live_stt(voices: tuple[str, ...]) -> None:
     new_decoder = live_stt._new_decoder
     results = {}
     for name, make, per_session in (("per session", new_decoder, True),
-                                    ("carried over", lambda: _Carrying(new_decoder()), True),
+                                    ("carried over", lambda hurried=False: _Carrying(new_decoder(hurried)), True),
                                     ("one for all turns", new_decoder, False)):
         live_stt._new_decoder = make
         try:
@@ -122,10 +124,45 @@ def bench_live_stt(voices: tuple[str, ...]) -> None:
         print(f"live stt words heard, per session / {baseline}: {results['per session'] / results[baseline]:.2f}")
 
 
+def bench_hurried_search(voices: tuple[str, ...], rounds: int = 2) -> None:
+    """The full live search against the hurried one (a listener behind its audio): CPU per second of audio and WER
+    over the same clips, the two alternating in rounds (this machine's speed drifts)."""
+    import jiwer
+
+    clips = [(text, synthesize(text, voice, 24000)) for text in PHRASES for voice in voices]
+    audio_s = sum(clip.size for _, clip in clips) / 24000
+    spent: dict[bool, list[float]] = {False: [], True: []}
+    heard: dict[bool, list[str]] = {}
+    for _ in range(rounds):
+        for hurried in (False, True):
+            turns = live_stt.LiveTurns(max_decoders=1)
+            turns.handle("start", "warm", np.zeros(0, np.int16), 24000, hurry=hurried)   # builds its decoder
+            turns.handle("end", "warm", np.zeros(0, np.int16), 24000)
+            start = time.process_time()
+            words = []
+            for i, (_, clip) in enumerate(clips):
+                _, normalisation = TurnRouter(1).start(f"turn{i}", "")
+                turns.handle("start", f"turn{i}", np.zeros(0, np.int16), 24000, normalisation, hurry=hurried)
+                for at in range(0, clip.size, 2400):
+                    turns.handle("feed", f"turn{i}", clip[at : at + 2400], 24000)
+                words.append(str(turns.handle("end", f"turn{i}", np.zeros(0, np.int16), 24000)[0] or "-"))
+            spent[hurried].append((time.process_time() - start) / audio_s)
+            heard[hurried] = words
+    references = [text for text, _ in clips]
+    for hurried, name in ((False, "full"), (True, "hurried")):
+        print(f"live stt {name:7s} search: {np.median(spent[hurried]):.3f} CPU s per s of audio (median of {rounds}), "
+              f"WER {jiwer.wer(references, heard[hurried]):.3f} ({len(clips)} clips, {len(voices)} voices)")
+    print(f"live stt hurried / full CPU: {np.median(spent[True]) / np.median(spent[False]):.2f}")
+
+
 if __name__ == "__main__":
+    if "--hurried" in sys.argv:
+        bench_hurried_search(("alloy", "echo", "shimmer", "cedar", "coral"))
+        raise SystemExit
     bench_synthesis()
     bench_vad()
     bench_stt(GA_VOICES if "--all-voices" in sys.argv else ("alloy",))
     bench_stt(("alloy",), rate=8000)
     if "--live" in sys.argv:
         bench_live_stt(GA_VOICES)
+        bench_hurried_search(("alloy", "echo", "shimmer", "cedar", "coral"))

@@ -68,7 +68,7 @@ def test_each_session_starts_from_its_own_last_turn_and_no_one_elses(monkeypatch
     """Before 2026-11-29 a decoder carried CMN from whichever turn it heard last, so one session's speech moved
     another's words; now a session's first turn starts from the speech prior, its later turns from its own."""
     decoder = FakeDecoder()
-    monkeypatch.setattr(live_stt, "_new_decoder", lambda: decoder)
+    monkeypatch.setattr(live_stt, "_new_decoder", lambda hurried=False: decoder)
     monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
     turns, router = LiveTurns(max_decoders=1), TurnRouter(2)
     loud = np.full(RATE, 3000, np.int16)
@@ -87,7 +87,7 @@ def test_a_session_that_ended_is_forgotten_even_with_a_turn_still_in_hand(monkey
     """Memory stays bounded in a long-running server: an ended session's CMN goes, and a turn of it that comes
     back after the session ended does not bring it back."""
     decoder = FakeDecoder()
-    monkeypatch.setattr(live_stt, "_new_decoder", lambda: decoder)
+    monkeypatch.setattr(live_stt, "_new_decoder", lambda hurried=False: decoder)
     monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
     turns, router = LiveTurns(max_decoders=1), TurnRouter(1)
     loud = np.full(RATE // 10, 3000, np.int16)
@@ -116,7 +116,7 @@ def test_a_turn_with_no_decoder_free_takes_the_next_one_freed_and_catches_up(mon
     """Before 2026-11-29 a turn that started while every decoder was busy waited to be decoded whole at its end
     (up to 2 s after speech stopped); now it takes a decoder as soon as one is freed, with all its audio so far."""
     decoder = FakeDecoder()
-    monkeypatch.setattr(live_stt, "_new_decoder", lambda: decoder)
+    monkeypatch.setattr(live_stt, "_new_decoder", lambda hurried=False: decoder)
     monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
     monkeypatch.setattr(live_stt, "transcribe", lambda *_: pytest.fail("decoded whole at the end"))
     empty, loud = np.zeros(0, np.int16), np.full(RATE // 10, 3000, np.int16)
@@ -177,7 +177,7 @@ def test_a_turn_that_ends_in_silence_is_not_padded_again(monkeypatch: pytest.Mon
     """A server VAD turn brings silence_duration_ms of quiet; padding it with 0.15 s more only delayed the words
     (end step 20 -> 10 ms CPU on 2026-11-29; WER over 4 voices the same within noise). A turn cut tight is padded."""
     decoder = FakeDecoder()
-    monkeypatch.setattr(live_stt, "_new_decoder", lambda: decoder)
+    monkeypatch.setattr(live_stt, "_new_decoder", lambda hurried=False: decoder)
     monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
     turns, router = LiveTurns(max_decoders=1), TurnRouter(1)
     loud = np.full(RATE, 3000, np.int16)
@@ -188,3 +188,56 @@ def test_a_turn_that_ends_in_silence_is_not_padded_again(monkeypatch: pytest.Mon
     tight, quiet_end = fed
     # 16-bit at 16 kHz: the tight turn got 0.15 s of padding; the other its own 0.2 s of quiet and nothing more
     assert quiet_end - tight == 2 * (16000 // 5 - int(live_stt.PADDING_S * 16000))
+
+
+@pytest.mark.pure
+def test_an_inbox_knows_how_much_audio_waits_and_when_its_process_is_behind() -> None:
+    """Each message's int16 audio counts at its own rate until taken; past HURRY_BEHIND_S its process is behind."""
+    inbox = TurnInbox()
+    second_at_24k, second_at_16k = bytes(2 * 24000), bytes(2 * 16000)
+    inbox.put((0, "start", "item_a", b"", 24000, ""))
+    inbox.put((1, "feed", "item_a", second_at_24k, 24000, ""))
+    assert inbox.waiting_s == pytest.approx(1.0) and not inbox.behind      # exactly HURRY_BEHIND_S is not behind
+    inbox.put((2, "feed", "item_b", second_at_16k[: 2 * 1600], 16000, ""))
+    assert inbox.waiting_s == pytest.approx(1.1) and inbox.behind
+    taken = [inbox.take()[0] for _ in range(2)]
+    assert taken == [0, 1] and inbox.waiting_s == pytest.approx(0.1) and not inbox.behind
+    inbox.take()
+    assert inbox.waiting_s == 0.0 and not inbox
+
+
+@pytest.mark.pure
+def test_a_hurried_turn_is_decoded_with_the_cheaper_search_and_the_next_turn_with_the_full_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn started with hurry takes a decoder made with HURRIED_OPTIONS; the full decoders stay for other turns."""
+    made: list[tuple[bool, FakeDecoder]] = []
+
+    def new_decoder(hurried: bool = False) -> FakeDecoder:
+        made.append((hurried, FakeDecoder()))
+        return made[-1][1]
+
+    monkeypatch.setattr(live_stt, "_new_decoder", new_decoder)
+    monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
+    turns, loud, empty = LiveTurns(max_decoders=1), np.full(RATE // 10, 3000, np.int16), np.zeros(0, np.int16)
+    for item_id, hurry in (("item_a", True), ("item_b", False), ("item_c", True)):
+        turns.handle("start", item_id, empty, RATE, "cmn", hurry=hurry)
+        turns.handle("feed", item_id, loud, RATE)
+        words, _ = typing.cast(tuple[str, str], turns.handle("end", item_id, empty, RATE))
+        assert words == "words"
+    assert [hurried for hurried, _ in made] == [True, False]     # one of each, each reused by its own kind of turn
+    assert [len(decoder.started_from) for _, decoder in made] == [2, 1]
+
+
+@pytest.mark.engines
+def test_a_hurried_turn_is_still_heard_within_the_stated_word_error_rate() -> None:
+    """alloy over the 15 everyday phrases, live, every turn hurried: WER <= 0.40 (measured 0.26, 0.27; full search 0.18)."""
+    turns = LiveTurns(max_decoders=1)
+    heard = []
+    for i, text in enumerate(EVERYDAY_PHRASES):
+        clip = speech_with_silence(text, 0.2, 0.2, rate=RATE)
+        turns.handle("start", f"item_{i}", np.zeros(0, np.int16), RATE, hurry=True)
+        for at in range(0, clip.size, RATE // 10):
+            turns.handle("feed", f"item_{i}", clip[at : at + RATE // 10], RATE)
+        heard.append(typing.cast(tuple[str, str], turns.handle("end", f"item_{i}", np.zeros(0, np.int16), RATE))[0])
+    wer = float(jiwer.wer(list(EVERYDAY_PHRASES), heard))
+    assert wer <= 0.40, f"WER {wer:.3f}: {heard}"

@@ -8,10 +8,15 @@ instead of a whole decode later. Runs inside a worker process (`workers.py`): on
     turns.handle("start", "item_1", empty, 24000, normalisation)   # where this speaker's last turn left the CMN
     turns.handle("feed", "item_1", chunk, 24000)          # as often as audio comes
     turns.handle("end", "item_1", last_chunk, 24000)      # -> ("hello my name is", the CMN this turn left)
+    turns.handle("start", "item_2", empty, 24000, normalisation, hurry=True)   # the process is behind: cheaper search
 
 A turn starts from the feature normalisation (CMN) it is given: the caller keeps each session's, so a session's
 later turns adapt to its speaker and no other session's speech moves them; a first turn ("") starts from one CMN
 measured on speech. The process keeps nothing of a session between turns, so any process can hear any turn.
+
+A turn started with ``hurry`` (its process has fallen behind the audio: more turns than the machine can decode at
+full search) is decoded with a narrower search, about half the CPU for slightly worse words, so the backlog drains
+instead of growing without bound while a room keeps talking.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class _Turn:
     resampler: StreamingResampler
     rate: int
     normalisation: str
+    hurried: bool = False                                   # decoded with HURRIED_OPTIONS
     held: list[np.ndarray] = field(default_factory=list)    # the audio, kept only while there is no decoder
     energy: float = 0.0
     samples: int = 0
@@ -46,23 +52,26 @@ class LiveTurns:
 
     def __init__(self, max_decoders: int) -> None:
         self._max = max_decoders
-        self._idle: list[Any] = []
-        self._built = 0
+        self._idle: dict[bool, list[Any]] = {False: [], True: []}     # by hurried: decoders free
+        self._built = {False: 0, True: 0}
         self._prior = ""   # the CMN a session's first turn starts from, measured with the first decoder
         self._turns: dict[str, _Turn] = {}
 
     def handle(self, step: str, key: str, samples: np.ndarray, rate: int,
-               normalisation: str = "") -> tuple[str, str] | str | None:
-        """One step of a turn; "end" gives (the words, the CMN to start its speaker's next turn from)."""
+               normalisation: str = "", hurry: bool = False) -> tuple[str, str] | str | None:
+        """One step of a turn; "end" gives (the words, the CMN to start its speaker's next turn from).
+
+        ``hurry`` (read at "start"): decode this turn with the narrower, cheaper search.
+        """
         if step == "transcribe":
             return transcribe(samples, rate)
         if step == "warm":      # build a decoder now (1-2 s, the first), so the first turn does not wait for it
-            decoder = self._decoder()
+            decoder = self._decoder(hurried=False)
             if decoder is not None:
-                self._idle.append(decoder)
+                self._idle[False].append(decoder)
             return None
         if step == "start":
-            started = _Turn(None, StreamingResampler(rate, DECODER_RATE), rate, normalisation)
+            started = _Turn(None, StreamingResampler(rate, DECODER_RATE), rate, normalisation, hurry)
             self._turns[key] = started
             self._feed(started, np.zeros(int(PADDING_S * rate), np.int16))  # the decoder misses words cut tight
         turn = self._turns.get(key)
@@ -74,7 +83,7 @@ class LiveTurns:
         return self._end(key) if step == "end" else None
 
     def _begin(self, turn: _Turn) -> None:
-        decoder = self._decoder()
+        decoder = self._decoder(turn.hurried)
         if decoder is None:
             return
         # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
@@ -113,16 +122,17 @@ class LiveTurns:
         turn.decoder.end_utt()
         left = turn.decoder.get_cmn(False)
         hypothesis = turn.decoder.hyp()
-        self._idle.append(turn.decoder)
+        self._idle[turn.hurried].append(turn.decoder)
         loud = turn.samples and (turn.energy / turn.samples) ** 0.5 >= SILENCE_RMS
         return (words_of(hypothesis.hypstr) if hypothesis is not None and loud else ""), left
 
-    def _decoder(self) -> Any:
-        if self._idle:
-            return self._idle.pop()
-        if self._built < self._max:
-            self._built += 1
-            decoder = _new_decoder()
+    def _decoder(self, hurried: bool) -> Any:
+        """A free decoder of that search (built if fewer than ``max_decoders`` exist), else None."""
+        if self._idle[hurried]:
+            return self._idle[hurried].pop()
+        if self._built[hurried] < self._max:
+            self._built[hurried] += 1
+            decoder = _new_decoder(hurried)
             self._prior = self._prior or _speech_prior(decoder)
             return decoder
         return None
@@ -131,13 +141,16 @@ class LiveTurns:
 # No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove
 # (0.37 s CPU for a 4 s turn without it 0.24 s; accuracy on the bench phrases was the same or better).
 LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False}
+# At most 1500 HMMs active per frame (pocketsphinx's default 30000): 0.159 against 0.341 CPU s per s of audio, WER
+# 0.386 against 0.351 (5 voices x 16 phrases, live, one run on 2026-11-29; 3000: 0.197 CPU s, WER 0.372)
+HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500}
 _LOUD = SPEECH_PEAK * 32768   # int16: where the VAD says speech ends, trailing quiet begins
 
 
-def _new_decoder() -> Any:
+def _new_decoder(hurried: bool = False) -> Any:
     from pocketsphinx import Decoder
 
-    return Decoder(**LIVE_OPTIONS)
+    return Decoder(**(HURRIED_OPTIONS if hurried else LIVE_OPTIONS))
 
 
 # Sentences in four voices: the CMN they leave is where a session's first turn starts (`python3

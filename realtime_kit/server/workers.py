@@ -15,7 +15,8 @@ arrives, so the words are ready right after speech stops. A turn goes to the pro
 turns in hand (`TurnRouter`), which also keeps each session's CMN between its turns; a process hears
 the turns whose speech has stopped before the others' newer audio (`TurnInbox`). Each process has a
 sender and a reader thread (a busy process never blocks the caller). A process holds up to
-`LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio.
+`LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio. A turn that starts while its
+process has more than `HURRY_BEHIND_S` of audio still to decode is decoded with a cheaper search (live_stt.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import multiprocessing.connection
 import os
 import queue
 import threading
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -37,10 +38,12 @@ import numpy as np
 
 from .work import Listen, Synthesize, Transcribe
 
-__all__ = ["LISTENER_NICENESS", "LIVE_DECODERS", "EngineWorkers", "TurnInbox", "TurnRouter"]
+__all__ = ["HURRY_BEHIND_S", "LISTENER_NICENESS", "LIVE_DECODERS", "EngineWorkers", "TurnInbox", "TurnRouter"]
 
 LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
 LISTENER_NICENESS = 10  # added to the listener processes' nice value: they get what the server leaves
+# a turn starting with more audio than this waiting in its process's inbox is decoded hurried: the process is behind
+HURRY_BEHIND_S = 1.0
 SYNTH_CACHE_BYTES = 8 << 20    # recent sentences kept, by samples' bytes (about three minutes of speech)
 
 _SynthKey = tuple[str, str, int, float]
@@ -287,7 +290,8 @@ def _listener_main(conn: Connection) -> None:
             return
         ticket, step, key, data, rate, normalisation = message
         try:
-            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, normalisation)
+            result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, normalisation,
+                                  hurry=inbox.behind)
         except Exception as err:  # the turn fails, the process carries on
             conn.send((ticket, None, f"{type(err).__name__}: {err}"))
         else:
@@ -353,18 +357,32 @@ class TurnInbox:
         inbox = TurnInbox()
         for message in received: inbox.put(message)     # (ticket, step, key, data, rate, normalisation)
         message = inbox.take()     # the oldest of the turn whose end came first, else of the turn begun first
+        inbox.waiting_s            # seconds of audio in the messages not yet taken: how far behind the process is
+        inbox.behind               # more than HURRY_BEHIND_S of it
     """
 
     def __init__(self) -> None:
         self._turns: dict[str | None, deque[Any]] = {}    # key -> its messages; turns in the order they began
         self._ending: dict[str | None, int] = {}   # key -> its ends (or whole transcriptions) here; first come first
+        self._waiting: Counter[int] = Counter()     # sample rate -> samples waiting at it (exact, unlike a float sum)
 
     def __bool__(self) -> bool:
         return any(self._turns.values())
 
+    @property
+    def waiting_s(self) -> float:
+        return sum(samples / rate for rate, samples in self._waiting.items())
+
+    @property
+    def behind(self) -> bool:
+        """More than `HURRY_BEHIND_S` of audio waits: a turn starting now is decoded hurried."""
+        return self.waiting_s > HURRY_BEHIND_S
+
     def put(self, message: Any) -> None:
         key = None if message is None else message[2]
         self._turns.setdefault(key, deque()).append(message)
+        if message is not None:
+            self._waiting[message[4]] += len(message[3]) // 2
         if self._awaited(message):
             self._ending[key] = self._ending.get(key, 0) + 1
 
@@ -373,6 +391,8 @@ class TurnInbox:
         key = ended if ended is not None else next(key for key, waiting in self._turns.items() if waiting)
         waiting = self._turns[key]
         message = waiting.popleft()
+        if message is not None:
+            self._waiting[message[4]] -= len(message[3]) // 2
         if self._awaited(message):
             self._ending[key] -= 1
             if not self._ending[key]:
