@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from bench_server import _delta_bytes, _event_type, cpu_seconds, pct, start_server
+from bench_server import _delta_bytes, cpu_seconds, event_type, pct, start_server
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -68,7 +68,7 @@ async def _stream_reply(ws: ClientConnection, phase: Phase, started: float, firs
     while True:
         raw = await _recv(ws)
         now = time.perf_counter()
-        kind = _event_type(raw)
+        kind = event_type(raw)
         if kind == "response.output_audio.delta":
             if not first_at:
                 first_at = now
@@ -130,9 +130,9 @@ async def _until_stopped(ws: ClientConnection) -> float:
     """The time speech_stopped arrived (the reply is then due)."""
     while True:
         raw = await _recv(ws)
-        if _event_type(raw) == "input_audio_buffer.speech_stopped":
+        if event_type(raw) == "input_audio_buffer.speech_stopped":
             return time.perf_counter()
-        if _event_type(raw) == "error":
+        if event_type(raw) == "error":
             raise RuntimeError(f"error event: {raw[:160]}")
 
 
@@ -184,7 +184,7 @@ async def _banana(url: str, port: int) -> str:
         await ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
                       "content": [{"type": "input_text", "text": "repeat after me: " + "banana " * 20000}]}}))
         await ws.send(json.dumps({"type": "response.create", "response": {"max_output_tokens": "inf"}}))
-        while _event_type(await _recv(ws, 60)) != "response.output_audio.delta":
+        while event_type(await _recv(ws, 60)) != "response.output_audio.delta":
             pass
         await asyncio.sleep(5)  # it streams minutes of audio at real-time pace: listen a little, then leave
         return "first audio came; left mid-reply"
@@ -228,7 +228,7 @@ async def _close_mid_response(url: str, port: int) -> str:
     for _ in range(10):
         async with connect(url, max_size=None) as ws:
             await ws.send(json.dumps({"type": "response.create"}))
-            while _event_type(await _recv(ws)) != "response.output_audio.delta":
+            while event_type(await _recv(ws)) != "response.output_audio.delta":
                 pass
     return "10 clean closes mid-response"
 

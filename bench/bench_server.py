@@ -72,7 +72,7 @@ async def _time_deltas(ws: ClientConnection, turn: Turn, sent_at: float, deadlin
     while True:
         raw = await asyncio.wait_for(ws.recv(), timeout=max(0.01, deadline - time.perf_counter()))
         now = time.perf_counter()
-        kind = _event_type(raw)
+        kind = event_type(raw)
         if kind == "response.output_audio.delta":
             if turn.first_audio_ms is None:  # the playback clock starts here: its own lateness is 0
                 first_at = now
@@ -88,7 +88,7 @@ async def _time_deltas(ws: ClientConnection, turn: Turn, sent_at: float, deadlin
 
 async def _expect(ws: ClientConnection, kind: str, deadline: float) -> None:
     raw = await asyncio.wait_for(ws.recv(), timeout=max(0.01, deadline - time.perf_counter()))
-    if _event_type(raw) != kind:
+    if event_type(raw) != kind:
         raise RuntimeError(f"expected {kind}, got {raw[:120]!r}")
 
 
@@ -96,7 +96,7 @@ _TYPE = re.compile(r'"type"\s*:\s*"([^"]+)"')
 _DELTA = re.compile(r'"delta"\s*:\s*"([^"]*)"')
 
 
-def _event_type(raw: str | bytes) -> str:
+def event_type(raw: str | bytes) -> str:
     """The event's type without parsing 16 kB of base64 (the client must not be the bottleneck)."""
     text = raw if isinstance(raw, str) else raw.decode()
     match = _TYPE.search(text)
