@@ -141,9 +141,9 @@ class LiveTurns:
 # No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove
 # (0.37 s CPU for a 4 s turn without it 0.24 s; accuracy on the bench phrases was the same or better).
 LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False}
-# At most 1500 HMMs active per frame (pocketsphinx's default 30000): 0.159 against 0.341 CPU s per s of audio, WER
-# 0.386 against 0.351 (5 voices x 16 phrases, live, one run on 2026-11-29; 3000: 0.197 CPU s, WER 0.372)
-HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500}
+# At most 1500 HMMs active and 5 words ending per frame (pocketsphinx's defaults: 30000, no limit): about 0.4x the
+# CPU for a few more words wrong (`python3 bench/bench_engines.py --hurried`; the figures are in README.md)
+HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500, "maxwpf": 5}
 _LOUD = SPEECH_PEAK * 32768   # int16: where the VAD says speech ends, trailing quiet begins
 
 
