@@ -162,6 +162,24 @@ async def run(url: str, speakers: int, texters: int, seconds: float, chunk_s: fl
     return results
 
 
+def decoding_cost(question: np.ndarray) -> float:
+    """This machine's speed where the room's load lands: CPU seconds pocketsphinx's full live search takes per
+    second of the question (these shared machines differ from day to day by 2-3x; compare runs with it)."""
+    from realtime_kit.server.live_stt import LiveTurns
+
+    turns, empty = LiveTurns(max_decoders=1), np.zeros(0, np.int16)
+    turns.handle("warm", "", empty, RATE)
+    spent = []
+    for attempt in range(3):
+        start = time.process_time()
+        turns.handle("start", f"turn{attempt}", empty, RATE)
+        for at in range(0, question.size, RATE // 10):
+            turns.handle("feed", f"turn{attempt}", question[at:at + RATE // 10], RATE)
+        turns.handle("end", f"turn{attempt}", empty, RATE)
+        spent.append(time.process_time() - start)
+    return float(np.median(spent)) / (question.size / RATE)
+
+
 def report(speakers: int, texters: int, results: Results, cpu_share: float) -> None:
     def line(name: str, values: list[float | None]) -> str:
         got = np.array([v for v in values if v is not None])
@@ -189,6 +207,7 @@ def main() -> None:
     parser.add_argument("--chunk-ms", type=int, default=20, help="audio per input_audio_buffer.append")
     parser.add_argument("--workers", type=int, default=1, help="server processes (--workers)")
     args = parser.parse_args()
+    cost = decoding_cost(question_audio()[0])
     proc, url = start_server(["--port", "0", "--workers", str(args.workers)])
     try:
         asyncio.run(one_session(url, 0.0, time.perf_counter() + 60))   # warm: engines loaded, decoders built
@@ -203,7 +222,8 @@ def main() -> None:
     print(f"\n(ms after the end of speech; {args.chunk_ms} ms chunks; {args.workers} server process(es); "
           f"silence_duration_ms {SILENCE_MS}; goals: speech_stopped p95 <= "
           f"{SILENCE_MS + 60}, first audio p95 <= 600 at 30 speakers, text lateness p99 < 20)")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end (shared)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end (shared); "
+          f"before the runs, alone, the full live search took {cost:.3f} CPU s per s of the question")
 
 
 if __name__ == "__main__":
