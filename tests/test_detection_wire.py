@@ -57,6 +57,9 @@ async def test_quiet_and_loud_chunks_are_detected_in_the_order_sent() -> None:
             for index, level in enumerate(levels):
                 if index == 50:    # the thread has caught up: the quiet chunks after this are judged on the loop
                     await until(lambda: len(ChunkRecordingVad.heard) == 50, "the first 50 chunks detected", 10)
+                    # `heard` is written on the thread, before the loop takes its result back and counts it done
+                    # (on the slow machine of 2026-11-29 chunk 50 came in between and went to the thread too)
+                    await asyncio.sleep(0.5)
                 chunk = np.full(CHUNK, level, np.int16).tobytes()
                 await ws.send(json.dumps({"type": "input_audio_buffer.append",
                                           "audio": base64.b64encode(chunk).decode()}))

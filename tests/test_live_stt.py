@@ -192,18 +192,23 @@ def test_a_turn_that_ends_in_silence_is_not_padded_again(monkeypatch: pytest.Mon
 
 @pytest.mark.pure
 def test_an_inbox_knows_how_much_audio_waits_and_when_its_process_is_behind() -> None:
-    """Each message's int16 audio counts at its own rate until taken; past HURRY_BEHIND_S its process is behind."""
+    """Each message's int16 audio counts at its own rate until taken. A turn starts behind when more than
+    HURRY_BEHIND_S of other turns' audio waits: its own does not count (a clip sent at once is decoded in full)."""
     inbox = TurnInbox()
-    second_at_24k, second_at_16k = bytes(2 * 24000), bytes(2 * 16000)
+    second_at_24k, tenth_at_16k = bytes(2 * 24000), bytes(2 * 1600)
     inbox.put((0, "start", "item_a", b"", 24000, ""))
-    inbox.put((1, "feed", "item_a", second_at_24k, 24000, ""))
-    assert inbox.waiting_s == pytest.approx(1.0) and not inbox.behind      # exactly HURRY_BEHIND_S is not behind
-    inbox.put((2, "feed", "item_b", second_at_16k[: 2 * 1600], 16000, ""))
-    assert inbox.waiting_s == pytest.approx(1.1) and inbox.behind
-    taken = [inbox.take()[0] for _ in range(2)]
-    assert taken == [0, 1] and inbox.waiting_s == pytest.approx(0.1) and not inbox.behind
-    inbox.take()
-    assert inbox.waiting_s == 0.0 and not inbox
+    inbox.put((1, "feed", "item_a", second_at_24k + second_at_24k, 24000, ""))
+    assert inbox.waiting_s() == pytest.approx(2.0) and not inbox.behind("item_a")   # only its own audio waits
+    inbox.put((2, "start", "item_b", b"", 16000, ""))
+    inbox.put((3, "feed", "item_b", tenth_at_16k, 16000, ""))
+    assert inbox.behind("item_b") and not inbox.behind("item_a")   # 2 s of item_a's wait; 0.1 s of item_b's
+    assert [inbox.take()[0] for _ in range(2)] == [0, 1]
+    assert inbox.waiting_s() == pytest.approx(0.1) and not inbox.behind("item_c")
+    inbox.put((4, "feed", "item_c", second_at_24k, 24000, ""))
+    assert inbox.waiting_s(besides="item_b") == 1.0 and not inbox.behind("item_b")  # exactly HURRY_BEHIND_S: not
+    while inbox:
+        inbox.take()
+    assert inbox.waiting_s() == 0.0
 
 
 @pytest.mark.pure

@@ -16,7 +16,8 @@ turns in hand (`TurnRouter`), which also keeps each session's CMN between its tu
 the turns whose speech has stopped before the others' newer audio (`TurnInbox`). Each process has a
 sender and a reader thread (a busy process never blocks the caller). A process holds up to
 `LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio. A turn that starts while its
-process has more than `HURRY_BEHIND_S` of audio still to decode is decoded with a cheaper search (live_stt.py).
+process has more than `HURRY_BEHIND_S` of other turns' audio still to decode is decoded with a cheaper search
+(live_stt.py).
 """
 
 from __future__ import annotations
@@ -291,7 +292,7 @@ def _listener_main(conn: Connection) -> None:
         ticket, step, key, data, rate, normalisation = message
         try:
             result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, normalisation,
-                                  hurry=inbox.behind)
+                                  hurry=inbox.behind(key))
         except Exception as err:  # the turn fails, the process carries on
             conn.send((ticket, None, f"{type(err).__name__}: {err}"))
         else:
@@ -357,32 +358,36 @@ class TurnInbox:
         inbox = TurnInbox()
         for message in received: inbox.put(message)     # (ticket, step, key, data, rate, normalisation)
         message = inbox.take()     # the oldest of the turn whose end came first, else of the turn begun first
-        inbox.waiting_s            # seconds of audio in the messages not yet taken: how far behind the process is
-        inbox.behind               # more than HURRY_BEHIND_S of it
+        inbox.waiting_s()          # seconds of audio in the messages not yet taken: how far behind the process is
+        inbox.behind("item_2")     # more than HURRY_BEHIND_S of it, item_2's own not counted
     """
 
     def __init__(self) -> None:
         self._turns: dict[str | None, deque[Any]] = {}    # key -> its messages; turns in the order they began
         self._ending: dict[str | None, int] = {}   # key -> its ends (or whole transcriptions) here; first come first
-        self._waiting: Counter[int] = Counter()     # sample rate -> samples waiting at it (exact, unlike a float sum)
+        # key -> {sample rate: samples waiting at it} (exact, unlike a float sum of seconds)
+        self._waiting: dict[str | None, Counter[int]] = {}
 
     def __bool__(self) -> bool:
         return any(self._turns.values())
 
-    @property
-    def waiting_s(self) -> float:
-        return sum(samples / rate for rate, samples in self._waiting.items())
+    def waiting_s(self, besides: str | None = None) -> float:
+        """Seconds of audio in the messages not yet taken, but for the turn ``besides``."""
+        return sum(samples / rate for key, counts in self._waiting.items() if key != besides
+                   for rate, samples in counts.items())
 
-    @property
-    def behind(self) -> bool:
-        """More than `HURRY_BEHIND_S` of audio waits: a turn starting now is decoded hurried."""
-        return self.waiting_s > HURRY_BEHIND_S
+    def behind(self, turn: str) -> bool:
+        """More than `HURRY_BEHIND_S` of other turns' audio waits: ``turn``, starting now, is decoded hurried.
+
+        Its own audio does not count: a client that sends a whole clip at once has its words decoded in full.
+        """
+        return self.waiting_s(besides=turn) > HURRY_BEHIND_S
 
     def put(self, message: Any) -> None:
         key = None if message is None else message[2]
         self._turns.setdefault(key, deque()).append(message)
         if message is not None:
-            self._waiting[message[4]] += len(message[3]) // 2
+            self._waiting.setdefault(key, Counter())[message[4]] += len(message[3]) // 2
         if self._awaited(message):
             self._ending[key] = self._ending.get(key, 0) + 1
 
@@ -392,13 +397,14 @@ class TurnInbox:
         waiting = self._turns[key]
         message = waiting.popleft()
         if message is not None:
-            self._waiting[message[4]] -= len(message[3]) // 2
+            self._waiting[key][message[4]] -= len(message[3]) // 2
         if self._awaited(message):
             self._ending[key] -= 1
             if not self._ending[key]:
                 del self._ending[key]
             if not waiting:
                 del self._turns[key]    # the turn is over (a caught-up turn still being spoken keeps its place)
+                self._waiting.pop(key, None)
         return message
 
     @staticmethod
