@@ -15,7 +15,7 @@ later turns adapt to its speaker and no other session's speech moves them; a fir
 measured on speech. The process keeps nothing of a session between turns, so any process can hear any turn.
 
 A turn started with ``hurry`` (its process has fallen behind the audio: more turns than the machine can decode at
-full search) is decoded with a narrower search, about half the CPU for slightly worse words, so the backlog drains
+full search) is decoded with a narrower search, about 0.4x the CPU for a few more words wrong, so the backlog drains
 instead of growing without bound while a room keeps talking.
 """
 

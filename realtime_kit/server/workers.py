@@ -43,7 +43,7 @@ __all__ = ["HURRY_BEHIND_S", "LISTENER_NICENESS", "LIVE_DECODERS", "EngineWorker
 
 LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
 LISTENER_NICENESS = 10  # added to the listener processes' nice value: they get what the server leaves
-# a turn starting with more audio than this waiting in its process's inbox is decoded hurried: the process is behind
+# a turn starting with more of other turns' audio than this in its process's inbox is decoded hurried (behind)
 HURRY_BEHIND_S = 1.0
 SYNTH_CACHE_BYTES = 8 << 20    # recent sentences kept, by samples' bytes (about three minutes of speech)
 
