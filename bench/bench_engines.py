@@ -135,17 +135,12 @@ def bench_hurried_search(voices: tuple[str, ...], rounds: int = 2) -> None:
     heard: dict[bool, list[str]] = {}
     for _ in range(rounds):
         for hurried in (False, True):
-            turns = live_stt.LiveTurns(max_decoders=1)
-            turns.handle("start", "warm", np.zeros(0, np.int16), 24000, hurry=hurried)   # builds its decoder
-            turns.handle("end", "warm", np.zeros(0, np.int16), 24000)
+            turns, router = live_stt.LiveTurns(max_decoders=1), TurnRouter(1)
+            hear_live(turns, router, np.zeros(0, np.int16), "warm", "", hurry=hurried)   # builds its decoder
+            # session "": every turn starts from the speech prior, as a session's first turn does
             start = time.process_time()
-            words = []
-            for i, (_, clip) in enumerate(clips):
-                _, normalisation = TurnRouter(1).start(f"turn{i}", "")
-                turns.handle("start", f"turn{i}", np.zeros(0, np.int16), 24000, normalisation, hurry=hurried)
-                for at in range(0, clip.size, 2400):
-                    turns.handle("feed", f"turn{i}", clip[at : at + 2400], 24000)
-                words.append(str(turns.handle("end", f"turn{i}", np.zeros(0, np.int16), 24000)[0] or "-"))
+            words = [hear_live(turns, router, clip, f"turn{i}", "", hurry=hurried) or "-"
+                     for i, (_, clip) in enumerate(clips)]
             spent[hurried].append((time.process_time() - start) / audio_s)
             heard[hurried] = words
     references = [text for text, _ in clips]

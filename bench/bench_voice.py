@@ -29,12 +29,17 @@ import json
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # speech_fixtures: a clip heard live
+
 from bench_server import event_type, one_session, pct, start_server, tree_cpu_seconds
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -165,17 +170,17 @@ async def run(url: str, speakers: int, texters: int, seconds: float, chunk_s: fl
 def decoding_cost(question: np.ndarray) -> float:
     """This machine's speed where the room's load lands: CPU seconds pocketsphinx's full live search takes per
     second of the question (these shared machines differ from day to day by 2-3x; compare runs with it)."""
-    from realtime_kit.server.live_stt import LiveTurns
+    from speech_fixtures import hear_live
 
-    turns, empty = LiveTurns(max_decoders=1), np.zeros(0, np.int16)
-    turns.handle("warm", "", empty, RATE)
+    from realtime_kit.server.live_stt import LiveTurns
+    from realtime_kit.server.workers import TurnRouter
+
+    turns, router = LiveTurns(max_decoders=1), TurnRouter(1)
+    turns.handle("warm", "", np.zeros(0, np.int16), RATE)
     spent = []
     for attempt in range(3):
         start = time.process_time()
-        turns.handle("start", f"turn{attempt}", empty, RATE)
-        for at in range(0, question.size, RATE // 10):
-            turns.handle("feed", f"turn{attempt}", question[at:at + RATE // 10], RATE)
-        turns.handle("end", f"turn{attempt}", empty, RATE)
+        hear_live(turns, router, question, f"turn{attempt}", "", RATE)
         spent.append(time.process_time() - start)
     return float(np.median(spent)) / (question.size / RATE)
 

@@ -117,12 +117,12 @@ def spectral_centroid_hz(samples: np.ndarray, rate: int) -> float:
 
 
 def hear_live(turns: LiveTurns, router: TurnRouter, clip: np.ndarray, item_id: str, session_id: str,
-              rate: int = 24000) -> str:
+              rate: int = 24000, hurry: bool = False) -> str:
     """One turn through the server's live decoders, streamed in 100 ms chunks like a microphone; ``router`` keeps
-    each session's CMN between its turns, as the server's workers do."""
+    each session's CMN between its turns, as the server's workers do; ``hurry``: the cheaper search."""
     chunk = rate // 10
     _, normalisation = router.start(item_id, session_id)
-    turns.handle("start", item_id, np.zeros(0, np.int16), rate, normalisation)
+    turns.handle("start", item_id, np.zeros(0, np.int16), rate, normalisation, hurry=hurry)
     for start in range(0, clip.size, chunk):
         turns.handle("feed", item_id, clip[start:start + chunk], rate)
     words, left = typing.cast(tuple[str, str], turns.handle("end", item_id, np.zeros(0, np.int16), rate))

@@ -292,7 +292,7 @@ def _listener_main(conn: Connection) -> None:
         ticket, step, key, data, rate, normalisation = message
         try:
             result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, normalisation,
-                                  hurry=inbox.behind(key))
+                                  hurry=step == "start" and inbox.behind(key))   # read only at a turn's start
         except Exception as err:  # the turn fails, the process carries on
             conn.send((ticket, None, f"{type(err).__name__}: {err}"))
         else:
