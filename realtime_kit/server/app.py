@@ -388,9 +388,13 @@ def _give_memory_back() -> None:
 
 def _warm_up_engines() -> None:
     try:
-        from .vad import MODELS
+        import numpy as np
+
+        from .vad import MODELS, SileroVad
 
         MODELS.give_back(MODELS.lend())  # loads ONNX Runtime and a first model: a first loud append is judged at once
+        # imports scipy.signal (~1 s holding the GIL) now, not when the room's first microphone opens
+        SileroVad().feed(np.zeros(960, np.int16))
         EngineWorkers.shared().warm_up()
     except Exception:  # a missing engine shows up, with its own message, on the first reply
         logger.debug("engine warm-up failed", exc_info=True)

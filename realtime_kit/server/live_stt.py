@@ -29,7 +29,7 @@ import numpy as np
 from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, transcribe, words_of
 from .vad import SPEECH_PEAK, StreamingResampler
 
-__all__ = ["LiveTurns"]
+__all__ = ["BUSY_TURNS", "LiveTurns"]
 
 
 @dataclass(eq=False)
@@ -81,6 +81,22 @@ class LiveTurns:
             self._begin(turn)   # a decoder free (now, or freed since): it catches up on the audio held so far
         self._feed(turn, samples)
         return self._end(key) if step == "end" else None
+
+    def prepare(self) -> bool:
+        """Build one decoder a coming turn would otherwise wait for; True if one was built (call while idle).
+
+        Only while at least `BUSY_TURNS` turns are being heard: a room is talking, and a turn that finds no decoder
+        free waits for one to be built (about 0.4 s of CPU, longer on a full machine). One full and one hurried
+        decoder are kept free, each kind up to ``max_decoders``; a lone speaker's process builds nothing more.
+        """
+        if len(self._turns) < BUSY_TURNS:
+            return False
+        for hurried in (False, True):
+            if not self._idle[hurried] and self._built[hurried] < self._max:
+                decoder = self._decoder(hurried)
+                self._idle[hurried].append(decoder)
+                return True
+        return False
 
     def _begin(self, turn: _Turn) -> None:
         decoder = self._decoder(turn.hurried)
@@ -140,10 +156,14 @@ class LiveTurns:
 
 # No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove
 # (0.37 s CPU for a 4 s turn without it 0.24 s; accuracy on the bench phrases was the same or better).
-LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False}
+# At most 5000 HMMs active and 10 words ending per frame (pocketsphinx: 30000, no limit): 0.7x the CPU, and the last
+# pass over the turn's word lattice at its end (bestpath) 14 ms instead of 52, for about 0.01 more WER (README.md)
+LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False, "maxhmmpf": 5000, "maxwpf": 10}
 # At most 1500 HMMs active and 5 words ending per frame (pocketsphinx's defaults: 30000, no limit): about 0.4x the
 # CPU for a few more words wrong (`python3 bench/bench_engines.py --hurried`; the figures are in README.md)
 HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500, "maxwpf": 5}
+# turns heard at once from which a process keeps a free decoder of each search ready (`LiveTurns.prepare`)
+BUSY_TURNS = 2
 _LOUD = SPEECH_PEAK * 32768   # int16: where the VAD says speech ends, trailing quiet begins
 
 

@@ -15,9 +15,10 @@ arrives, so the words are ready right after speech stops. A turn goes to the pro
 turns in hand (`TurnRouter`), which also keeps each session's CMN between its turns; a process hears
 the turns whose speech has stopped before the others' newer audio (`TurnInbox`). Each process has a
 sender and a reader thread (a busy process never blocks the caller). A process holds up to
-`LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio. A turn that starts while its
-process has more than `HURRY_BEHIND_S` of other turns' audio still to decode is decoded with a cheaper search
-(live_stt.py).
+`LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio, and a process hearing several
+turns builds a free decoder ahead while it has nothing else to do. A turn whose start waited in the inbox more than
+`HURRY_BEHIND_S` (its speaker is that far ahead of the decoder), or that starts while more than that of other turns'
+audio waits, is decoded with a cheaper search (live_stt.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import multiprocessing.connection
 import os
 import queue
 import threading
+import time
 from collections import Counter, OrderedDict, deque
 from multiprocessing.connection import Connection
 from typing import Any
@@ -280,10 +282,13 @@ def _listener_main(conn: Connection) -> None:
     inbox = TurnInbox()
     while True:
         try:
+            # nothing to do: build a decoder a coming turn would wait for (one, then look at the pipe again)
+            while not inbox and not conn.poll() and turns.prepare():
+                pass
             if not inbox:
-                inbox.put(conn.recv())
+                inbox.put(conn.recv(), time.monotonic())
             while conn.poll():        # take in everything already sent, so that turns whose speech stopped go first
-                inbox.put(conn.recv())
+                inbox.put(conn.recv(), time.monotonic())
         except (EOFError, OSError):  # the server went away
             return
         message = inbox.take()
@@ -292,7 +297,7 @@ def _listener_main(conn: Connection) -> None:
         ticket, step, key, data, rate, normalisation = message
         try:
             result = turns.handle(step, key, np.frombuffer(data, np.int16), rate, normalisation,
-                                  hurry=step == "start" and inbox.behind(key))   # read only at a turn's start
+                                  hurry=step == "start" and inbox.behind(key, time.monotonic()))   # read at a start
         except Exception as err:  # the turn fails, the process carries on
             conn.send((ticket, None, f"{type(err).__name__}: {err}"))
         else:
@@ -356,10 +361,10 @@ class TurnInbox:
     (no turn: key "") is someone waiting too, so it goes first as well.
 
         inbox = TurnInbox()
-        for message in received: inbox.put(message)     # (ticket, step, key, data, rate, normalisation)
+        for message in received: inbox.put(message, time.monotonic())   # (ticket, step, key, data, rate, cmn)
         message = inbox.take()     # the oldest of the turn whose end came first, else of the turn begun first
         inbox.waiting_s()          # seconds of audio in the messages not yet taken: how far behind the process is
-        inbox.behind("item_2")     # more than HURRY_BEHIND_S of it, item_2's own not counted
+        inbox.behind("item_2", time.monotonic())   # item_2's start waited, or other turns' audio waits, too long
     """
 
     def __init__(self) -> None:
@@ -367,6 +372,7 @@ class TurnInbox:
         self._ending: dict[str | None, int] = {}   # key -> its ends (or whole transcriptions) here; first come first
         # key -> {sample rate: samples waiting at it} (exact, unlike a float sum of seconds)
         self._waiting: dict[str | None, Counter[int]] = {}
+        self._started_at: dict[str | None, float] = {}   # key -> when its start came in: how long its audio waited
 
     def __bool__(self) -> bool:
         return any(self._turns.values())
@@ -376,18 +382,23 @@ class TurnInbox:
         return sum(samples / rate for key, counts in self._waiting.items() if key != besides
                    for rate, samples in counts.items())
 
-    def behind(self, turn: str) -> bool:
-        """More than `HURRY_BEHIND_S` of other turns' audio waits: ``turn``, starting now, is decoded hurried.
+    def behind(self, turn: str, now: float) -> bool:
+        """``turn``, starting now, is decoded hurried: its start waited here more than `HURRY_BEHIND_S` (its speaker
+        is that far ahead of the decoder), or more than that of other turns' audio waits.
 
-        Its own audio does not count: a client that sends a whole clip at once has its words decoded in full.
+        Its own waiting audio does not count: a client that sends a whole clip at once has its words decoded in full.
         """
-        return self.waiting_s(besides=turn) > HURRY_BEHIND_S
+        waited = now - self._started_at.get(turn, now)
+        return waited > HURRY_BEHIND_S or self.waiting_s(besides=turn) > HURRY_BEHIND_S
 
-    def put(self, message: Any) -> None:
+    def put(self, message: Any, at: float) -> None:
+        """Queue ``message``, come in ``at`` (a monotonic clock's seconds)."""
         key = None if message is None else message[2]
         self._turns.setdefault(key, deque()).append(message)
         if message is not None:
             self._waiting.setdefault(key, Counter())[message[4]] += len(message[3]) // 2
+            if message[1] == "start":
+                self._started_at[key] = at
         if self._awaited(message):
             self._ending[key] = self._ending.get(key, 0) + 1
 
@@ -405,6 +416,7 @@ class TurnInbox:
             if not waiting:
                 del self._turns[key]    # the turn is over (a caught-up turn still being spoken keeps its place)
                 self._waiting.pop(key, None)
+                self._started_at.pop(key, None)
         return message
 
     @staticmethod
