@@ -15,7 +15,7 @@ later turns adapt to its speaker and no other session's speech moves them; a fir
 measured on speech. The process keeps nothing of a session between turns, so any process can hear any turn.
 
 A turn started with ``hurry`` (its process has fallen behind the audio: more turns than the machine can decode at
-full search) is decoded with a narrower search, about 0.4x the CPU for a few more words wrong, so the backlog drains
+full search) is decoded with a narrower search, about 0.6x the CPU for a few more words wrong, so the backlog drains
 instead of growing without bound while a room keeps talking.
 """
 
@@ -157,10 +157,10 @@ class LiveTurns:
 # No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove
 # (0.37 s CPU for a 4 s turn without it 0.24 s; accuracy on the bench phrases was the same or better).
 # At most 5000 HMMs active and 10 words ending per frame (pocketsphinx: 30000, no limit): 0.7x the CPU, and the last
-# pass over the turn's word lattice at its end (bestpath) 14 ms instead of 52, for about 0.01 more WER (README.md)
+# pass over the turn's word lattice at its end (bestpath) 14 ms instead of 52, for 0.003-0.02 more WER (README.md)
 LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False, "maxhmmpf": 5000, "maxwpf": 10}
-# At most 1500 HMMs active and 5 words ending per frame (pocketsphinx's defaults: 30000, no limit): about 0.4x the
-# CPU for a few more words wrong (`python3 bench/bench_engines.py --hurried`; the figures are in README.md)
+# At most 1500 HMMs active and 5 words ending per frame: about 0.6x the CPU of the full live search for a few more
+# words wrong (`python3 bench/bench_engines.py --hurried`; the figures are in README.md)
 HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500, "maxwpf": 5}
 # turns heard at once from which a process keeps a free decoder of each search ready (`LiveTurns.prepare`)
 BUSY_TURNS = 2
