@@ -231,10 +231,9 @@ def test_a_turn_whose_start_waited_behind_another_turn_is_behind() -> None:
     assert inbox.take()[0] == 23 and not inbox.behind("item_c", 20.0 + HURRY_BEHIND_S)   # exactly the limit: not
 
 
-@pytest.mark.pure
-def test_a_hurried_turn_is_decoded_with_the_cheaper_search_and_the_next_turn_with_the_full_one(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A turn started with hurry takes a decoder made with HURRIED_OPTIONS; the full decoders stay for other turns."""
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, FakeDecoder]]:
+    """Every decoder the live turns build from now on, in order, with whether it was made for the hurried search."""
     made: list[tuple[bool, FakeDecoder]] = []
 
     def new_decoder(hurried: bool = False) -> FakeDecoder:
@@ -243,6 +242,13 @@ def test_a_hurried_turn_is_decoded_with_the_cheaper_search_and_the_next_turn_wit
 
     monkeypatch.setattr(live_stt, "_new_decoder", new_decoder)
     monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
+    return made
+
+
+@pytest.mark.pure
+def test_a_hurried_turn_is_decoded_with_the_cheaper_search_and_the_next_turn_with_the_full_one(
+        made: list[tuple[bool, FakeDecoder]]) -> None:
+    """A turn started with hurry takes a decoder made with HURRIED_OPTIONS; the full decoders stay for other turns."""
     turns, loud, empty = LiveTurns(max_decoders=1), np.full(RATE // 10, 3000, np.int16), np.zeros(0, np.int16)
     for item_id, hurry in (("item_a", True), ("item_b", False), ("item_c", True)):
         turns.handle("start", item_id, empty, RATE, "cmn", hurry=hurry)
@@ -255,17 +261,9 @@ def test_a_hurried_turn_is_decoded_with_the_cheaper_search_and_the_next_turn_wit
 
 @pytest.mark.pure
 def test_a_busy_process_builds_a_free_decoder_of_each_search_ahead_and_a_lone_speakers_does_not(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        made: list[tuple[bool, FakeDecoder]]) -> None:
     """Building a decoder took 0.33-0.47 s of CPU (up to 1 s of wall time) inside a turn's start while 30 people
     spoke (2026-11-30): with BUSY_TURNS turns in hand, an idle process builds one free decoder of each search ahead."""
-    made: list[tuple[bool, FakeDecoder]] = []
-
-    def new_decoder(hurried: bool = False) -> FakeDecoder:
-        made.append((hurried, FakeDecoder()))
-        return made[-1][1]
-
-    monkeypatch.setattr(live_stt, "_new_decoder", new_decoder)
-    monkeypatch.setattr(live_stt, "_speech_prior", lambda _decoder: "speech prior")
     turns, empty = LiveTurns(max_decoders=3), np.zeros(0, np.int16)
     assert not turns.prepare()                                   # nobody speaks: nothing built
     turns.handle("start", "item_a", empty, RATE, "cmn")
