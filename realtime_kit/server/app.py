@@ -388,13 +388,10 @@ def _give_memory_back() -> None:
 
 def _warm_up_engines() -> None:
     try:
-        import numpy as np
-
         from .vad import MODELS, SileroVad
 
         MODELS.give_back(MODELS.lend())  # loads ONNX Runtime and a first model: a first loud append is judged at once
-        # imports scipy.signal (~1 s holding the GIL) now, not when the room's first microphone opens
-        SileroVad().feed(np.zeros(960, np.int16))
+        SileroVad()  # its resampler imports scipy.signal (~1.4 s, GIL held) now, not at the room's first microphone
         EngineWorkers.shared().warm_up()
     except Exception:  # a missing engine shows up, with its own message, on the first reply
         logger.debug("engine warm-up failed", exc_info=True)

@@ -93,8 +93,7 @@ class LiveTurns:
             return False
         for hurried in (False, True):
             if not self._idle[hurried] and self._built[hurried] < self._max:
-                decoder = self._decoder(hurried)
-                self._idle[hurried].append(decoder)
+                self._idle[hurried].append(self._decoder(hurried))
                 return True
         return False
 

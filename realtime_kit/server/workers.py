@@ -43,7 +43,7 @@ from .work import Listen, Synthesize, Transcribe
 
 __all__ = ["HURRY_BEHIND_S", "LISTENER_NICENESS", "LIVE_DECODERS", "EngineWorkers", "TurnInbox", "TurnRouter"]
 
-LIVE_DECODERS = 4      # streaming decoders per process (~0.5 s and some MB each, built on first need)
+LIVE_DECODERS = 4      # streaming decoders per process (0.3-0.5 s of CPU and ~90 MB each, built on first need)
 LISTENER_NICENESS = 10  # added to the listener processes' nice value: they get what the server leaves
 # a turn starting with more of other turns' audio than this in its process's inbox is decoded hurried (behind)
 HURRY_BEHIND_S = 1.0
