@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from bench_server import event_type, one_session, pct, start_server, tree_cpu_seconds
+from bench_server import cpu_seconds, event_type, one_session, pct, start_server, tree_cpu_seconds
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -59,6 +59,7 @@ class Results:
     spoken: list[Spoken] = field(default_factory=list)
     lateness_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    appends: int = 0                  # input_audio_buffer.append frames the microphones sent
 
 
 def question_audio() -> tuple[np.ndarray, float]:
@@ -95,6 +96,7 @@ async def speaker(url: str, question: np.ndarray, speech_end_s: float, seconds: 
             for index, message in enumerate(appends):
                 await asyncio.sleep(max(0.0, began + (index + 1) * chunk_s - time.perf_counter()))
                 await ws.send(message)
+                results.appends += 1
             await asyncio.sleep(3.0)
             reader.cancel()
     except Exception as err:  # a failed session is reported, not fatal to the run
@@ -183,7 +185,7 @@ def decoding_cost(question: np.ndarray) -> float:
     return float(np.median(spent)) / (question.size / RATE)
 
 
-def report(speakers: int, texters: int, results: Results, cpu_share: float) -> None:
+def report(speakers: int, texters: int, results: Results, cpu_share: float, own_share: float, seconds: float) -> None:
     def line(name: str, values: list[float | None]) -> str:
         got = np.array([v for v in values if v is not None])
         return f"{name:>15}: p50 {pct(got, 50):7.0f}  p95 {pct(got, 95):7.0f}  (n={got.size})"
@@ -191,7 +193,8 @@ def report(speakers: int, texters: int, results: Results, cpu_share: float) -> N
     spoken = results.spoken
     asked = len(spoken)
     print(f"\n{speakers} speaker(s), {texters} text sessions: {asked} questions, "
-          f"{sum(s.stopped is not None for s in spoken)} heard; server tree CPU {cpu_share:.0f}% of one core")
+          f"{sum(s.stopped is not None for s in spoken)} heard; server tree CPU {cpu_share:.0f}% of one core (the "
+          f"server process {own_share:.0f}%, its engine processes the rest; {results.appends / seconds:.0f} appends/s)")
     print(line("speech_stopped", [s.stopped for s in spoken]))
     print(line("response.created", [s.created for s in spoken]))
     print(line("first audio", [s.first_audio for s in spoken]))
@@ -215,10 +218,13 @@ def main() -> None:
     try:
         asyncio.run(one_session(url, 0.0, time.perf_counter() + 60))   # warm: engines loaded, decoders built
         for speakers in args.speakers:
-            cpu_before, wall_before = tree_cpu_seconds(proc.pid), time.perf_counter()
+            cpu_before, own_before = tree_cpu_seconds(proc.pid), cpu_seconds(proc.pid)
+            wall_before = time.perf_counter()
             results = asyncio.run(run(url, speakers, args.texters, args.seconds, args.chunk_ms / 1000))
-            share = 100 * (tree_cpu_seconds(proc.pid) - cpu_before) / (time.perf_counter() - wall_before)
-            report(speakers, args.texters, results, share)
+            wall = time.perf_counter() - wall_before
+            share, own = (100 * (after - before) / wall for after, before in (
+                (tree_cpu_seconds(proc.pid), cpu_before), (cpu_seconds(proc.pid), own_before)))
+            report(speakers, args.texters, results, share, own, wall)
     finally:
         proc.terminate()
         proc.wait(30)

@@ -140,8 +140,8 @@ class RateLimitedOnce:
         self.queued: list[Outgoing] = []
 
     @property
-    def busy(self) -> bool:
-        return self.inner.busy
+    def ready(self) -> bool:
+        return bool(self.queued) or self.inner.ready
 
     @property
     def unsent(self) -> int:

@@ -570,11 +570,14 @@ async def test_two_sessions_at_once_are_isolated(local_server: LocalServer) -> N
 class BrokenProtocol:
     """A protocol whose receive() fails, to see how the shell reports its own failures."""
 
-    busy = False
     unsent = 0
 
     def __init__(self, **options: Any) -> None:
         self.queued: list[Outgoing] = []
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.queued)
 
     def start(self) -> None:
         self.queued.append(Outgoing({"type": "session.created", "event_id": "event_1",

@@ -128,6 +128,21 @@ def test_chunk_size_does_not_change_the_events(utterance: np.ndarray) -> None:
         assert feed_in_chunks(SileroVad(), utterance, chunk) == expected
 
 
+def test_quiet_audio_counted_in_chunks_gives_what_scoring_it_whole_gives(utterance: np.ndarray) -> None:
+    """Chunks under the gate after quiet are only counted (no window is built): noise under the gate, speech,
+    noise between the gate and SPEECH_PEAK and digital silence give the same events and gated windows in 20 ms,
+    odd and 100 ms chunks as in one piece (scored window by window)."""
+    under_gate, faint = white_noise(0.7, dbfs=-66.0, seed=1), white_noise(0.5, dbfs=-48.0, seed=2)
+    clip = np.concatenate([under_gate, utterance, faint, under_gate, silence(0.3), utterance, under_gate])
+    whole = SileroVad()
+    expected = whole.feed(clip)
+    assert [e.kind for e in expected] == ["speech_started", "speech_stopped"] * 2
+    for chunk in (480, 37, 2400):
+        chunked = SileroVad()
+        assert feed_in_chunks(chunked, clip, chunk) == expected
+        assert chunked.gated_windows == whole.gated_windows > 0
+
+
 def test_no_stop_until_the_silence_has_lasted_long_enough(utterance: np.ndarray) -> None:
     """With silence_duration_ms longer than the trailing silence, speech is still going on at the end."""
     vad = SileroVad(silence_duration_ms=2000)

@@ -65,7 +65,7 @@ class SessionProtocol(Protocol):
     """What the shell needs from a session's protocol (``protocol.RealtimeProtocol``; fakes in tests)."""
 
     @property
-    def busy(self) -> bool: ...
+    def ready(self) -> bool: ...
     @property
     def unsent(self) -> int: ...
     def start(self) -> None: ...
@@ -120,7 +120,6 @@ class ServerSession:
         self._wake = asyncio.Event()
         self._max_session_s = max_session_s
         self._deadline = math.inf
-        self._busy = False  # the protocol's `busy`, as of the last pull
         self._expired = False
         self._dropped: SlowReader | None = None
         self.ending = "open"   # how it ended: "client left", "expired", "not reading (1008)" or "failed (1011)"
@@ -303,7 +302,12 @@ class ServerSession:
     def _finish_here(self, work: Work, result: Any, error: BaseException | None) -> None:
         """Give a job's result to the protocol now, on the loop, and wake the sender (no other call is running)."""
         typing.cast(WorkingProtocol, self.protocol).work_done(work, result, error)
-        self._wake.set()
+        self._wake_sender()
+
+    def _wake_sender(self) -> None:
+        # only when there is something to pull: a microphone's 20 ms append usually makes nothing to send
+        if self.protocol.ready:
+            self._wake.set()
 
     def _end_listening(self) -> None:
         """Free the decoders of turns still being heard when the session ends, and forget its speaker."""
@@ -322,7 +326,7 @@ class ServerSession:
                 # big frames (seconds of audio at once) queue on their own worker, so they cannot starve the room
                 bulk = len(frame) > self._limits.bulk_frame_bytes
                 await self._call(self.protocol.receive, frame, bulk=bulk)
-                self._wake.set()
+                self._wake_sender()
                 while self.protocol.unsent > _MAX_UNSENT:  # the sender takes them as fast as the client reads
                     self._pulled.clear()
                     await self._pulled.wait()
@@ -352,7 +356,6 @@ class ServerSession:
             batch.append(out)
             if out.audio_ms > 0:
                 break
-        self._busy = self.protocol.busy
         return batch
 
     async def _send_batch(self, batch: list[Outgoing], loop: asyncio.AbstractEventLoop) -> bool:

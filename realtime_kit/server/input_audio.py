@@ -5,7 +5,7 @@ answers as turns (`SpeechStarted`, `SpeechStopped`) and leaves what they cause (
 responses, listening) to `RealtimeProtocol`.
 
     >>> buffer = InputAudio(Ids(seed=1))
-    >>> buffer.append("AAAAAA==", "audio/pcm", turn=None) is None    # two silent samples, no turn detection
+    >>> buffer.append("AAAAAA==", "audio/pcm", settings=None) is None    # two silent samples, no turn detection
     True
     >>> try:
     ...     buffer.commit("audio/pcm")
@@ -25,8 +25,9 @@ import numpy as np
 
 from .audio_format import bytes_per_ms, decode, ms_of, rate_of, sample_width
 from .items import Item
+from .session_config import format_kind
 from .usage import transcription_usage
-from .wire import ClientError, Ids, Outgoing, b64decode
+from .wire import ClientError, Ids, Outgoing, b64decode, dig
 from .work import DetectSpeech
 
 __all__ = [
@@ -95,6 +96,23 @@ def vad_settings(turn: Mapping[str, Any] | None, kind: str) -> VadSettings | Non
             int(turn.get("silence_duration_ms", 200)), rate_of(kind))
 
 
+@dataclass(frozen=True)
+class InputSettings:
+    """What every append reads from the session (its format, turn detection, noise reduction, detector), taken
+    once per session change: 50 appends a second per microphone would otherwise dig them out each time."""
+
+    kind: str
+    turn_detection: Mapping[str, Any]
+    noise_reduction: Any
+    detector: VadSettings | None
+
+    @classmethod
+    def of(cls, session: Mapping[str, Any]) -> InputSettings:
+        kind = format_kind(session, "input")
+        turn = dig(session, "audio", "input", "turn_detection") or {}
+        return cls(kind, turn, dig(session, "audio", "input", "noise_reduction"), vad_settings(turn, kind))
+
+
 class InputAudio:
     """The input buffer and its detector; times are ms of input audio since the session began."""
 
@@ -109,7 +127,7 @@ class InputAudio:
         self._vad_key: tuple[Any, ...] | None = None    # (epoch, *settings) of the detector in use
         self._speech: tuple[str, float] | None = None   # (item id, audio_start_ms) while the user speaks
 
-    def append(self, encoded: str, kind: str, turn: Mapping[str, Any] | None) -> DetectSpeech | None:
+    def append(self, encoded: str, kind: str, settings: VadSettings | None) -> DetectSpeech | None:
         """Buffer one ``input_audio_buffer.append``; the detection job for its audio (None with no turn detection).
 
         The detector's answer comes back through `detected`, in the order the jobs were made.
@@ -118,7 +136,6 @@ class InputAudio:
         if size > MAX_APPEND_BYTES:
             raise ClientError("invalid_value", f"Audio of {size} bytes exceeds the 15 MiB limit of one "
                               "input_audio_buffer.append event; send smaller chunks (e.g. 100 ms each).", "audio")
-        settings = vad_settings(turn, kind)
         if settings is None and len(self._buffer) + size > self._max_buffer_bytes:
             raise ClientError("input_audio_buffer_too_large", f"The input audio buffer holds {len(self._buffer)} "
                               f"bytes and may hold at most {self._max_buffer_bytes}; commit it "

@@ -88,13 +88,14 @@ class SessionMemory:
 
     def hold(self, held: int) -> None:
         """Record what the session holds now."""
-        with self._budget.lock:
+        budget = self._budget
+        with budget.lock:
+            budget.total_held += held - self.held
             self.held = held
 
     def release(self) -> None:
         """The session ended: it holds nothing."""
         self.hold(0)
-        self._budget.forget(self)
 
 
 class MemoryBudget:
@@ -103,26 +104,18 @@ class MemoryBudget:
     def __init__(self, per_session: int, total: int) -> None:
         self.per_session, self.total = per_session, total
         self.lock = threading.Lock()
-        self._accounts: set[SessionMemory] = set()
+        self.total_held = 0   # kept as accounts change: summing them on every 20 ms append cost O(sessions)
 
     @classmethod
     def of(cls, limits: Limits) -> MemoryBudget:
         return cls(limits.max_session_bytes, limits.max_server_bytes)
 
     def account(self) -> SessionMemory:
-        account = SessionMemory(self)
-        with self.lock:
-            self._accounts.add(account)
-        return account
-
-    def forget(self, account: SessionMemory) -> None:
-        with self.lock:
-            self._accounts.discard(account)
+        return SessionMemory(self)
 
     def held(self) -> int:
         """Bytes held by all sessions now."""
-        with self.lock:
-            return sum(account.held for account in self._accounts)
+        return self.total_held
 
 
 # Per-item bookkeeping beyond its audio and text (ids, dicts): counted so a million tiny items count too.

@@ -16,7 +16,8 @@ measured on speech. The process keeps nothing of a session between turns, so any
 
 A turn started with ``hurry`` (its process has fallen behind the audio: more turns than the machine can decode at
 full search) is decoded with a narrower search, about 0.6x the CPU for a few more words wrong, so the backlog drains
-instead of growing without bound while a room keeps talking.
+instead of growing without bound while a room keeps talking. A full turn beside others takes a free hurried decoder
+rather than stall them all while a full one is built (`prepare` builds it at the process's next idle moment).
 """
 
 from __future__ import annotations
@@ -66,9 +67,8 @@ class LiveTurns:
         if step == "transcribe":
             return transcribe(samples, rate)
         if step == "warm":      # build a decoder now (1-2 s, the first), so the first turn does not wait for it
-            decoder = self._decoder(hurried=False)
-            if decoder is not None:
-                self._idle[False].append(decoder)
+            if not self._idle[False] and self._built[False] < self._max:
+                self._idle[False].append(self._build(hurried=False))
             return None
         if step == "start":
             started = _Turn(None, StreamingResampler(rate, DECODER_RATE), rate, normalisation, hurry)
@@ -93,14 +93,17 @@ class LiveTurns:
             return False
         for hurried in (False, True):
             if not self._idle[hurried] and self._built[hurried] < self._max:
-                self._idle[hurried].append(self._decoder(hurried))
+                self._idle[hurried].append(self._build(hurried))
                 return True
         return False
 
     def _begin(self, turn: _Turn) -> None:
-        decoder = self._decoder(turn.hurried)
+        # beside other turns, a full turn takes a free hurried decoder rather than stall them with a build; a hurried
+        # turn builds its own (its process is behind and stays so for turns to come: lent full decoders kept it there)
+        decoder = self._decoder(turn.hurried, lend=not turn.hurried and len(self._turns) > 1)
         if decoder is None:
             return
+        turn.hurried, decoder = decoder
         # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
         decoder.set_cmn(turn.normalisation or self._prior)
         decoder.start_utt()
@@ -141,16 +144,23 @@ class LiveTurns:
         loud = turn.samples and (turn.energy / turn.samples) ** 0.5 >= SILENCE_RMS
         return (words_of(hypothesis.hypstr) if hypothesis is not None and loud else ""), left
 
-    def _decoder(self, hurried: bool) -> Any:
-        """A free decoder of that search (built if fewer than ``max_decoders`` exist), else None."""
+    def _decoder(self, hurried: bool, lend: bool) -> tuple[bool, Any] | None:
+        """A free decoder and whether it searches hurried: of the search asked for; else, with ``lend``, a free one of
+        the other search; else one built now (if fewer than ``max_decoders`` exist).
+
+        A build stalls every turn in the process: 0.3-0.5 s of CPU, up to 1.2 s of wall time in a full room.
+        """
         if self._idle[hurried]:
-            return self._idle[hurried].pop()
-        if self._built[hurried] < self._max:
-            self._built[hurried] += 1
-            decoder = _new_decoder(hurried)
-            self._prior = self._prior or _speech_prior(decoder)
-            return decoder
-        return None
+            return hurried, self._idle[hurried].pop()
+        if lend and self._idle[not hurried]:
+            return not hurried, self._idle[not hurried].pop()
+        return (hurried, self._build(hurried)) if self._built[hurried] < self._max else None
+
+    def _build(self, hurried: bool) -> Any:
+        self._built[hurried] += 1
+        decoder = _new_decoder(hurried)
+        self._prior = self._prior or _speech_prior(decoder)
+        return decoder
 
 
 # No second (fwdflat) pass: it runs over the whole turn at its end, the wait this module exists to remove

@@ -87,6 +87,7 @@ from .input_audio import (
     MIN_COMMIT_MS,
     SEMANTIC_SILENCE_MS,
     InputAudio,
+    InputSettings,
     SpeechStarted,
     SpeechStopped,
     VadLike,
@@ -105,7 +106,6 @@ from .session_config import (
     check_model_params,
     check_session_values,
     default_session,
-    format_kind,
     merge_session,
     response_settings,
     updated_session,
@@ -178,6 +178,7 @@ class RealtimeProtocol:
         self._model = model
         self._transcription_only = intent == "transcription"   # ?intent=transcription: no model answers
         self._session: dict[str, Any] = {}
+        self._input_settings = InputSettings.of(self._session)   # read per session change, not per 20 ms append
         self._deadline = math.inf
         self._closed = False
         self._outbox: deque[Outgoing] = deque()
@@ -200,10 +201,10 @@ class RealtimeProtocol:
         now = self._clock()
         self._deadline = now + self._max_session_s
         if self._transcription_only:
-            self._session = default_transcription_session(self._ids.new("sess_"), int(now + self._max_session_s))
+            self._set_session(default_transcription_session(self._ids.new("sess_"), int(now + self._max_session_s)))
         else:
-            self._session = default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
-                                            self._profile)
+            self._set_session(default_session(self._model, self._ids.new("sess_"), int(now + self._max_session_s),
+                                              self._profile))
         self._emit({"type": "session.created", "session": json_copy(self._session)})
 
     def receive(self, frame: str | bytes) -> None:
@@ -282,6 +283,11 @@ class RealtimeProtocol:
         return self._responses.busy
 
     @property
+    def ready(self) -> bool:
+        """`next_event` may give something now: an event is queued, or a response or transcription is under way."""
+        return bool(self._outbox or self._jobs)
+
+    @property
     def unsent(self) -> int:
         """Events made at once (answers to client events, not a response's stream) that no pull has taken yet."""
         return len(self._outbox)
@@ -333,22 +339,26 @@ class RealtimeProtocol:
         self._error("session_expired", f"Your session hit the maximum duration of {minutes} minutes.", None, None)
         return True
 
-    def _input_kind(self) -> str:
-        return format_kind(self._session, "input")
+    def _set_session(self, session: dict[str, Any]) -> None:
+        self._session = session
+        self._input_settings = InputSettings.of(session)
 
-    def _turn_detection(self) -> dict[str, Any]:
-        return dig(self._session, "audio", "input", "turn_detection") or {}
+    def _input_kind(self) -> str:
+        return self._input_settings.kind
+
+    def _turn_detection(self) -> Mapping[str, Any]:
+        return self._input_settings.turn_detection
 
     # -- session.update and conversation items -----------------------------------------------------
 
     def _on_session_update(self, event: dict[str, Any]) -> None:
         if self._transcription_only:
-            self._session = updated_transcription_session(self._session, event["session"])
+            self._set_session(updated_transcription_session(self._session, event["session"]))
         else:
             session = updated_session(self._session, event["session"],
                                       voice_locked=self._responses.audio_was_produced)
             check_transcription(dig(session, "audio", "input", "transcription"), "session.audio.input.transcription")
-            self._session = session
+            self._set_session(session)
         self._emit({"type": "session.updated", "session": json_copy(self._session)})
 
     def _on_item_create(self, event: dict[str, Any]) -> None:
@@ -376,10 +386,10 @@ class RealtimeProtocol:
 
     def _on_append(self, event: dict[str, Any]) -> None:
         # noise reduction filters the audio before VAD and transcription see it (the SDK's order)
-        audio = self._noise.apply(event["audio"], self._input_kind(), dig(self._session, "audio", "input",
-                                                                           "noise_reduction"))
-        job = self._input.append(audio, self._input_kind(), self._turn_detection())
-        self._idle.fed(ms_of(len(event["audio"]) * 3 // 4 - event["audio"][-2:].count("="), self._input_kind()))
+        settings = self._input_settings
+        audio = self._noise.apply(event["audio"], settings.kind, settings.noise_reduction)
+        job = self._input.append(audio, settings.kind, settings.detector)
+        self._idle.fed(ms_of(len(event["audio"]) * 3 // 4 - event["audio"][-2:].count("="), settings.kind))
         if job is not None:
             self._work.request(job, self._on_detected)
         elif self._listening is not None:

@@ -84,7 +84,7 @@ class StreamingResampler:
 
     def at_rest(self) -> bool:
         """Its memory holds only silence: feeding zeros now would give zeros (see `skip_silence`)."""
-        return not np.any(self._history) and not np.any(self._pending)
+        return not self._history.any() and not self._pending.any()   # methods: np.any() costs 3x on a small array
 
     def skip_silence(self, count: int) -> np.ndarray:
         """Take ``count`` zero samples without filtering them: the zeros `process` would return, for free."""
@@ -178,7 +178,7 @@ def _loud_end_ms(window: np.ndarray) -> int | None:
 
 def under_gate(samples: np.ndarray) -> bool:
     """Whether int16 samples are all quieter than `GATE_PEAK`: the detector answers them without running Silero."""
-    return not samples.size or int(np.max(np.abs(samples.astype(np.int32)))) < GATE_PEAK * 32768
+    return not samples.size or int(np.abs(samples.astype(np.int32)).max()) < GATE_PEAK * 32768
 
 
 def _score(model: Any, window: np.ndarray) -> float:
@@ -282,16 +282,32 @@ class SileroVad:
         self._segmenter.reset()
         self._resampler = StreamingResampler(self.rate, MODEL_RATE)
         self._pending = np.zeros(0, np.float32)
+        self._pending_quiet = True                        # `_pending` is all under the gate
         self._fed = 0                                     # samples fed at `rate`
         self._recent = np.zeros(0, np.float32)            # the last ~100 ms fed, for the unscored tail
 
     def feed(self, samples: np.ndarray) -> list[VadEvent]:
         """Take int16 samples at `rate` (any length); return the events their windows complete."""
         audio = _as_float(samples)
-        if audio.size and float(np.max(np.abs(audio))) < GATE_PEAK and self._resampler.at_rest():
-            converted = self._resampler.skip_silence(audio.size)     # quieter than the gate: as if silent
+        quiet = audio.size and float(np.abs(audio).max()) < GATE_PEAK and self._resampler.at_rest()
+        if quiet and self._pending_quiet:
+            events = self._feed_quiet(audio.size)
         else:
-            converted = self._resampler.process(audio).astype(np.float32)
+            converted = self._resampler.skip_silence(audio.size) if quiet else \
+                self._resampler.process(audio).astype(np.float32)
+            events = self._feed_windows(converted)
+        self._fed += audio.size
+        self._recent = np.concatenate([self._recent, audio])[-self.rate // 10 :]
+        if self._segmenter.speaking and not events:
+            heard_ms = self._fed * 1000 / self.rate
+            tail = self._recent[-max(1, int((heard_ms - self._segmenter.windows * WINDOW_MS) * self.rate / 1000)) :]
+            if float(np.abs(tail).max()) < SPEECH_PEAK:  # quiet past the last scored window too
+                event = self._segmenter.heard_quiet_until(heard_ms)
+                events.extend([event] if event is not None else [])
+        return events
+
+    def _feed_windows(self, converted: np.ndarray) -> list[VadEvent]:
+        """Score each whole window of audio at MODEL_RATE (after what was left over before)."""
         pending = np.concatenate([self._pending, converted])
         whole = pending.size - pending.size % WINDOW
         events = []
@@ -301,14 +317,20 @@ class SileroVad:
             if event is not None:
                 events.append(event)
         self._pending = pending[whole:]
-        self._fed += audio.size
-        self._recent = np.concatenate([self._recent, audio])[-self.rate // 10 :]
-        if self._segmenter.speaking and not events:
-            heard_ms = self._fed * 1000 / self.rate
-            tail = self._recent[-max(1, int((heard_ms - self._segmenter.windows * WINDOW_MS) * self.rate / 1000)) :]
-            if float(np.max(np.abs(tail))) < SPEECH_PEAK:  # quiet past the last scored window too
-                event = self._segmenter.heard_quiet_until(heard_ms)
-                events.extend([event] if event is not None else [])
+        self._pending_quiet = not self._pending.size or float(np.abs(self._pending).max()) < GATE_PEAK
+        return events
+
+    def _feed_quiet(self, count: int) -> list[VadEvent]:
+        """`_feed_windows` for audio under the gate after audio under the gate: every window it completes is gated
+        (probability 0, nothing above SPEECH_PEAK), so only the windows are counted (silence is most of a day)."""
+        added = self._resampler.skip_silence(count).size
+        windows, left = divmod(self._pending.size + added, WINDOW)
+        events = [event for event in (self._segmenter.step(0.0) for _ in range(windows)) if event is not None]
+        if windows:
+            self.gated_windows += windows
+            self._give_back_model()
+        kept = max(0, left - added)   # what is left over: the zeros added, after the end of the old leftover
+        self._pending = np.concatenate([self._pending[self._pending.size - kept :], np.zeros(left - kept, np.float32)])
         return events
 
     def _probability(self, window: np.ndarray) -> float:
@@ -316,7 +338,7 @@ class SileroVad:
 
         The model restarts after gated windows, so what it says depends only on the audio since the quiet.
         """
-        if float(np.max(np.abs(window))) < GATE_PEAK:
+        if float(np.abs(window).max()) < GATE_PEAK:
             self.gated_windows += 1
             self._give_back_model()
             return 0.0

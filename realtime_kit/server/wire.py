@@ -103,7 +103,7 @@ def parse_frame(frame: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> dict[str
     try:
         text = frame.decode("utf-8") if isinstance(frame, bytes | bytearray) else frame
         _check_depth(text, max_depth)
-        event = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        event = _DECODER.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
         raise ClientError("invalid_json", f"The server could not parse the JSON of your event ({reason}); send "
@@ -122,6 +122,10 @@ def _finite_float(literal: str) -> float:
     if math.isinf(value):
         raise ValueError(f"the number {literal[:40]} is too large for a double")
     return value
+
+
+# one decoder for every frame (json.loads with options builds a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _check_depth(text: str, max_depth: int) -> None:
