@@ -100,10 +100,10 @@ class LiveTurns:
     def _begin(self, turn: _Turn) -> None:
         # beside other turns, a full turn takes a free hurried decoder rather than stall them with a build; a hurried
         # turn builds its own (its process is behind and stays so for turns to come: lent full decoders kept it there)
-        decoder = self._decoder(turn.hurried, lend=not turn.hurried and len(self._turns) > 1)
-        if decoder is None:
+        found = self._decoder(turn.hurried, lend=not turn.hurried and len(self._turns) > 1)
+        if found is None:
             return
-        turn.hurried, decoder = decoder
+        turn.hurried, decoder = found
         # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
         decoder.set_cmn(turn.normalisation or self._prior)
         decoder.start_utt()
