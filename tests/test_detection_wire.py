@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from conftest import until
 from realtime_kit.server import LocalServer
 from realtime_kit.server.vad import MODELS
+from realtime_kit.server.workers import EngineWorkers
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(60)]
 
@@ -96,3 +97,30 @@ async def test_the_silero_models_a_room_borrowed_go_back_when_it_leaves() -> Non
         await until(lambda: MODELS.idle == 1, "the room's models given back, one kept", 10)
     gc.collect()                       # every session of the room is gone now, whenever its detector was freed
     assert MODELS.idle == 1 and MODELS.built == built + 2
+
+
+async def test_sessions_streaming_to_a_detector_are_counted_for_a_room_until_they_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session counts as a microphone for the engine workers (ROOM_MICROPHONES of them make a room) from its first
+    append heard by a detector until it ends; audio appended with turn detection off is not counted."""
+    counted: list[bool] = []
+    monkeypatch.setattr(EngineWorkers, "microphone", lambda _workers, opened: counted.append(opened))
+    quiet = json.dumps({"type": "input_audio_buffer.append",
+                        "audio": base64.b64encode(np.zeros(CHUNK, np.int16).tobytes()).decode()})
+    with LocalServer(pace="fast") as server:
+        url = server.url + "/v1/realtime?model=gpt-realtime"
+        async with connect(url) as first, connect(url) as second, connect(url) as manual:
+            for ws in (first, second, manual):
+                await ws.recv()
+            await manual.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {
+                "input": {"turn_detection": None}}}}))
+            for ws in (first, second, manual):
+                for _ in range(5):
+                    await ws.send(quiet)
+            await until(lambda: len(counted) == 2, "two microphones counted", 10)
+            await manual.send(json.dumps({"type": "input_audio_buffer.clear"}))
+            while json.loads(await manual.recv())["type"] != "input_audio_buffer.cleared":
+                pass                # its appends were all handled before the clear
+            assert counted == [True, True]
+        await until(lambda: len(counted) == 4, "both microphones uncounted", 10)
+    assert counted == [True, True, False, False]

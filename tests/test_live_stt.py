@@ -20,7 +20,7 @@ from speech_fixtures import EVERYDAY_PHRASES, hear_live, speech_with_silence
 
 from realtime_kit.server import live_stt
 from realtime_kit.server.live_stt import LiveTurns
-from realtime_kit.server.workers import HURRY_BEHIND_S, TurnInbox, TurnRouter
+from realtime_kit.server.workers import HURRY_BEHIND_S, Room, TurnInbox, TurnRouter
 
 RATE = 24000
 
@@ -136,6 +136,19 @@ def test_a_turn_with_no_decoder_free_takes_the_next_one_freed_and_catches_up(mon
     assert decoder.started_from[-1] == "b's cmn"
     assert overflowed == alone       # the decoder's words, and all of item_b's audio fed to it: nothing held lost
     assert alone[1].startswith("heard ") and int(alone[1].split()[1]) > 2 * 2 * 1600
+
+
+@pytest.mark.pure
+def test_a_room_forms_at_its_size_and_leaves_with_its_last_microphone() -> None:
+    """The listeners are told once when a room forms and once when it has left, however the count moves between."""
+    room = Room(3)
+    assert [room.opened() for _ in range(4)] == [None, None, "room", None]
+    assert [room.closed() for _ in range(3)] == [None, None, None]      # one microphone still on: the room stays
+    assert room.opened() is None and [room.closed() for _ in range(2)] == [None, "room-left"]
+    assert room.closed() is None                                        # nobody left to leave: no negative count
+    assert [room.opened() for _ in range(3)] == [None, None, "room"]    # a new room
+    small = Room(3)
+    assert [small.opened(), small.closed()] == [None, None]             # never a room: nothing to leave
 
 
 @pytest.mark.pure
@@ -300,6 +313,37 @@ def test_a_full_turn_beside_others_borrows_a_free_hurried_decoder_and_a_hurried_
         turns.handle("end", item_id, empty, RATE)
     turns.handle("start", "item_e", empty, RATE, "cmn", hurry=True)     # back in its own pool
     assert len(made) == 3 and made[1][1].started_from == ["cmn", "cmn", "cmn"]
+
+
+@pytest.mark.pure
+def test_a_room_gets_its_decoders_built_ahead_and_lets_them_go_once_it_has_left(
+        made: list[tuple[bool, FakeDecoder]]) -> None:
+    """Told a room has formed, an idle process builds ROOM_DECODERS of each search before anyone speaks, so no turn's
+    start stalls the process on a build (30 speakers: 4-5 builds per minute, each 0.5-1.3 s of wall time). After the
+    room has left, once its last turn is over, the decoders beyond one full one go."""
+    turns, empty = LiveTurns(max_decoders=3), np.zeros(0, np.int16)
+    turns.handle("warm", "", empty, RATE)                        # the server's warm-up: one full decoder
+    assert not turns.prepare() and len(made) == 1                # no room, nobody speaks: nothing more
+    turns.handle("room", "", empty, RATE)
+    while turns.prepare():
+        pass
+    assert live_stt.ROOM_DECODERS == 2 and turns.handle("decoders", "", empty, RATE) == (2, 2)
+    assert [hurried for hurried, _ in made] == [False, False, True, True]
+    turns.handle("start", "item_a", empty, RATE, "cmn")
+    turns.handle("start", "item_b", empty, RATE, "cmn", hurry=True)
+    assert len(made) == 4 and not turns.prepare()               # each took one built ahead; one of each still free
+    turns.handle("room-left", "", empty, RATE)
+    assert not turns.prepare() and turns.handle("decoders", "", empty, RATE) == (2, 2)   # turns still in hand
+    turns.handle("end", "item_a", empty, RATE)
+    turns.handle("end", "item_b", empty, RATE)
+    assert not turns.prepare() and turns.handle("decoders", "", empty, RATE) == (1, 0)
+    turns.handle("start", "item_c", empty, RATE, "cmn")
+    assert len(made) == 4                                        # the full one kept serves the next speaker
+    small = LiveTurns(max_decoders=1)
+    small.handle("room", "", empty, RATE)
+    while small.prepare():
+        pass
+    assert small.handle("decoders", "", empty, RATE) == (1, 1)  # never past max_decoders of a search
 
 
 @pytest.mark.engines

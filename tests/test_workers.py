@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,7 +16,7 @@ from speech_fixtures import speech_with_silence
 
 from realtime_kit.server import workers as workers_module
 from realtime_kit.server.work import Listen, Synthesize
-from realtime_kit.server.workers import LISTENER_NICENESS, EngineWorkers
+from realtime_kit.server.workers import LISTENER_NICENESS, ROOM_MICROPHONES, EngineWorkers
 
 pytestmark = pytest.mark.engines
 
@@ -118,3 +119,25 @@ def test_a_turn_heard_live_in_a_worker_gives_its_words_and_keeps_its_speakers_no
         assert workers.listen(Listen("never_started", "end", empty, 24000, "sess_a")).result(1) == ""
     finally:
         workers.close()
+
+
+def test_a_room_forming_has_each_listener_build_its_decoders_and_leaving_lets_them_go(workers: EngineWorkers) -> None:
+    """ROOM_MICROPHONES sessions streaming at once: the idle listener builds ROOM_DECODERS of each search (real
+    pocketsphinx decoders, about 0.4 s each); when the last microphone stops, it keeps one full decoder."""
+
+    def decoders_become(wanted: list[tuple[int, int]]) -> None:
+        deadline = time.monotonic() + 60
+        while (held := workers.decoders()) != wanted:
+            assert time.monotonic() < deadline, f"the listener holds {held} decoders, not {wanted}"
+            time.sleep(0.2)
+
+    assert workers.decoders() == [(0, 0)]          # nothing built yet: no turn, no warm-up in this test
+    for _ in range(ROOM_MICROPHONES - 1):
+        workers.microphone(opened=True)
+    time.sleep(0.5)
+    assert workers.decoders() == [(0, 0)]          # one microphone short of a room
+    workers.microphone(opened=True)
+    decoders_become([(2, 2)])
+    for _ in range(ROOM_MICROPHONES):
+        workers.microphone(opened=False)
+    decoders_become([(1, 0)])

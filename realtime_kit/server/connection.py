@@ -111,6 +111,7 @@ class ServerSession:
         self._working: set[asyncio.Future[Any]] = set()
         self._listening: set[str] = set()                   # turns heard live, not yet ended
         self._speakers: set[str] = set()                    # the session ids its turns were heard under
+        self._microphone = False                            # it streams audio to a detector (counted for a room)
         self._turn = asyncio.Lock()  # the protocol is not thread-safe: one call at a time
         self._failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # a handed-back result broke
         # a connection with faults to inject (faults.DroppingConnection) counts what it writes
@@ -199,6 +200,9 @@ class ServerSession:
 
     def _start_work(self, work: Work) -> None:
         job = work.job
+        if isinstance(job, DetectSpeech) and not self._microphone and self._workers is not None:
+            self._microphone = True
+            self._workers.microphone(opened=True)
         if isinstance(job, DetectSpeech) and not self._detecting and job.samples.size <= job.detector[-1] // 10 \
                 and under_gate(job.samples):
             self._detect_here(work)     # up to 100 ms of quiet: a max(), where a thread hop would cost far more
@@ -316,7 +320,10 @@ class ServerSession:
                 self._workers.listen(Listen(item_id, "end", np.zeros(0, np.int16), 24000))
             for session_id in self._speakers:
                 self._workers.forget_session(session_id)
+            if self._microphone:
+                self._workers.microphone(opened=False)
         self._listening.clear()
+        self._microphone = False
 
     async def _receive_loop(self) -> None:
         with contextlib.suppress(ConnectionClosed):

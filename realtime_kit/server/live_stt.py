@@ -18,6 +18,11 @@ A turn started with ``hurry`` (its process has fallen behind the audio: more tur
 full search) is decoded with a narrower search, about 0.6x the CPU for a few more words wrong, so the backlog drains
 instead of growing without bound while a room keeps talking. A full turn beside others takes a free hurried decoder
 rather than stall them all while a full one is built (`prepare` builds it at the process's next idle moment).
+
+A room (many microphones on the server at once, told by ``handle("room", ...)``) gets its decoders before it talks:
+`prepare` builds `ROOM_DECODERS` of each search while the process is idle, since a build inside a turn's start
+stalls every turn in the process. When the room has left (``"room-left"``) and its last turn is over, the extra
+decoders go and their memory goes back to the system.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from .limits import release_free_memory
 from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, transcribe, words_of
 from .vad import SPEECH_PEAK, StreamingResampler
 
-__all__ = ["BUSY_TURNS", "LiveTurns"]
+__all__ = ["BUSY_TURNS", "ROOM_DECODERS", "LiveTurns"]
 
 
 @dataclass(eq=False)
@@ -57,12 +63,15 @@ class LiveTurns:
         self._built = {False: 0, True: 0}
         self._prior = ""   # the CMN a session's first turn starts from, measured with the first decoder
         self._turns: dict[str, _Turn] = {}
+        self._room = False        # many microphones are on: build the room's decoders ahead
+        self._room_left = False   # a room has left: drop its extra decoders once its turns are over
 
     def handle(self, step: str, key: str, samples: np.ndarray, rate: int,
-               normalisation: str = "", hurry: bool = False) -> tuple[str, str] | str | None:
+               normalisation: str = "", hurry: bool = False) -> tuple[str, str] | tuple[int, int] | str | None:
         """One step of a turn; "end" gives (the words, the CMN to start its speaker's next turn from).
 
-        ``hurry`` (read at "start"): decode this turn with the narrower, cheaper search.
+        ``hurry`` (read at "start"): decode this turn with the narrower, cheaper search. Steps of the process, not of a
+        turn: "transcribe" (a whole clip: its words), "warm", "room", "room-left", "decoders" (-> (full, hurried)).
         """
         if step == "transcribe":
             return transcribe(samples, rate)
@@ -70,6 +79,11 @@ class LiveTurns:
             if not self._idle[False] and self._built[False] < self._max:
                 self._idle[False].append(self._build(hurried=False))
             return None
+        if step in ("room", "room-left"):
+            self._room, self._room_left = step == "room", step == "room-left"
+            return None
+        if step == "decoders":   # how many of each search this process holds: (full, hurried)
+            return self._built[False], self._built[True]
         if step == "start":
             started = _Turn(None, StreamingResampler(rate, DECODER_RATE), rate, normalisation, hurry)
             self._turns[key] = started
@@ -85,17 +99,31 @@ class LiveTurns:
     def prepare(self) -> bool:
         """Build one decoder a coming turn would otherwise wait for; True if one was built (call while idle).
 
-        Only while at least `BUSY_TURNS` turns are being heard: a room is talking, and a turn that finds no decoder
-        free waits for one to be built (about 0.4 s of CPU, longer on a full machine). One full and one hurried
-        decoder are kept free, each kind up to ``max_decoders``; a lone speaker's process builds nothing more.
+        A turn that finds no decoder free waits for one to be built (about 0.4 s of CPU, up to 1.3 s of wall time on a
+        full machine), and so does every turn in the process. In a room, `ROOM_DECODERS` of each search are built
+        ahead; while at least `BUSY_TURNS` turns are being heard, one full and one hurried decoder are kept free; each
+        kind up to ``max_decoders``. A lone speaker's process builds nothing more. Once a room has left and no turn is
+        in hand, the decoders beyond one full one are dropped (their memory goes back).
         """
-        if len(self._turns) < BUSY_TURNS:
-            return False
+        busy = len(self._turns) >= BUSY_TURNS
         for hurried in (False, True):
-            if not self._idle[hurried] and self._built[hurried] < self._max:
+            wanted = (self._room and self._built[hurried] < ROOM_DECODERS) or (busy and not self._idle[hurried])
+            if wanted and self._built[hurried] < self._max:
                 self._idle[hurried].append(self._build(hurried))
                 return True
+        if self._room_left and not self._turns:
+            self._let_room_decoders_go()
         return False
+
+    def _let_room_decoders_go(self) -> None:
+        self._room_left = False
+        dropped = len(self._idle[True]) + max(0, len(self._idle[False]) - 1)
+        self._built[True] -= len(self._idle[True])
+        self._built[False] -= max(0, len(self._idle[False]) - 1)
+        self._idle[True].clear()
+        del self._idle[False][1:]
+        if dropped:
+            release_free_memory(collect=False)   # pocketsphinx frees into the heap: ~90 MB each back to the system
 
     def _begin(self, turn: _Turn) -> None:
         # beside other turns, a full turn takes a free hurried decoder rather than stall them with a build; a hurried
@@ -173,6 +201,9 @@ LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False, "maxhmmpf": 5000, "maxwpf": 10
 HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500, "maxwpf": 5}
 # turns heard at once from which a process keeps a free decoder of each search ready (`LiveTurns.prepare`)
 BUSY_TURNS = 2
+# decoders of each search a process builds ahead for a room (~90 MB each): 30 speakers, `bench_voice.py` alternating
+# with building them as turns came (2026-11-30): first audio p95 955, 732, 1172 ms against 2518, 1530, 1465 ms
+ROOM_DECODERS = 2
 _LOUD = SPEECH_PEAK * 32768   # int16: where the VAD says speech ends, trailing quiet begins
 
 

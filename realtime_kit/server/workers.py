@@ -18,7 +18,9 @@ sender and a reader thread (a busy process never blocks the caller). A process h
 `LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio, and a process hearing several
 turns builds a free decoder ahead while it has nothing else to do. A turn whose start waited in the inbox more than
 `HURRY_BEHIND_S` (its speaker is that far ahead of the decoder), or that starts while more than that of other turns'
-audio waits, is decoded with a cheaper search (live_stt.py).
+audio waits, is decoded with a cheaper search (live_stt.py). When `ROOM_MICROPHONES` sessions stream microphone audio
+at once (a room), every listener builds the decoders the room's turns will need while it is still quiet, and lets them
+go when the room has left (`Room`).
 """
 
 from __future__ import annotations
@@ -41,13 +43,16 @@ import numpy as np
 
 from .work import Listen, Synthesize, Transcribe
 
-__all__ = ["HURRY_BEHIND_S", "LISTENER_NICENESS", "LIVE_DECODERS", "EngineWorkers", "TurnInbox", "TurnRouter"]
+__all__ = ["HURRY_BEHIND_S", "LISTENER_NICENESS", "LIVE_DECODERS", "ROOM_MICROPHONES", "EngineWorkers", "Room",
+           "TurnInbox", "TurnRouter"]
 
 LIVE_DECODERS = 4      # streaming decoders per process (0.3-0.5 s of CPU and ~90 MB each, built on first need)
 LISTENER_NICENESS = 10  # added to the listener processes' nice value: they get what the server leaves
 # a turn starting with more of other turns' audio than this in its process's inbox is decoded hurried (behind)
 HURRY_BEHIND_S = 1.0
 SYNTH_CACHE_BYTES = 8 << 20    # recent sentences kept, by samples' bytes (about three minutes of speech)
+# sessions streaming microphone audio at once that make a room (a workshop, not a notebook comparing a few configs)
+ROOM_MICROPHONES = 8
 
 _SynthKey = tuple[str, str, int, float]
 
@@ -67,6 +72,7 @@ class EngineWorkers:
         self._first = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_warm_voice)
         self._listeners = [_Listener(context) for _ in range(processes)]
         self._router = TurnRouter(processes)
+        self._room = Room(ROOM_MICROPHONES)
         self._router_lock = threading.Lock()
         self._made: OrderedDict[_SynthKey, np.ndarray] = OrderedDict()   # least recently used first
         self._made_bytes = 0
@@ -170,6 +176,19 @@ class EngineWorkers:
         """The session ended: its speaker's CMN is dropped."""
         with self._router_lock:
             self._router.forget(session_id)
+
+    def microphone(self, opened: bool) -> None:
+        """A session began (or stopped) streaming microphone audio: a room forming or leaving tells every listener."""
+        with self._router_lock:
+            change = self._room.opened() if opened else self._room.closed()
+        if change is not None:
+            for listener in self._listeners:
+                listener.ask(change, "", np.zeros(0, np.int16), 24000)
+
+    def decoders(self, timeout: float = 30.0) -> list[tuple[int, int]]:
+        """The decoders each listener holds now, as (full, hurried), after what was asked of it before."""
+        asked = [listener.ask("decoders", "", np.zeros(0, np.int16), 24000) for listener in self._listeners]
+        return [tuple(future.result(timeout)) for future in asked]
 
     def warm_up(self) -> None:
         """Start the processes and load espeak-ng in them now (a first turn then shows the protocol's latency)."""
@@ -349,6 +368,34 @@ class TurnRouter:
         for item_id, (index, owner) in self._turns.items():
             if owner == session_id:
                 self._turns[item_id] = index, ""
+
+
+class Room:
+    """Sessions streaming microphone audio at once: ``size`` of them make a room, which lasts until the last one stops.
+
+        room = Room(3)
+        [room.opened() for _ in range(3)]      # [None, None, "room"]: the listeners build its decoders
+        [room.closed() for _ in range(3)]      # [None, None, "room-left"]: they may let them go
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._open = 0
+        self._formed = False
+
+    def opened(self) -> str | None:
+        self._open += 1
+        if self._formed or self._open < self._size:
+            return None
+        self._formed = True
+        return "room"
+
+    def closed(self) -> str | None:
+        self._open = max(0, self._open - 1)
+        if self._open or not self._formed:
+            return None
+        self._formed = False
+        return "room-left"
 
 
 class TurnInbox:
