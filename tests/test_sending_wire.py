@@ -29,8 +29,8 @@ def frames_in(data: bytes) -> list[str]:
     return texts
 
 
-async def test_frames_due_together_leave_in_one_write_and_every_event_is_written_once_in_order(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def record_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, bytes]]:
+    """Every write of every asyncio socket transport from now on: (the transport, the bytes)."""
     writes: list[tuple[Any, bytes]] = []
     transport_class: Any = asyncio.selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
     write = transport_class.write
@@ -40,6 +40,12 @@ async def test_frames_due_together_leave_in_one_write_and_every_event_is_written
         write(self, data)
 
     monkeypatch.setattr(transport_class, "write", recording_write)
+    return writes
+
+
+async def test_frames_due_together_leave_in_one_write_and_every_event_is_written_once_in_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    writes = record_writes(monkeypatch)
     with LocalServer(pace="realtime") as server:
         async with rk.connect(server.url) as session:
             await session.update(turn_detection=None)
@@ -59,3 +65,23 @@ async def test_frames_due_together_leave_in_one_write_and_every_event_is_written
             "response.content_part.added"} <= set(opening)
     closing = next(group for group in kinds if "response.done" in group)
     assert {"response.output_audio.done", "response.content_part.done", "response.output_item.done"} <= set(closing)
+
+
+async def test_an_answer_whose_first_sentence_is_kept_sends_its_first_audio_with_its_opening_events(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same answer twice: the second time its first sentence is kept, so its first audio delta leaves in the
+    write with `response.created` (it used to wait for the next turn of the loop: in a burst, a turn serves 50)."""
+    writes = record_writes(monkeypatch)
+    with LocalServer(pace="realtime") as server:
+        async with rk.connect(server.url) as session:
+            await session.update(turn_detection=None)
+            first = await session.send_text("Please repeat after me: the kept sentence.")
+            second = await session.send_text("Please repeat after me: the kept sentence.")
+            (served,) = server._sessions
+            served_transport = served.connection.transport
+    assert first.transcript == second.transcript and second.audio.samples.size > 0
+    openings = [[json.loads(text)["type"] for text in frames_in(data)] for transport, data in writes
+                if transport is served_transport and b"response.created" in data]
+    assert len(openings) == 2
+    assert "response.output_audio.delta" not in openings[0]      # being made when the opening events left
+    assert "response.output_audio.delta" in openings[1]

@@ -43,6 +43,17 @@ def test_the_same_sentence_asked_at_once_is_synthesised_once(workers: EngineWork
     assert other is not answers[0] and not np.array_equal(other[:other.size // 2], answers[0][:other.size // 2])
 
 
+def test_later_sentences_are_made_at_a_lower_priority_than_first_ones(workers: EngineWorkers) -> None:
+    """Someone waits for a response's first sentence; later ones have the playback of the earlier ones as slack, so
+    their processes run at the listeners' lower priority and a full machine makes first sentences first."""
+    asyncio.run(workers.synthesize(Synthesize("A first sentence, waited for.", "alloy", 24000, 1.0, first=True)))
+    asyncio.run(workers.synthesize(Synthesize("A later sentence, with slack.", "alloy", 24000, 1.0)))
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    later = {os.getpriority(os.PRIO_PROCESS, pid) for pid in workers._synth._processes}   # type: ignore[attr-defined]
+    first = {os.getpriority(os.PRIO_PROCESS, pid) for pid in workers._first._processes}   # type: ignore[attr-defined]
+    assert later == {min(19, ours + LISTENER_NICENESS)} and first == {ours}
+
+
 def test_one_waiter_giving_up_does_not_cancel_the_others(workers: EngineWorkers) -> None:
     """A session that leaves while its sentence is being made does not take it from the sessions still waiting."""
     job = Synthesize("Somebody left before the answer came.", "coral", 24000, 1.0)

@@ -189,12 +189,16 @@ class ServerSession:
             self._start_asked_work()
         return result
 
-    def _start_asked_work(self) -> None:
-        """Start the engine work the protocol asked for (called under the lock: in the order asked, none lost)."""
+    def _start_asked_work(self) -> bool:
+        """Start the engine work the protocol asked for (called under the lock: in the order asked, none lost);
+        True if there was any."""
         work_to_do = getattr(self.protocol, "work_to_do", None)
+        started = False
         while work_to_do is not None and (batch := work_to_do()):   # work done in-line may ask for more
             for work in batch:
                 self._start_work(work)
+            started = True
+        return started
 
     # -- engine work ---------------------------------------------------------------------------------
 
@@ -354,10 +358,16 @@ class ServerSession:
             await self._idle()
 
     def _pull(self) -> list[Outgoing]:
-        """Events up to and including the next audio delta."""
+        """Events up to and including the next audio delta.
+
+        A response that stops to ask for its sentence gets it started here: a kept sentence is handed back at once,
+        so its first audio delta leaves in this batch, not one turn of the loop later (in a burst, a turn serves 50).
+        """
         batch: list[Outgoing] = []
         while len(batch) < _MAX_BATCH:
             out = self.protocol.next_event()
+            if out is None and self._start_asked_work():
+                out = self.protocol.next_event()
             if out is None:
                 break
             batch.append(out)

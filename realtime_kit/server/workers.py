@@ -5,7 +5,7 @@
     workers.listen(Listen("item_1", "start", empty, 24000))          # a turn heard live, in order ...
     words = await workers.listen(Listen("item_1", "end", tail, 24000))
 
-Synthesis is stateless: a `ProcessPoolExecutor`, and a one-process pool for responses' first
+Synthesis is stateless: a `ProcessPoolExecutor` at a lower priority, and a one-process pool for responses' first
 sentences (someone waits for those; later ones have the playback time of the earlier ones). The
 same sentence asked for again while it is being made waits for that one synthesis, and recent
 sentences are kept (`SYNTH_CACHE_BYTES`, dropped when the room leaves): a workshop room running the
@@ -67,7 +67,7 @@ class EngineWorkers:
     def __init__(self, processes: int) -> None:
         context = multiprocessing.get_context("spawn")   # no fork of a threaded server
         self._synth = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
-                                                             initializer=_warm_voice)
+                                                             initializer=_warm_later_voice)
         # first sentences skip the queue of later ones (a long story's sentences have playback slack)
         self._first = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_warm_voice)
         self._listeners = [_Listener(context) for _ in range(processes)]
@@ -281,6 +281,13 @@ def _leave_with_parent() -> None:
 def _warm_voice() -> None:
     _leave_with_parent()
     _synthesize("Hello.", "alloy", 24000, 1.0)
+
+
+def _warm_later_voice() -> None:
+    # later sentences have the playback of the earlier ones as slack: on a full machine a first sentence goes first
+    # (the burst's first sentence took 28 ms for 11 ms of work beside the next two, at the same priority)
+    os.nice(LISTENER_NICENESS)
+    _warm_voice()
 
 
 def _synthesize(text: str, voice: str, rate: int, speed: float) -> np.ndarray:
