@@ -204,7 +204,7 @@ class ServerSession:
 
     def _start_work(self, work: Work) -> None:
         job = work.job
-        if isinstance(job, DetectSpeech) and not self._microphone and self._workers is not None:
+        if not self._microphone and isinstance(job, DetectSpeech) and self._workers is not None:   # once a session
             self._microphone = True
             self._workers.microphone(opened=True)
         if isinstance(job, DetectSpeech) and not self._detecting and job.samples.size <= job.detector[-1] // 10 \

@@ -117,11 +117,12 @@ class LiveTurns:
 
     def _let_room_decoders_go(self) -> None:
         self._room_left = False
-        dropped = len(self._idle[True]) + max(0, len(self._idle[False]) - 1)
-        self._built[True] -= len(self._idle[True])
-        self._built[False] -= max(0, len(self._idle[False]) - 1)
-        self._idle[True].clear()
-        del self._idle[False][1:]
+        dropped = 0
+        for hurried, kept in ((False, 1), (True, 0)):   # one full decoder stays for the next lone speaker
+            extra = max(0, len(self._idle[hurried]) - kept)
+            del self._idle[hurried][kept:]
+            self._built[hurried] -= extra
+            dropped += extra
         if dropped:
             release_free_memory(collect=False)   # pocketsphinx frees into the heap: ~90 MB each back to the system
 

@@ -91,9 +91,9 @@ def sentences(pieces: list[str]) -> list[list[str]]:
     for index, piece in enumerate(pieces):
         groups[-1].append(piece)
         following = pieces[index + 1] if index + 1 < len(pieces) else " "
-        ended = piece.strip() in (".", "!", "?") and following[:1].isspace()
-        first_clause = len(groups) == 1 and len(groups[0]) > FIRST_CLAUSE_PIECES and piece.strip() in (",", ";", ":") \
-            and following[:1].isspace()
+        mark, spaced = piece.strip(), following[:1].isspace()
+        ended = mark in (".", "!", "?") and spaced
+        first_clause = len(groups) == 1 and len(groups[0]) > FIRST_CLAUSE_PIECES and mark in (",", ";", ":") and spaced
         if ended or first_clause or len(groups[-1]) >= MAX_SPOKEN_PIECES:
             groups.append([])
     return [group for group in groups if group]

@@ -47,7 +47,9 @@ __all__ = ["HURRY_BEHIND_S", "LISTENER_NICENESS", "LIVE_DECODERS", "ROOM_MICROPH
            "TurnInbox", "TurnRouter"]
 
 LIVE_DECODERS = 4      # streaming decoders per process (0.3-0.5 s of CPU and ~90 MB each, built on first need)
-LISTENER_NICENESS = 10  # added to the listener processes' nice value: they get what the server leaves
+# added to the nice value of the engine processes whose work has slack (listeners, later sentences): they get what
+# the server and first sentences leave
+LISTENER_NICENESS = 10
 # a turn starting with more of other turns' audio than this in its process's inbox is decoded hurried (behind)
 HURRY_BEHIND_S = 1.0
 SYNTH_CACHE_BYTES = 8 << 20    # recent sentences kept, by samples' bytes (about three minutes of speech)
