@@ -35,11 +35,17 @@ SUMMARY = re.compile(r"traces: (\d+), type-sequence similarity mean ([\d.]+), ke
 HINGES_ON_WORDS = "azure__spoken_turn_tool_then_audio"
 
 
+def recording(name: str) -> Path:
+    """A file of ../shared/real-traces, or a failure that says where the recordings are expected."""
+    path = TRACES / name
+    assert path.is_file(), (f"The real-service recordings are missing: expected {path} (the shared/ folder "
+                            "beside this clone, as in CI). Put shared/real-traces there to run this test.")
+    return path
+
+
 def conformance(port: int | str, *names: str) -> tuple[str, int, float, int, int]:
     """Run ../shared/real-traces/conformance.py on ``names`` (all when none): its output and summary."""
-    script = TRACES / "conformance.py"
-    assert script.is_file(), (f"The real-service recordings are missing: expected {script} (the shared/ folder "
-                              "beside this clone, as in CI). Put shared/real-traces there to run this test.")
+    script = recording("conformance.py")
     run = subprocess.run([sys.executable, str(script), *names], capture_output=True, text=True, timeout=850,
                          env={**os.environ, "RK_PORT": str(port)})
     found = SUMMARY.search(run.stdout)
@@ -49,13 +55,13 @@ def conformance(port: int | str, *names: str) -> tuple[str, int, float, int, int
 
 
 def trace_names() -> list[str]:
-    index = json.loads((TRACES / "index.json").read_text())
+    index = json.loads(recording("index.json").read_text())
     return [trace["file"].removesuffix(".jsonl") for trace in index["traces"]]
 
 
 def recorded_transcript(name: str) -> str:
     """What the service's transcriber heard in that recording."""
-    for line in (TRACES / f"{name}.jsonl").read_text().splitlines():
+    for line in recording(f"{name}.jsonl").read_text().splitlines():
         event = json.loads(line)["event"]
         if event["type"] == "conversation.item.input_audio_transcription.completed":
             return str(event["transcript"])
