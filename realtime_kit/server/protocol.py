@@ -564,9 +564,10 @@ class RealtimeProtocol:
 
     def _start_response(self, params: dict[str, Any], input_items: list[Item] | None,
                         transcription: Iterator[Outgoing | None] | None = None) -> None:
+        settings = response_settings(self._session, params)
         if input_items is None:  # over the limit with truncation disabled: an error instead of a response
-            self._in_context(list(self._conversation.items), response_settings(self._session, params))
-        events = self._responses.start(params, self._session, input_items)
+            self._in_context(list(self._conversation.items), settings)
+        events = self._responses.start(params, settings, input_items)
         if transcription is not None:  # the service transcribes the turn while it answers
             response = self._responses.owner_of(events)
             events = beside_response(events, transcription)

@@ -3,11 +3,12 @@
 `Responses.start` makes a response whose events are a lazily advanced generator; `RealtimeProtocol`
 queues the generator and pulls from it, and cancels by setting ``cancel_reason`` and draining it.
 
-    >>> from realtime_kit.server.session_config import default_session
+    >>> from realtime_kit.server.session_config import default_session, response_settings
     >>> ids = Ids(seed=1)
     >>> responses = Responses(ids, Conversation(ids), request=None, hear=None)  # text needs no engine
-    >>> events = [out.event for out in responses.start({"output_modalities": ["text"]},
-    ...                                                default_session("m", "sess_1", 0), input_items=None)]
+    >>> params = {"output_modalities": ["text"]}
+    >>> settings = response_settings(default_session("m", "sess_1", 0), params)
+    >>> events = [out.event for out in responses.start(params, settings, input_items=None)]
     >>> events[0]["type"], events[-2]["response"]["status"], events[-1]["type"]
     ('response.created', 'completed', 'rate_limits.updated')
 """
@@ -24,7 +25,6 @@ from . import responder
 from .answers import AnswerSource, RuleAnswers
 from .images import image_tokens_of, images_of
 from .items import Conversation, Item
-from .session_config import response_settings
 from .streaming import OutputWriter, Request, Response
 from .usage import context_tokens, cut_to_tokens, output_tokens, rate_limits, reasoning_tokens, usage
 from .wire import Ids, Outgoing, json_copy
@@ -61,10 +61,10 @@ class Responses:
     def busy(self) -> bool:
         return any(not response.done for response in self.active)
 
-    def start(self, params: Mapping[str, Any], session: Mapping[str, Any], input_items: list[Item] | None,
+    def start(self, params: Mapping[str, Any], settings: dict[str, Any], input_items: list[Item] | None,
               ) -> Iterator[Outgoing | None]:
-        """A new response to ``params`` (a ``response.create``'s ``response``): its events, to pull."""
-        settings = response_settings(session, params)
+        """A new response to ``params`` (a ``response.create``'s ``response``), with its `response_settings`: its
+        events, to pull."""
         response = Response(self._ids.new("resp_"), settings, params.get("conversation", "auto") != "none",
                             input_items, metadata=params.get("metadata"))
         response.events = events = self._events(response)

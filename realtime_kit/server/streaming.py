@@ -16,11 +16,12 @@ mid-response cuts it short and only the audio actually pulled counts as the item
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,13 @@ def sentences(pieces: list[str]) -> list[list[str]]:
     return [group for group in groups if group]
 
 
+@functools.lru_cache(maxsize=256)   # a room's sessions say the same answers: each is split once, not once per session
+def spoken_parts(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """``text``'s transcript pieces and the sentences they are synthesised in (shared, so tuples)."""
+    pieces = transcript_pieces(text)
+    return tuple(pieces), tuple(tuple(group) for group in sentences(pieces))
+
+
 def chunk_ms(index: int) -> int:
     """The duration of audio delta number ``index`` (from 0)."""
     return FIRST_CHUNKS_MS[index] if index < len(FIRST_CHUNKS_MS) else CHUNK_MS
@@ -137,7 +145,8 @@ class AudioQueue:
         return b"".join(parts)
 
 
-def place_pieces(starts: list[float], sentence: list[str], offset: int, begin_ms: float, duration_ms: float) -> None:
+def place_pieces(starts: list[float], sentence: Sequence[str], offset: int, begin_ms: float,
+                 duration_ms: float) -> None:
     """Estimated start time of each piece of a synthesised sentence: proportional to characters."""
     total = max(1, sum(len(piece) for piece in sentence))
     position = 0
@@ -271,7 +280,7 @@ class OutputWriter:
         settings, rid = response.settings, response.id
         kind = settings["format"]["type"]
         per_ms = bytes_per_ms(kind)
-        pieces = transcript_pieces(text)
+        pieces, sentences_of_text = spoken_parts(text)
         starts: list[float] = []          # estimated start (ms) of each piece whose sentence is synthesised
         pending = AudioQueue()
         chunks_sent, sent_ms, synthesized_ms = 0, 0.0, 0.0
@@ -298,7 +307,7 @@ class OutputWriter:
         yield from transcript_until(0.0)
         offset = 0
         # synthesised sentence by sentence by the shell; recorded audio is one segment under the whole transcript
-        said = [pieces] if recorded is not None else sentences(pieces)
+        said = (pieces,) if recorded is not None else sentences_of_text
         asked: list[Work] = []
         for index, sentence in enumerate(said):
             if recorded is not None:
