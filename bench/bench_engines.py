@@ -2,8 +2,9 @@
 
     python3 bench/bench_engines.py            # prints one line per measurement
     python3 bench/bench_engines.py --live     # also: live transcription, each session's CMN vs two baselines,
-                                              # and the hurried search (a listener behind) against the full one
+                                              # and the hurried and room searches against the full one
     python3 bench/bench_engines.py --hurried  # only the hurried search against the full one
+    python3 bench/bench_engines.py --room     # only a room's search against the full one (--all-voices: 10 voices)
 
 Speeds use CPU time of this process (time.process_time), so other work on a shared machine skews
 them less than wall-clock time would; "x real time" = seconds of audio per CPU second.
@@ -105,8 +106,12 @@ def bench_live_stt(voices: tuple[str, ...]) -> None:
     clips = [(voice, text, synthesize(text, voice, 24000)) for text in PHRASES for voice in voices]
     new_decoder = live_stt._new_decoder
     results = {}
+
+    def carrying(hurried: bool = False, room: bool = False) -> _Carrying:
+        return _Carrying(new_decoder(hurried, room))
+
     for name, make, per_session in (("per session", new_decoder, True),
-                                    ("carried over", lambda hurried=False: _Carrying(new_decoder(hurried)), True),
+                                    ("carried over", carrying, True),
                                     ("one for all turns", new_decoder, False)):
         live_stt._new_decoder = make
         try:
@@ -124,35 +129,42 @@ def bench_live_stt(voices: tuple[str, ...]) -> None:
         print(f"live stt words heard, per session / {baseline}: {results['per session'] / results[baseline]:.2f}")
 
 
-def bench_hurried_search(voices: tuple[str, ...], rounds: int = 2) -> None:
-    """The full live search against the hurried one (a listener behind its audio): CPU per second of audio and WER
-    over the same clips, the two alternating in rounds (this machine's speed drifts)."""
+def bench_search(voices: tuple[str, ...], other: str, rounds: int = 2) -> None:
+    """The full live search against a narrower one, ``other``: "hurried" (a listener behind its audio) or "room" (full
+    decoders built while a room is on the server). CPU per second of audio and WER over the same clips, the two
+    alternating in rounds (this machine's speed drifts)."""
     import jiwer
 
     clips = [(text, synthesize(text, voice, 24000)) for text in PHRASES for voice in voices]
     audio_s = sum(clip.size for _, clip in clips) / 24000
-    spent: dict[bool, list[float]] = {False: [], True: []}
-    heard: dict[bool, list[str]] = {}
+    spent: dict[str, list[float]] = {"full": [], other: []}
+    heard: dict[str, list[str]] = {}
     for _ in range(rounds):
-        for hurried in (False, True):
+        for search in spent:
             turns, router = live_stt.LiveTurns(max_decoders=1), TurnRouter(1)
-            hear_live(turns, router, np.zeros(0, np.int16), "warm", "", hurry=hurried)   # builds its decoder
+            if search == "room":
+                turns.handle("room", "", np.zeros(0, np.int16), 24000)    # its full decoders search as a room's
+            hurry = search == "hurried"
+            hear_live(turns, router, np.zeros(0, np.int16), "warm", "", hurry=hurry)   # builds its decoder
             # session "": every turn starts from the speech prior, as a session's first turn does
             start = time.process_time()
-            words = [hear_live(turns, router, clip, f"turn{i}", "", hurry=hurried) or "-"
+            words = [hear_live(turns, router, clip, f"turn{i}", "", hurry=hurry) or "-"
                      for i, (_, clip) in enumerate(clips)]
-            spent[hurried].append((time.process_time() - start) / audio_s)
-            heard[hurried] = words
+            spent[search].append((time.process_time() - start) / audio_s)
+            heard[search] = words
     references = [text for text, _ in clips]
-    for hurried, name in ((False, "full"), (True, "hurried")):
-        print(f"live stt {name:7s} search: {np.median(spent[hurried]):.3f} CPU s per s of audio (median of {rounds}), "
-              f"WER {jiwer.wer(references, heard[hurried]):.3f} ({len(clips)} clips, {len(voices)} voices)")
-    print(f"live stt hurried / full CPU: {np.median(spent[True]) / np.median(spent[False]):.2f}")
+    for search in spent:
+        print(f"live stt {search:7s} search: {np.median(spent[search]):.3f} CPU s per s of audio (median of {rounds}), "
+              f"WER {jiwer.wer(references, heard[search]):.3f} ({len(clips)} clips, {len(voices)} voices)")
+    print(f"live stt {other} / full CPU: {np.median(spent[other]) / np.median(spent['full']):.2f}")
 
+
+SEARCH_VOICES = ("alloy", "echo", "shimmer", "cedar", "coral")
 
 if __name__ == "__main__":
-    if "--hurried" in sys.argv:
-        bench_hurried_search(("alloy", "echo", "shimmer", "cedar", "coral"))
+    if "--hurried" in sys.argv or "--room" in sys.argv:
+        bench_search(GA_VOICES if "--all-voices" in sys.argv else SEARCH_VOICES,
+                     "hurried" if "--hurried" in sys.argv else "room")
         raise SystemExit
     bench_synthesis()
     bench_vad()
@@ -160,4 +172,5 @@ if __name__ == "__main__":
     bench_stt(("alloy",), rate=8000)
     if "--live" in sys.argv:
         bench_live_stt(GA_VOICES)
-        bench_hurried_search(("alloy", "echo", "shimmer", "cedar", "coral"))
+        bench_search(SEARCH_VOICES, "hurried")
+        bench_search(SEARCH_VOICES, "room")

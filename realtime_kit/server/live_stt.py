@@ -21,8 +21,10 @@ rather than stall them all while a full one is built (`prepare` builds it at the
 
 A room (many microphones on the server at once, told by ``handle("room", ...)``) gets its decoders before it talks:
 `prepare` builds `ROOM_DECODERS` of each search while the process is idle, since a build inside a turn's start
-stalls every turn in the process. When the room has left (``"room-left"``) and its last turn is over, the extra
-decoders go and their memory goes back to the system.
+stalls every turn in the process. Full decoders built in a room search a little narrower (`ROOM_OPTIONS`: about
+0.75x the CPU for about 0.01 more WER), since a room's speech is more than two cores decode at the full search. When
+the room has left (``"room-left"``) and its last turn is over, the extra decoders go (a full-search one stays if there
+is one) and their memory goes back to the system.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class LiveTurns:
         self._max = max_decoders
         self._idle: dict[bool, list[Any]] = {False: [], True: []}     # by hurried: decoders free
         self._built = {False: 0, True: 0}
+        self._room_built: set[int] = set()   # ids of the full decoders built with the room's search
         self._prior = ""   # the CMN a session's first turn starts from, measured with the first decoder
         self._turns: dict[str, _Turn] = {}
         self._room = False        # many microphones are on: build the room's decoders ahead
@@ -117,12 +120,15 @@ class LiveTurns:
 
     def _let_room_decoders_go(self) -> None:
         self._room_left = False
+        # one full decoder stays for the next lone speaker: a full-search one if there is one (a build costs a turn)
+        self._idle[False].sort(key=lambda decoder: id(decoder) in self._room_built)
         dropped = 0
-        for hurried, kept in ((False, 1), (True, 0)):   # one full decoder stays for the next lone speaker
+        for hurried, kept in ((False, 1), (True, 0)):
             extra = max(0, len(self._idle[hurried]) - kept)
             del self._idle[hurried][kept:]
             self._built[hurried] -= extra
             dropped += extra
+        self._room_built &= {id(decoder) for decoder in self._idle[False]}
         if dropped:
             release_free_memory(collect=False)   # pocketsphinx frees into the heap: ~90 MB each back to the system
 
@@ -187,7 +193,10 @@ class LiveTurns:
 
     def _build(self, hurried: bool) -> Any:
         self._built[hurried] += 1
-        decoder = _new_decoder(hurried)
+        room = self._room and not hurried
+        decoder = _new_decoder(hurried, room=room)
+        if room:
+            self._room_built.add(id(decoder))
         self._prior = self._prior or _speech_prior(decoder)
         return decoder
 
@@ -200,6 +209,9 @@ LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False, "maxhmmpf": 5000, "maxwpf": 10
 # At most 1500 HMMs active and 5 words ending per frame: about 0.6x the CPU of the full live search for a few more
 # words wrong (`python3 bench/bench_engines.py --hurried`; the figures are in README.md)
 HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500, "maxwpf": 5}
+# A room's full search: at most 2500 HMMs active, about 0.75x the CPU of the full live search for about 0.01 more WER
+# (`python3 bench/bench_engines.py --room`; the figures are in README.md)
+ROOM_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 2500}
 # turns heard at once from which a process keeps a free decoder of each search ready (`LiveTurns.prepare`)
 BUSY_TURNS = 2
 # decoders of each search a process builds ahead for a room (~90 MB each): 30 speakers, `bench_voice.py` alternating
@@ -208,10 +220,10 @@ ROOM_DECODERS = 2
 _LOUD = SPEECH_PEAK * 32768   # int16: where the VAD says speech ends, trailing quiet begins
 
 
-def _new_decoder(hurried: bool = False) -> Any:
+def _new_decoder(hurried: bool = False, room: bool = False) -> Any:
     from pocketsphinx import Decoder
 
-    return Decoder(**(HURRIED_OPTIONS if hurried else LIVE_OPTIONS))
+    return Decoder(**(HURRIED_OPTIONS if hurried else ROOM_OPTIONS if room else LIVE_OPTIONS))
 
 
 # Sentences in four voices: the CMN they leave is where a session's first turn starts (`python3
