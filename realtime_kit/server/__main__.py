@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..rules import profile_for
 from .app import PATHS, Limits, LocalServer
-from .limits import keep_large_buffers_mapped
+from .limits import freeze_startup_objects, keep_large_buffers_mapped
 from .more_servers import serve_more
 from .workers import EngineWorkers
 
@@ -169,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       name="realtime-kit-server", daemon=False)
             process.start()
             others.append(process)
+        freeze_startup_objects()
         print(banner(server, args.workers), flush=True)
 
     def stop_others() -> None:  # at once, so they close their sessions while this one closes its own

@@ -12,6 +12,7 @@ import signal
 from typing import Any
 
 from .app import LocalServer
+from .limits import freeze_startup_objects
 from .workers import EngineWorkers
 
 __all__ = ["serve_more"]
@@ -26,6 +27,6 @@ def serve_more(settings: dict[str, Any], engine_processes: int) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, server.stop)
-        await server.serve_forever()
+        await server.serve_forever(on_ready=lambda _server: freeze_startup_objects())
 
     asyncio.run(run())
