@@ -22,7 +22,7 @@ rather than stall them all while a full one is built (`prepare` builds it at the
 A room (many microphones on the server at once, told by ``handle("room", ...)``) gets its decoders before it talks:
 `prepare` builds `ROOM_DECODERS` of each search while the process is idle, since a build inside a turn's start
 stalls every turn in the process. Full decoders built in a room search a little narrower (`ROOM_OPTIONS`: about
-0.75x the CPU for about 0.01 more WER), since a room's speech is more than two cores decode at the full search. When
+0.7x the CPU for about 0.02 more WER), since a room's speech is more than two cores decode at the full search. When
 the room has left (``"room-left"``) and its last turn is over, the extra decoders go (a full-search one stays if there
 is one) and their memory goes back to the system.
 """
@@ -209,8 +209,8 @@ LIVE_OPTIONS = {"cmn": "batch", "fwdflat": False, "maxhmmpf": 5000, "maxwpf": 10
 # At most 1500 HMMs active and 5 words ending per frame: about 0.6x the CPU of the full live search for a few more
 # words wrong (`python3 bench/bench_engines.py --hurried`; the figures are in README.md)
 HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500, "maxwpf": 5}
-# A room's full search: at most 2500 HMMs active, about 0.75x the CPU of the full live search for about 0.01 more WER
-# (`python3 bench/bench_engines.py --room`; the figures are in README.md)
+# A room's full search: at most 2500 HMMs active, 0.69x the CPU of the full live search for 0.017 more WER over 10
+# voices (`python3 bench/bench_engines.py --room --all-voices`; the figures are in README.md)
 ROOM_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 2500}
 # turns heard at once from which a process keeps a free decoder of each search ready (`LiveTurns.prepare`)
 BUSY_TURNS = 2
