@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import realtime_kit as rk
-from realtime_kit.server import LocalServer
+from realtime_kit.server import LocalServer, app
 from realtime_kit.server.workers import EngineWorkers
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(60)]
@@ -87,3 +87,25 @@ async def test_an_answer_whose_first_sentence_is_kept_sends_its_first_audio_with
     assert len(openings) == 2
     assert "response.output_audio.delta" not in openings[0]      # being made when the opening events left
     assert "response.output_audio.delta" in openings[1]
+
+
+async def test_a_room_that_comes_back_at_once_keeps_its_sentences_and_one_that_stays_away_lets_them_go(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workshop re-running a cell closes every session and opens them again: the room has not left, so its
+    sentences stay kept (and no full collection meets its turns). A server empty for ROOM_GONE_AFTER_S forgets them,
+    counted from when it last became empty."""
+    monkeypatch.setattr(app, "ROOM_GONE_AFTER_S", 2.0)
+    workers = EngineWorkers.shared()
+    workers.forget_sentences()
+    with LocalServer(pace="fast") as server:
+        async with rk.connect(server.url) as session:
+            await session.update(turn_detection=None)
+            await session.send_text("Please repeat after me: a room comes back.")
+        kept = len(workers._made)
+        assert kept > 0
+        async with rk.connect(server.url):         # back at once: the room never left
+            await asyncio.sleep(1.0)
+        await asyncio.sleep(1.2)                   # past 2 s since the first left, 1.2 s since the server was empty
+        assert len(workers._made) == kept
+        await asyncio.sleep(1.5)                   # empty for 2.7 s: the room left
+        assert not workers._made

@@ -55,6 +55,9 @@ __all__ = ["PATHS", "REALTIME_LEAD_MS", "Handshake", "Limits", "LocalServer", "P
            "shared_server"]
 
 logger = logging.getLogger("realtime_kit.server")
+# how long a server stays empty before its room has left (kept sentences forgotten, memory given back): a room that
+# reconnects at once (a workshop re-running a cell) keeps its sentences, and a full collection does not meet its turns
+ROOM_GONE_AFTER_S = 2.0
 
 
 class LocalServer:
@@ -122,6 +125,7 @@ class LocalServer:
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._bulk_executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._sessions: set[ServerSession] = set()
+        self._room_leaving: asyncio.TimerHandle | None = None   # set while the server is empty, until ROOM_GONE_AFTER_S
         self.endings: Counter[str] = Counter()   # sessions ended, by how: a room's health at a glance
 
     # -- addresses ---------------------------------------------------------------------------------
@@ -286,6 +290,9 @@ class LocalServer:
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 
     async def _close(self) -> None:
+        if self._room_leaving is not None:
+            self._room_leaving.cancel()
+            self._room_leaving = None
         server, executors = self._server, (self._executor, self._bulk_executor)
         self._server = None
         if server is not None:
@@ -335,6 +342,9 @@ class LocalServer:
                                 workers=EngineWorkers.shared() if self.engines is None else None,
                                 limits=self.limits, bulk_executor=self._bulk_executor, engines=self.engines)
         self._sessions.add(session)
+        if self._room_leaving is not None:   # back before the room had left: its sentences are still kept
+            self._room_leaving.cancel()
+            self._room_leaving = None
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
         try:
             await session.run()
@@ -342,11 +352,18 @@ class LocalServer:
             memory.release()
             self.endings["server stopped" if session.ending == "open" else session.ending] += 1
             self._sessions.discard(session)
-            if not self._sessions and self._executor is not None:  # the room left: give its memory back
-                EngineWorkers.forget_shared_sentences()
-                with contextlib.suppress(RuntimeError):  # the server is stopping: its executor is gone already
-                    self._executor.submit(_give_memory_back)
+            if not self._sessions and self._room_leaving is None:
+                self._room_leaving = asyncio.get_running_loop().call_later(ROOM_GONE_AFTER_S, self._room_gone)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
+
+    def _room_gone(self) -> None:
+        """The server stayed empty for ROOM_GONE_AFTER_S: the room left, its memory goes back."""
+        self._room_leaving = None
+        if self._sessions or self._executor is None:
+            return
+        EngineWorkers.forget_shared_sentences()
+        with contextlib.suppress(RuntimeError):  # the server is stopping: its executor is gone already
+            self._executor.submit(_give_memory_back)
 
     def _make_protocol(self, model: str, max_session_s: float, service: Service = "openai",
                        memory: SessionMemory | None = None, intent: str | None = None) -> SessionProtocol:
