@@ -267,7 +267,7 @@ class OutputWriter:
 
     def _text_stream(self, response: Response, text: str, spoken: list[str],
                      where: dict[str, Any]) -> Iterator[Outgoing]:
-        for piece in transcript_pieces(text):
+        for piece in spoken_parts(text)[0]:   # split once per text, as audio answers are
             if response.cancel_reason is not None:
                 return
             spoken.append(piece)
