@@ -290,9 +290,7 @@ class LocalServer:
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 
     async def _close(self) -> None:
-        if self._room_leaving is not None:
-            self._room_leaving.cancel()
-            self._room_leaving = None
+        self._stay_in_room()
         server, executors = self._server, (self._executor, self._bulk_executor)
         self._server = None
         if server is not None:
@@ -342,9 +340,7 @@ class LocalServer:
                                 workers=EngineWorkers.shared() if self.engines is None else None,
                                 limits=self.limits, bulk_executor=self._bulk_executor, engines=self.engines)
         self._sessions.add(session)
-        if self._room_leaving is not None:   # back before the room had left: its sentences are still kept
-            self._room_leaving.cancel()
-            self._room_leaving = None
+        self._stay_in_room()   # back before the room had left: its sentences are still kept
         logger.debug("session opened (model %s, %d open)", model, len(self._sessions))
         try:
             await session.run()
@@ -356,10 +352,17 @@ class LocalServer:
                 self._room_leaving = asyncio.get_running_loop().call_later(ROOM_GONE_AFTER_S, self._room_gone)
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
+    def _stay_in_room(self) -> None:
+        """The room has not left after all (a session opened, or the server is stopping): no leaving is due."""
+        if self._room_leaving is not None:
+            self._room_leaving.cancel()
+            self._room_leaving = None
+
     def _room_gone(self) -> None:
-        """The server stayed empty for ROOM_GONE_AFTER_S: the room left, its memory goes back."""
+        """The server stayed empty for ROOM_GONE_AFTER_S (an opening session cancels this): the room left, its memory
+        goes back."""
         self._room_leaving = None
-        if self._sessions or self._executor is None:
+        if self._executor is None:
             return
         EngineWorkers.forget_shared_sentences()
         with contextlib.suppress(RuntimeError):  # the server is stopping: its executor is gone already
