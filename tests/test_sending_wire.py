@@ -103,6 +103,9 @@ async def test_a_room_that_comes_back_at_once_keeps_its_sentences_and_one_that_s
             await session.send_text("Please repeat after me: a room comes back.")
         kept = len(workers._made)
         assert kept > 0
+        async with asyncio.timeout(5):             # the server has seen it leave: it is empty, its room leaving
+            while server.session_count:
+                await asyncio.sleep(0.01)
         async with rk.connect(server.url):         # back at once: the room never left
             await asyncio.sleep(1.0)
         await asyncio.sleep(1.2)                   # past 2 s since the first left, 1.2 s since the server was empty
