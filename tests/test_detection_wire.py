@@ -14,12 +14,13 @@ import dataclasses
 import gc
 import json
 import threading
+import time
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 from speech_fixtures import speech
-from tone_engines import TONE_ENGINES, EnergyVad
+from tone_engines import TONE_ENGINES, EnergyVad, tone_speech
 from websockets.asyncio.client import connect
 
 from conftest import until
@@ -124,3 +125,43 @@ async def test_sessions_streaming_to_a_detector_are_counted_for_a_room_until_the
             assert counted == [True, True]
         await until(lambda: len(counted) == 4, "both microphones uncounted", 10)
     assert counted == [True, True, False, False]
+
+
+class SlowVad(EnergyVad):
+    """The energy VAD, 50 ms late on every chunk: a thread that has fallen behind a fast client."""
+
+    def feed(self, samples: np.ndarray) -> list[Any]:
+        time.sleep(0.05)
+        return super().feed(samples)
+
+
+async def test_events_sent_after_audio_act_after_the_speech_found_in_it() -> None:
+    """A text item, a clear and a commit sent right after the audio come after the turns the detector finds in that
+    audio, however far behind it is: the order the protocol gives with its engines run in-line."""
+    engines = dataclasses.replace(TONE_ENGINES, make_vad=SlowVad)
+    turn = tone_speech("hi", lead_s=0.2, tail_s=0.6)
+    with LocalServer(pace="fast", engines=engines) as server:
+        async with connect(server.url + "/v1/realtime?model=gpt-realtime", max_queue=None) as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {
+                "input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 200,
+                                             "create_response": False}}}}}))
+            for start in range(0, turn.size, RATE // 10):   # 100 ms chunks, faster than the detector
+                chunk = base64.b64encode(turn[start:start + RATE // 10].tobytes()).decode()
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
+            await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user", "content": [{"type": "input_text", "text": "typed"}]}}))
+            # the audio's type after its data: the server cannot tell it is an append without parsing it
+            chunk = base64.b64encode(turn[: RATE // 2].tobytes()).decode()
+            await ws.send(json.dumps({"audio": chunk, "type": "input_audio_buffer.append"}))
+            await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+            events: list[dict[str, Any]] = []
+            while not events or events[-1]["type"] != "input_audio_buffer.cleared":
+                events.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))
+    kinds = [event["type"] for event in events]
+    added = [event["item"] for event in events if event["type"] == "conversation.item.added"]
+    assert kinds.count("input_audio_buffer.speech_started") == 2, kinds   # the turn, then the half turn cleared
+    assert kinds.index("input_audio_buffer.speech_stopped") < kinds.index("conversation.item.added"), kinds
+    assert [item["content"][0]["type"] for item in added] == ["input_audio", "input_text"]
+    assert kinds.index("input_audio_buffer.speech_started", kinds.index("conversation.item.added") + 1) \
+        < kinds.index("input_audio_buffer.cleared")

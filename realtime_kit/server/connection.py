@@ -29,6 +29,7 @@ import functools
 import json
 import logging
 import math
+import re
 import time
 import typing
 from collections.abc import Awaitable, Callable, Coroutine
@@ -59,6 +60,8 @@ _MAX_BATCH = 64
 # what it reads (400 retrieves of a 1 MiB item would otherwise queue 560 MB before a send could stall).
 _MAX_UNSENT = 16
 _EXPIRY_SLACK_S = 0.05
+# an append that names its type first (the SDKs and browsers do) need not wait for the detections before it
+_APPEND_FRAME = re.compile(r'\s*\{\s*"type"\s*:\s*"input_audio_buffer\.append"')
 
 
 class SessionProtocol(Protocol):
@@ -108,6 +111,8 @@ class ServerSession:
         self._engines = SessionEngines(engines or Engines.default())
         self._detections: asyncio.Queue[Work] = asyncio.Queue()
         self._detecting = 0     # detection jobs queued or running on the thread: later ones wait behind them
+        self._detected = asyncio.Event()    # set while no detection job is queued or running
+        self._detected.set()
         self._working: set[asyncio.Future[Any]] = set()
         self._listening: set[str] = set()                   # turns heard live, not yet ended
         self._speakers: set[str] = set()                    # the session ids its turns were heard under
@@ -213,6 +218,7 @@ class ServerSession:
             return
         if isinstance(job, DetectSpeech) or (isinstance(job, Listen) and self._workers is None):
             self._detecting += 1
+            self._detected.clear()
             self._detections.put_nowait(work)          # this session's detector and turns: in order, on a thread
             return
         if isinstance(job, Listen) and self._workers is not None:
@@ -285,6 +291,8 @@ class ServerSession:
                 await self._hand_back(work, loop.run_in_executor(self._executor, self._engines.run, work.job))
             finally:
                 self._detecting -= 1
+                if not self._detecting:
+                    self._detected.set()
 
     def _detect_here(self, work: Work) -> None:
         """Run one small detection job now, on the loop (the caller holds the lock; nothing of it is queued)."""
@@ -334,6 +342,10 @@ class ServerSession:
             async for frame in self.connection:
                 # back-pressure: what this frame makes waits until the client has read what came before
                 await self._drained.wait()
+                # any other event acts after the speech found in the audio before it, as with engines run in-line:
+                # a clear or commit sent right after the audio must not overtake its speech_started
+                if not self._detected.is_set() and not (isinstance(frame, str) and _APPEND_FRAME.match(frame)):
+                    await self._detected.wait()
                 # big frames (seconds of audio at once) queue on their own worker, so they cannot starve the room
                 bulk = len(frame) > self._limits.bulk_frame_bytes
                 await self._call(self.protocol.receive, frame, bulk=bulk)
