@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import gc
 import logging
+import sys
 from typing import Any
 
 import pytest
@@ -276,3 +277,34 @@ def test_what_start_up_made_is_left_out_of_later_collections() -> None:
     finally:
         gc.unfreeze()   # this test process is not a server: its objects go back to the collector
     assert gc.get_freeze_count() == 0
+
+
+def test_each_workers_process_tunes_itself_as_the_cli_server_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``--workers`` process (more_servers.serve_more) sets the GIL's switch interval and freezes start-up's objects
+    once listening, as the CLI's own process does: before, only the first process of ``--workers 2`` had them."""
+    from realtime_kit.server import more_servers
+    from realtime_kit.server.limits import SWITCH_INTERVAL_S
+
+    seen: dict[str, Any] = {}
+
+    class ListeningServer:
+        def __init__(self, **settings: Any) -> None:
+            seen["settings"] = settings
+
+        async def serve_forever(self, on_ready: Any) -> None:
+            on_ready(self)
+            seen["switch_s"], seen["frozen"] = sys.getswitchinterval(), gc.get_freeze_count()
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(more_servers, "LocalServer", ListeningServer)
+    monkeypatch.setattr(more_servers.EngineWorkers, "processes", more_servers.EngineWorkers.processes)  # it sets it
+    before = sys.getswitchinterval()
+    try:
+        more_servers.serve_more({"port": 8123}, 1)
+    finally:
+        sys.setswitchinterval(before)
+        gc.unfreeze()
+    assert seen["settings"] == {"port": 8123}
+    assert seen["switch_s"] == pytest.approx(SWITCH_INTERVAL_S) and seen["frozen"] > 0

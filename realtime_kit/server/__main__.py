@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..rules import profile_for
 from .app import PATHS, Limits, LocalServer
-from .limits import freeze_startup_objects, keep_large_buffers_mapped
+from .limits import freeze_startup_objects, own_server_process
 from .more_servers import serve_more
 from .workers import EngineWorkers
 
@@ -143,16 +143,9 @@ async def serve(server: LocalServer, on_ready: Callable[[LocalServer], object] |
     await server.serve_forever(on_ready=on_ready or (lambda s: print(banner(s), flush=True)))
 
 
-# The GIL passes between threads every 0.5 ms instead of 5: the event loop, which paces every session's audio,
-# waits that much less behind a worker busy with one client's seconds of audio (bench/bench_room.py: p99 lateness
-# 1214 -> -80 ms with 15 MiB appends arriving). The server owns this process, so the setting is its to make.
-SWITCH_INTERVAL_S = 0.0005
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    keep_large_buffers_mapped()
+    own_server_process()
     special = args.replay or args.fault_refuse or any(
         value is not None for value in (args.fault_close_after_s, args.fault_drop_after_s, args.fault_drop_after_audio))
     if args.workers > 1 and special:

@@ -12,7 +12,7 @@ import signal
 from typing import Any
 
 from .app import LocalServer
-from .limits import freeze_startup_objects
+from .limits import freeze_startup_objects, own_server_process
 from .workers import EngineWorkers
 
 __all__ = ["serve_more"]
@@ -20,6 +20,7 @@ __all__ = ["serve_more"]
 
 def serve_more(settings: dict[str, Any], engine_processes: int) -> None:
     """Serve ``LocalServer(**settings)`` (with ``reuse_port``) until SIGTERM or SIGINT, then close cleanly."""
+    own_server_process()
     EngineWorkers.processes = engine_processes
     server = LocalServer(**settings)
 
