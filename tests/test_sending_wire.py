@@ -11,6 +11,7 @@ import pytest
 
 import realtime_kit as rk
 from realtime_kit.server import LocalServer, app
+from realtime_kit.server.vad import MODELS
 from realtime_kit.server.workers import EngineWorkers
 
 pytestmark = [pytest.mark.wire, pytest.mark.timeout(60)]
@@ -89,11 +90,11 @@ async def test_an_answer_whose_first_sentence_is_kept_sends_its_first_audio_with
     assert "response.output_audio.delta" in openings[1]
 
 
-async def test_a_room_that_comes_back_at_once_keeps_its_sentences_and_one_that_stays_away_lets_them_go(
+async def test_a_room_that_comes_back_at_once_keeps_its_sentences_and_one_that_stays_away_or_stops_lets_them_go(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A workshop re-running a cell closes every session and opens them again: the room has not left, so its
     sentences stay kept (and no full collection meets its turns). A server empty for ROOM_GONE_AFTER_S forgets them,
-    counted from when it last became empty."""
+    counted from when it last became empty; a server stopped sooner forgets them as it stops."""
     monkeypatch.setattr(app, "ROOM_GONE_AFTER_S", 2.0)
     workers = EngineWorkers.shared()
     workers.forget_sentences()
@@ -112,3 +113,9 @@ async def test_a_room_that_comes_back_at_once_keeps_its_sentences_and_one_that_s
         assert len(workers._made) == kept
         await asyncio.sleep(1.5)                   # empty for 2.7 s: the room left
         assert not workers._made
+    with LocalServer(pace="fast") as server:       # stopped while its room's leaving is due: the room left with it
+        async with rk.connect(server.url) as session:
+            await session.update(turn_detection=None)
+            await session.send_text("Please repeat after me: a room comes back.")
+        assert workers._made
+    assert not workers._made and MODELS.idle <= 1

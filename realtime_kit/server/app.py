@@ -290,12 +290,15 @@ class LocalServer:
         logger.info("listening on %s (pace %s)", self.url, self.pace)
 
     async def _close(self) -> None:
-        self._stay_in_room()
         server, executors = self._server, (self._executor, self._bulk_executor)
         self._server = None
         if server is not None:
             server.close(close_connections=True)
-            await server.wait_closed()
+            await server.wait_closed()     # every session's handler has returned: the server is empty
+        if self._room_leaving is not None:  # a stopped server is a room gone: its leaving happens now, not never
+            self._stay_in_room()
+            EngineWorkers.forget_shared_sentences()
+            _give_memory_back()
         for executor in executors:
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
@@ -353,7 +356,7 @@ class LocalServer:
             logger.debug("session closed (code %s, %d open)", connection.close_code, len(self._sessions))
 
     def _stay_in_room(self) -> None:
-        """The room has not left after all (a session opened, or the server is stopping): no leaving is due."""
+        """No leaving is due any more (a session opened: the room has not left after all)."""
         if self._room_leaving is not None:
             self._room_leaving.cancel()
             self._room_leaving = None
