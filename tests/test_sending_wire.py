@@ -98,10 +98,13 @@ async def test_a_room_that_comes_back_at_once_keeps_its_sentences_and_one_that_s
     monkeypatch.setattr(app, "ROOM_GONE_AFTER_S", 2.0)
     workers = EngineWorkers.shared()
     workers.forget_sentences()
-    with LocalServer(pace="fast") as server:
+    async def one_answer(server: LocalServer) -> None:
         async with rk.connect(server.url) as session:
             await session.update(turn_detection=None)
             await session.send_text("Please repeat after me: a room comes back.")
+
+    with LocalServer(pace="fast") as server:
+        await one_answer(server)
         kept = len(workers._made)
         assert kept > 0
         async with asyncio.timeout(5):             # the server has seen it leave: it is empty, its room leaving
@@ -114,8 +117,6 @@ async def test_a_room_that_comes_back_at_once_keeps_its_sentences_and_one_that_s
         await asyncio.sleep(1.5)                   # empty for 2.7 s: the room left
         assert not workers._made
     with LocalServer(pace="fast") as server:       # stopped while its room's leaving is due: the room left with it
-        async with rk.connect(server.url) as session:
-            await session.update(turn_detection=None)
-            await session.send_text("Please repeat after me: a room comes back.")
+        await one_answer(server)
         assert workers._made
     assert not workers._made and MODELS.idle <= 1

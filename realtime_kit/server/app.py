@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import contextlib
 import dataclasses
 import json
 import logging
@@ -296,9 +295,7 @@ class LocalServer:
             server.close(close_connections=True)
             await server.wait_closed()     # every session's handler has returned: the server is empty
         if self._room_leaving is not None:  # a stopped server is a room gone: its leaving happens now, not never
-            self._stay_in_room()
-            EngineWorkers.forget_shared_sentences()
-            _give_memory_back()
+            self._room_gone(here=True)
         for executor in executors:
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)
@@ -361,14 +358,15 @@ class LocalServer:
             self._room_leaving.cancel()
             self._room_leaving = None
 
-    def _room_gone(self) -> None:
-        """The server stayed empty for ROOM_GONE_AFTER_S (an opening session cancels this): the room left, its memory
-        goes back."""
-        self._room_leaving = None
-        if self._executor is None:
-            return
+    def _room_gone(self, here: bool = False) -> None:
+        """The server stayed empty for ROOM_GONE_AFTER_S (an opening session cancels this), or it is stopping: the
+        room left, its kept sentences go and its memory goes back (on a worker thread; ``here``, as the server's
+        last act, when its executor is about to drop what is queued)."""
+        self._stay_in_room()
         EngineWorkers.forget_shared_sentences()
-        with contextlib.suppress(RuntimeError):  # the server is stopping: its executor is gone already
+        if here:
+            _give_memory_back()
+        elif self._executor is not None:
             self._executor.submit(_give_memory_back)
 
     def _make_protocol(self, model: str, max_session_s: float, service: Service = "openai",

@@ -111,8 +111,6 @@ class ServerSession:
         self._engines = SessionEngines(engines or Engines.default())
         self._detections: asyncio.Queue[Work] = asyncio.Queue()
         self._detecting = 0     # detection jobs queued or running on the thread: later ones wait behind them
-        self._detected = asyncio.Event()    # set while no detection job is queued or running
-        self._detected.set()
         self._working: set[asyncio.Future[Any]] = set()
         self._listening: set[str] = set()                   # turns heard live, not yet ended
         self._speakers: set[str] = set()                    # the session ids its turns were heard under
@@ -218,7 +216,6 @@ class ServerSession:
             return
         if isinstance(job, DetectSpeech) or (isinstance(job, Listen) and self._workers is None):
             self._detecting += 1
-            self._detected.clear()
             self._detections.put_nowait(work)          # this session's detector and turns: in order, on a thread
             return
         if isinstance(job, Listen) and self._workers is not None:
@@ -291,8 +288,7 @@ class ServerSession:
                 await self._hand_back(work, loop.run_in_executor(self._executor, self._engines.run, work.job))
             finally:
                 self._detecting -= 1
-                if not self._detecting:
-                    self._detected.set()
+                self._detections.task_done()
 
     def _detect_here(self, work: Work) -> None:
         """Run one small detection job now, on the loop (the caller holds the lock; nothing of it is queued)."""
@@ -344,8 +340,8 @@ class ServerSession:
                 await self._drained.wait()
                 # any other event acts after the speech found in the audio before it, as with engines run in-line:
                 # a clear or commit sent right after the audio must not overtake its speech_started
-                if not self._detected.is_set() and not (isinstance(frame, str) and _APPEND_FRAME.match(frame)):
-                    await self._detected.wait()
+                if self._detecting and not (isinstance(frame, str) and _APPEND_FRAME.match(frame)):
+                    await self._detections.join()
                 # big frames (seconds of audio at once) queue on their own worker, so they cannot starve the room
                 bulk = len(frame) > self._limits.bulk_frame_bytes
                 await self._call(self.protocol.receive, frame, bulk=bulk)
