@@ -321,7 +321,8 @@ def test_a_room_gets_its_decoders_built_ahead_and_lets_them_go_once_it_has_left(
         made: list[tuple[bool, FakeDecoder]]) -> None:
     """Told a room has formed, an idle process builds ROOM_DECODERS of each search before anyone speaks, so no turn's
     start stalls the process on a build (30 speakers: 4-5 builds per minute, each 0.5-1.3 s of wall time). After the
-    room has left, once its last turn is over, the decoders beyond one full one go."""
+    room has left, once its last turn is over, the decoders beyond one full one go. While the room talks nothing more is
+    built beside its turns (a build stalls them all): a turn beyond the free decoders borrows or builds its own."""
     turns, empty = LiveTurns(max_decoders=3), np.zeros(0, np.int16)
     turns.handle("warm", "", empty, RATE)                        # the server's warm-up: one full decoder
     assert not turns.prepare() and len(made) == 1                # no room, nobody speaks: nothing more
@@ -334,13 +335,19 @@ def test_a_room_gets_its_decoders_built_ahead_and_lets_them_go_once_it_has_left(
     turns.handle("start", "item_a", empty, RATE, "cmn")
     turns.handle("start", "item_b", empty, RATE, "cmn", hurry=True)
     assert len(made) == 4 and not turns.prepare()               # each took one built ahead; one of each still free
+    turns.handle("start", "item_c", empty, RATE, "cmn")          # the last free full one
+    assert not turns.prepare()      # busy, no full one free: in a room nothing is built beside the turns it would stall
+    turns.handle("start", "item_d", empty, RATE, "cmn")          # beside others, a full turn takes the free hurried one
+    assert len(made) == 4 and turns.handle("decoders", "", empty, RATE) == (2, 2)
+    for item_id in ("item_c", "item_d"):
+        turns.handle("end", item_id, empty, RATE)
     turns.handle("room-left", "", empty, RATE)
     assert not turns.prepare() and turns.handle("decoders", "", empty, RATE) == (2, 2)   # turns still in hand
-    turns.handle("end", "item_a", empty, RATE)
-    turns.handle("end", "item_b", empty, RATE)
+    for item_id in ("item_a", "item_b"):
+        turns.handle("end", item_id, empty, RATE)
     assert not turns.prepare() and turns.handle("decoders", "", empty, RATE) == (1, 0)
-    turns.handle("start", "item_c", empty, RATE, "cmn")
-    assert len(made) == 4 and made[0][1].started_from == ["cmn"]   # the full search's one stays for the next speaker
+    turns.handle("start", "item_e", empty, RATE, "cmn e")
+    assert len(made) == 4 and made[0][1].started_from[-1] == "cmn e"   # the full search's one stays for the next one
     small = LiveTurns(max_decoders=1)
     small.handle("room", "", empty, RATE)
     while small.prepare():

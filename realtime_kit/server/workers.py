@@ -16,7 +16,8 @@ turns in hand (`TurnRouter`), which also keeps each session's CMN between its tu
 the turns whose speech has stopped before the others' newer audio (`TurnInbox`). Each process has a
 sender and a reader thread (a busy process never blocks the caller). A process holds up to
 `LIVE_DECODERS` decoders; a turn beyond that waits for one, holding its audio, and a process hearing several
-turns builds a free decoder ahead while it has nothing else to do. A turn whose start waited in the inbox more than
+turns builds a free decoder ahead while it has nothing else to do (outside a room, whose decoders are built before it
+talks). A turn whose start waited in the inbox more than
 `HURRY_BEHIND_S` (its speaker is that far ahead of the decoder), or that starts while more than that of other turns'
 audio waits, is decoded with a cheaper search (live_stt.py). When `ROOM_MICROPHONES` sessions stream microphone audio
 at once (a room), every listener builds the decoders the room's turns will need while it is still quiet, and lets them
