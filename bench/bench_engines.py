@@ -5,6 +5,8 @@
                                               # and the hurried and room searches against the full one
     python3 bench/bench_engines.py --hurried  # only the hurried search against the full one
     python3 bench/bench_engines.py --room     # only a room's search against the full one (--all-voices: 10 voices)
+    python3 bench/bench_engines.py --vocabulary   # each live search with the searched words against the whole
+                                                  # dictionary; decoder builds (--all-voices: 10 voices)
 
 Speeds use CPU time of this process (time.process_time), so other work on a shared machine skews
 them less than wall-clock time would; "x real time" = seconds of audio per CPU second.
@@ -26,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from speech_fixtures import EVERYDAY_PHRASES as PHRASES  # the set the engine tests state their accuracy over
-from speech_fixtures import hear_live
+from speech_fixtures import WIDER_PHRASES, hear_live
 
-from realtime_kit.server import live_stt
+from realtime_kit.server import live_stt, stt
 from realtime_kit.server.stt import transcribe
 from realtime_kit.server.vad import SileroVad
 from realtime_kit.server.voice import GA_VOICES, synthesize
@@ -159,9 +161,78 @@ def bench_search(voices: tuple[str, ...], other: str, rounds: int = 2) -> None:
     print(f"live stt {other} / full CPU: {np.median(spent[other]) / np.median(spent['full']):.2f}")
 
 
+def bench_vocabulary(voices: tuple[str, ...], rounds: int = 2) -> None:
+    """The decoders searching `stt.SEARCH_WORDS` words against the wheel's whole dictionary, for each live search
+    (full, a room's, hurried): CPU per second of audio and WER over the everyday and the wider phrases, alternating in
+    rounds (this machine's speed drifts); then a decoder's build, CPU and memory."""
+    import jiwer
+    from pocketsphinx import Decoder
+
+    def whole_dictionary(**options: Any) -> Any:
+        return Decoder(**options)
+
+    searched = live_stt.new_decoder
+    clips = [(text, synthesize(text, voice, 24000)) for text in PHRASES + WIDER_PHRASES for voice in voices]
+    audio_s = sum(clip.size for _, clip in clips) / 24000
+    spent: dict[tuple[str, str], list[float]] = {}
+    heard: dict[tuple[str, str], list[str]] = {}
+    for _ in range(rounds):
+        for search in ("full", "room", "hurried"):
+            for words, make in (("whole", whole_dictionary), ("searched", searched)):
+                live_stt.new_decoder = make
+                try:
+                    turns, router = live_stt.LiveTurns(max_decoders=1), TurnRouter(1)
+                    if search == "room":
+                        turns.handle("room", "", np.zeros(0, np.int16), 24000)
+                    hurry = search == "hurried"
+                    hear_live(turns, router, np.zeros(0, np.int16), "warm", "", hurry=hurry)   # builds its decoder
+                    start = time.process_time()
+                    said = [hear_live(turns, router, clip, f"turn{i}", "", hurry=hurry) or "-"
+                            for i, (_, clip) in enumerate(clips)]
+                    spent.setdefault((search, words), []).append((time.process_time() - start) / audio_s)
+                    heard[search, words] = said
+                finally:
+                    live_stt.new_decoder = searched
+    everyday = len(PHRASES) * len(voices)
+    references = [text for text, _ in clips]
+    for search, words in spent:
+        said = heard[search, words]
+        print(f"live stt {search:7s} search, {words:8s} words: {np.median(spent[search, words]):.3f} CPU s per s of "
+              f"audio (median of {rounds}), WER everyday {jiwer.wer(references[:everyday], said[:everyday]):.3f}, "
+              f"wider {jiwer.wer(references[everyday:], said[everyday:]):.3f} ({len(voices)} voices)")
+    for search in ("full", "room", "hurried"):
+        print(f"live stt {search} search, searched / whole CPU: "
+              f"{np.median(spent[search, 'searched']) / np.median(spent[search, 'whole']):.2f}")
+    for words, options in (("whole", {}), ("searched", {"dict": stt.search_dictionary()})):
+        built, grown = _build_alone({**live_stt.ROOM_OPTIONS, **options})
+        print(f"decoder build, {words:8s} words: {built:.2f} CPU s, {grown:.0f} MB")
+
+
+def _build_alone(options: dict[str, Any]) -> tuple[float, float]:
+    """CPU seconds and resident MB one decoder's build takes, in a fresh process (here, a freed decoder's memory would
+    be reused by the next one). Linux /proc, as bench_server.py reads CPU."""
+    import json
+    import subprocess
+
+    code = ("import json, os, pathlib, sys, time\n"
+            "from pocketsphinx import Decoder\n"
+            "def rss(): return int(pathlib.Path('/proc/self/statm').read_text().split()[1])"
+            " * os.sysconf('SC_PAGE_SIZE')\n"
+            "before, start = rss(), time.process_time()\n"
+            "decoder = Decoder(loglevel='FATAL', **json.loads(sys.argv[1]))\n"
+            "print(json.dumps([time.process_time() - start, (rss() - before) / 1e6]))\n")
+    printed = subprocess.run([sys.executable, "-c", code, json.dumps(options)], capture_output=True, text=True,
+                             check=True).stdout
+    built, grown = json.loads(printed)
+    return float(built), float(grown)
+
+
 SEARCH_VOICES = ("alloy", "echo", "shimmer", "cedar", "coral")
 
 if __name__ == "__main__":
+    if "--vocabulary" in sys.argv:
+        bench_vocabulary(GA_VOICES if "--all-voices" in sys.argv else SEARCH_VOICES)
+        raise SystemExit
     if "--hurried" in sys.argv or "--room" in sys.argv:
         bench_search(GA_VOICES if "--all-voices" in sys.argv else SEARCH_VOICES,
                      "hurried" if "--hurried" in sys.argv else "room")

@@ -40,6 +40,29 @@ EVERYDAY_PHRASES = (
     "my name is john",
     "play some music",
 )
+# requests with rarer words (none of them in the 15 above): the vocabulary the decoders search is judged on them too
+WIDER_PHRASES = (
+    "can you summarize the meeting notes from yesterday",
+    "translate this paragraph into french",
+    "what is the weather forecast for tomorrow in seattle",
+    "set a timer for ten minutes",
+    "how far is the airport from the city center",
+    "remind me to call my mother on sunday",
+    "what is the capital of australia",
+    "explain how a microphone turns sound into electricity",
+    "the temperature should be around twenty degrees",
+    "please speak more slowly",
+    "i think the latency is too high today",
+    "change the voice to something more cheerful",
+    "what does this error message mean",
+    "schedule a meeting with the engineering team",
+    "how many people live in new york",
+    "read me the latest news about technology",
+    "i need a recipe for chocolate cake",
+    "the train was delayed by forty five minutes",
+    "could you recommend a good book about history",
+    "my computer keeps crashing when i open the browser",
+)
 
 
 @lru_cache(maxsize=64)

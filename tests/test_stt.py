@@ -12,6 +12,7 @@ Wire tests that assert exact words therefore run on the tone engines (tone_engin
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import jiwer
 import numpy as np
@@ -93,3 +94,58 @@ def test_one_decoder_is_built_and_reused(monkeypatch: pytest.MonkeyPatch) -> Non
     first, second = transcribe(clip, 16000), transcribe(clip, 16000)
     assert len(built) == 1
     assert first == second != ""
+
+
+def _dictionary_lines(path: str) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _dictionary_words(path: str) -> list[str]:
+    return [stt._word(line) for line in _dictionary_lines(path) if line.strip()]
+
+
+def test_decoders_search_the_language_models_most_likely_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search dictionary holds exactly the ``words`` most likely by the language model, each with all its
+    pronunciations from the wheel's dictionary; it is made once and read again (not rewritten) by a later call."""
+    from pocketsphinx import NGramModel, get_model_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = stt.search_dictionary.__wrapped__(300)
+    assert path.startswith(str(tmp_path)), path
+    words = _dictionary_words(path)
+    assert len(set(words)) == 300
+    model = f"{get_model_path()}/en-us"
+    kept = set(words)
+    whole = [line for line in _dictionary_lines(f"{model}/cmudict-en-us.dict") if stt._word(line) in kept]
+    assert _dictionary_lines(path) == whole     # every pronunciation, in the wheel's order
+    language_model = NGramModel.readfile(f"{model}/en-us.lm.bin")
+    least_kept = min(language_model.prob([word]) for word in words)
+    left_out = [word for word in ("london", "weather", "microphone") if word not in words]
+    assert {"the", "what", "is"} <= set(words) and left_out, left_out
+    assert all(language_model.prob([word]) <= least_kept for word in left_out)
+    made_at = Path(path).stat().st_mtime_ns
+    assert stt.search_dictionary.__wrapped__(300) == path
+    assert Path(path).stat().st_mtime_ns == made_at
+
+
+def test_a_read_only_cache_folder_gives_a_private_temporary_dictionary(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache folder that cannot be made (here a file is in its way) does not stop transcription."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    path = stt.search_dictionary.__wrapped__(50)
+    assert not path.startswith(str(blocked)), path
+    assert len(set(_dictionary_words(path))) == 50
+
+
+def test_a_decoder_knows_the_searched_words_and_not_the_rest() -> None:
+    """`new_decoder`'s dictionary is the search dictionary: an everyday word is in it, a rare one of the wheel's not."""
+    decoder = stt.new_decoder(cmn="batch")
+    assert decoder.lookup_word("london") is not None and decoder.lookup_word("weather") is not None
+    assert len(set(_dictionary_words(stt.search_dictionary()))) == stt.SEARCH_WORDS
+    rare = "xylophone"   # in the wheel's dictionary and its language model, far beyond the cut
+    from pocketsphinx import Decoder
+
+    assert Decoder(cmn="batch").lookup_word(rare) is not None
+    assert decoder.lookup_word(rare) is None

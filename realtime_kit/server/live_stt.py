@@ -3,6 +3,8 @@
 pocketsphinx decodes as audio arrives, so at the end of a turn only the last frames and the
 second (fwdflat) pass remain: the words are ready a fraction of a second after speech stops,
 instead of a whole decode later. Runs inside a worker process (`workers.py`): one object per process.
+Every decoder searches the language model's `stt.SEARCH_WORDS` most likely words, not the whole dictionary: 0.76x the
+CPU of a turn and half the build, for no more words wrong (`stt.search_dictionary`).
 
     turns = LiveTurns(max_decoders=2)
     turns.handle("start", "item_1", empty, 24000, normalisation)   # where this speaker's last turn left the CMN
@@ -35,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .limits import release_free_memory
-from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, transcribe, words_of
+from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, new_decoder, transcribe, words_of
 from .vad import SPEECH_PEAK, StreamingResampler
 
 __all__ = ["BUSY_TURNS", "ROOM_DECODERS", "LiveTurns"]
@@ -102,15 +104,15 @@ class LiveTurns:
     def prepare(self) -> bool:
         """Build one decoder a coming turn would otherwise wait for; True if one was built (call while idle).
 
-        A turn that finds no decoder free waits for one to be built (about 0.4 s of CPU, up to 1.3 s of wall time on a
-        full machine), and so does every turn in the process. In a room, `ROOM_DECODERS` of each search are built
+        A turn that finds no decoder free waits for one to be built (about 0.2 s of CPU, several times that in wall time
+        on a full machine), and so does every turn in the process. In a room, `ROOM_DECODERS` of each search are built
         ahead and nothing more while its turns are heard; outside a room, while at least `BUSY_TURNS` turns are being
         heard, one full and one hurried decoder are kept free; each kind up to ``max_decoders``. A lone speaker's
         process builds nothing more. Once a room has left and no turn is in hand, the decoders beyond one full one are
         dropped (their memory goes back).
         """
-        # a room's decoders were built before it talked: a build beside its turns stalls them all (0.4 s of CPU, 0.8 s
-        # of wall time in a full room), and a turn finding none free borrows the other search or builds its own
+        # a room's decoders were built before it talked: a build beside its turns stalls them all (0.2 s of CPU, more
+        # in wall time in a full room), and a turn finding none free borrows the other search or builds its own
         busy = len(self._turns) >= BUSY_TURNS and not self._room
         for hurried in (False, True):
             wanted = (self._room and self._built[hurried] < ROOM_DECODERS) or (busy and not self._idle[hurried])
@@ -133,7 +135,7 @@ class LiveTurns:
             dropped += extra
         self._room_built &= {id(decoder) for decoder in self._idle[False]}
         if dropped:
-            release_free_memory(collect=False)   # pocketsphinx frees into the heap: ~90 MB each back to the system
+            release_free_memory(collect=False)   # pocketsphinx frees into the heap: ~57 MB each back to the system
 
     def _begin(self, turn: _Turn) -> None:
         # beside other turns, a full turn takes a free hurried decoder rather than stall them with a build; a hurried
@@ -186,7 +188,7 @@ class LiveTurns:
         """A free decoder and whether it searches hurried: of the search asked for; else, with ``lend``, a free one of
         the other search; else one built now (if fewer than ``max_decoders`` exist).
 
-        A build stalls every turn in the process: 0.3-0.5 s of CPU, up to 1.2 s of wall time in a full room.
+        A build stalls every turn in the process: about 0.2 s of CPU, several times that in wall time in a full room.
         """
         if self._idle[hurried]:
             return hurried, self._idle[hurried].pop()
@@ -217,16 +219,14 @@ HURRIED_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 1500, "maxwpf": 5}
 ROOM_OPTIONS = {**LIVE_OPTIONS, "maxhmmpf": 2500}
 # turns heard at once from which a process keeps a free decoder of each search ready (`LiveTurns.prepare`)
 BUSY_TURNS = 2
-# decoders of each search a process builds ahead for a room (~90 MB each): 30 speakers, `bench_voice.py` alternating
+# decoders of each search a process builds ahead for a room (~57 MB each): 30 speakers, `bench_voice.py` alternating
 # with building them as turns came (2026-11-30): first audio p95 955, 732, 1172 ms against 2518, 1530, 1465 ms
 ROOM_DECODERS = 2
 _LOUD = SPEECH_PEAK * 32768   # int16: where the VAD says speech ends, trailing quiet begins
 
 
 def _new_decoder(hurried: bool = False, room: bool = False) -> Any:
-    from pocketsphinx import Decoder
-
-    return Decoder(**(HURRIED_OPTIONS if hurried else ROOM_OPTIONS if room else LIVE_OPTIONS))
+    return new_decoder(**(HURRIED_OPTIONS if hurried else ROOM_OPTIONS if room else LIVE_OPTIONS))
 
 
 # Sentences in four voices: the CMN they leave is where a session's first turn starts (`python3

@@ -47,7 +47,7 @@ from .work import Listen, Synthesize, Transcribe
 __all__ = ["HURRY_BEHIND_S", "LISTENER_NICENESS", "LIVE_DECODERS", "ROOM_MICROPHONES", "EngineWorkers", "Room",
            "TurnInbox", "TurnRouter"]
 
-LIVE_DECODERS = 4      # streaming decoders per process (0.3-0.5 s of CPU and ~90 MB each, built on first need)
+LIVE_DECODERS = 4      # streaming decoders per process (about 0.2 s of CPU and ~57 MB each, built on first need)
 # added to the nice value of the engine processes whose work has slack (listeners, later sentences): they get what
 # the server and first sentences leave
 LISTENER_NICENESS = 10
