@@ -5,6 +5,8 @@ silences. espeak-ng's samples differ a little from call to call, so the figure d
 - 24 kHz: WER <= 0.25; measured 0.08 to 0.14 (11-12 of 15 phrases exact) over 5 runs on 2026-11-29.
 - 8 kHz (G.711): WER <= 0.80; measured 0.51 to 0.64 (2-4 exact) over 5 runs on 2026-11-29: the acoustic
   model expects wideband speech.
+Searching the language model's 20,000 most likely words (stt.SEARCH_WORDS), 3 processes on 2026-11-30: 0.09 to 0.13 at
+24 kHz, 0.49 to 0.59 at 8 kHz.
 Other voices are heard worse (bench/bench_engines.py: echo 72% of words, cedar 49%, several under 20%).
 Wire tests that assert exact words therefore run on the tone engines (tone_engines.py), not on these.
 """
