@@ -58,7 +58,7 @@ def _new_decoder() -> Any:
 def search_dictionary(words: int = SEARCH_WORDS) -> str:
     """The path of the wheel's pronunciation dictionary cut to the ``words`` its language model finds most likely.
 
-    Made from the installed model on first use (about 0.4 s) and kept in the user's cache directory, named after the
+    Made from the installed model on first use (about 2 s, once) and kept in the user's cache directory, named after the
     model files it came from, so every process and later run reads the same file.
     """
     from platformdirs import user_cache_dir
