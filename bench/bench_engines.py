@@ -138,27 +138,31 @@ def bench_search(voices: tuple[str, ...], other: str, rounds: int = 2) -> None:
     import jiwer
 
     clips = [(text, synthesize(text, voice, 24000)) for text in PHRASES for voice in voices]
-    audio_s = sum(clip.size for _, clip in clips) / 24000
     spent: dict[str, list[float]] = {"full": [], other: []}
     heard: dict[str, list[str]] = {}
     for _ in range(rounds):
         for search in spent:
-            turns, router = live_stt.LiveTurns(max_decoders=1), TurnRouter(1)
-            if search == "room":
-                turns.handle("room", "", np.zeros(0, np.int16), 24000)    # its full decoders search as a room's
-            hurry = search == "hurried"
-            hear_live(turns, router, np.zeros(0, np.int16), "warm", "", hurry=hurry)   # builds its decoder
-            # session "": every turn starts from the speech prior, as a session's first turn does
-            start = time.process_time()
-            words = [hear_live(turns, router, clip, f"turn{i}", "", hurry=hurry) or "-"
-                     for i, (_, clip) in enumerate(clips)]
-            spent[search].append((time.process_time() - start) / audio_s)
-            heard[search] = words
+            cpu, heard[search] = _hear_each(search, [clip for _, clip in clips])
+            spent[search].append(cpu)
     references = [text for text, _ in clips]
     for search in spent:
         print(f"live stt {search:7s} search: {np.median(spent[search]):.3f} CPU s per s of audio (median of {rounds}), "
               f"WER {jiwer.wer(references, heard[search]):.3f} ({len(clips)} clips, {len(voices)} voices)")
     print(f"live stt {other} / full CPU: {np.median(spent[other]) / np.median(spent['full']):.2f}")
+
+
+def _hear_each(search: str, clips: list[np.ndarray]) -> tuple[float, list[str]]:
+    """Each clip a turn on one process's live decoders searching as ``search`` ("full", "room" or "hurried"): the CPU
+    seconds per second of audio, and the words heard ("-" for none)."""
+    turns, router = live_stt.LiveTurns(max_decoders=1), TurnRouter(1)
+    if search == "room":
+        turns.handle("room", "", np.zeros(0, np.int16), 24000)    # its full decoders search as a room's
+    hurry = search == "hurried"
+    hear_live(turns, router, np.zeros(0, np.int16), "warm", "", hurry=hurry)   # builds its decoder
+    # session "": every turn starts from the speech prior, as a session's first turn does
+    start = time.process_time()
+    words = [hear_live(turns, router, clip, f"turn{i}", "", hurry=hurry) or "-" for i, clip in enumerate(clips)]
+    return (time.process_time() - start) / (sum(clip.size for clip in clips) / 24000), words
 
 
 def bench_vocabulary(voices: tuple[str, ...], rounds: int = 2) -> None:
@@ -168,29 +172,17 @@ def bench_vocabulary(voices: tuple[str, ...], rounds: int = 2) -> None:
     import jiwer
     from pocketsphinx import Decoder
 
-    def whole_dictionary(**options: Any) -> Any:
-        return Decoder(**options)
-
     searched = live_stt.new_decoder
     clips = [(text, synthesize(text, voice, 24000)) for text in PHRASES + WIDER_PHRASES for voice in voices]
-    audio_s = sum(clip.size for _, clip in clips) / 24000
     spent: dict[tuple[str, str], list[float]] = {}
     heard: dict[tuple[str, str], list[str]] = {}
     for _ in range(rounds):
         for search in ("full", "room", "hurried"):
-            for words, make in (("whole", whole_dictionary), ("searched", searched)):
-                live_stt.new_decoder = make
+            for words, make in (("whole", Decoder), ("searched", searched)):
+                live_stt.new_decoder = make    # the whole dictionary: pocketsphinx's own Decoder, as before
                 try:
-                    turns, router = live_stt.LiveTurns(max_decoders=1), TurnRouter(1)
-                    if search == "room":
-                        turns.handle("room", "", np.zeros(0, np.int16), 24000)
-                    hurry = search == "hurried"
-                    hear_live(turns, router, np.zeros(0, np.int16), "warm", "", hurry=hurry)   # builds its decoder
-                    start = time.process_time()
-                    said = [hear_live(turns, router, clip, f"turn{i}", "", hurry=hurry) or "-"
-                            for i, (_, clip) in enumerate(clips)]
-                    spent.setdefault((search, words), []).append((time.process_time() - start) / audio_s)
-                    heard[search, words] = said
+                    cpu, heard[search, words] = _hear_each(search, [clip for _, clip in clips])
+                    spent.setdefault((search, words), []).append(cpu)
                 finally:
                     live_stt.new_decoder = searched
     everyday = len(PHRASES) * len(voices)

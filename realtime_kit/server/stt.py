@@ -72,12 +72,14 @@ def search_dictionary(words: int = SEARCH_WORDS) -> str:
     if path.is_file():
         return str(path)
     lines = sources[0].read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = _most_likely(NGramModel.readfile(str(sources[1])), lines, words)
+    line_words = [_word(line) for line in lines]
+    kept = _most_likely(NGramModel.readfile(str(sources[1])), {word for word in line_words if word.strip()}, words)
+    cut = [line for line, word in zip(lines, line_words, strict=True) if word in kept]
     try:
-        _write_whole(path, [line for line in lines if _word(line) in kept])
+        _write_whole(path, cut)
     except OSError:   # a read-only home: a private temporary folder, for this process
         path = Path(tempfile.mkdtemp(prefix="realtime-kit-")) / path.name
-        _write_whole(path, [line for line in lines if _word(line) in kept])
+        _write_whole(path, cut)
     return str(path)
 
 
@@ -94,9 +96,8 @@ def _word(line: str) -> str:
     return _ALTERNATE_PRONUNCIATION.sub("", line.split(" ", 1)[0])
 
 
-def _most_likely(language_model: Any, lines: list[str], words: int) -> set[str]:
-    """The ``words`` of the dictionary's lines with the highest unigram probability (ties: alphabetical)."""
-    known = {_word(line) for line in lines if line.strip()}
+def _most_likely(language_model: Any, known: set[str], words: int) -> set[str]:
+    """The ``words`` of ``known`` with the highest unigram probability (ties: alphabetical)."""
     return set(sorted(known, key=lambda word: (-language_model.prob([word]), word))[:words])
 
 
