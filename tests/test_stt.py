@@ -130,6 +130,25 @@ def test_decoders_search_the_language_models_most_likely_words(tmp_path: Path, m
     assert Path(path).stat().st_mtime_ns == made_at
 
 
+def test_another_installation_of_the_same_wheel_reads_the_same_dictionary(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is named after the model, not where it is installed: a second virtual environment's copy of the same
+    wheel (here links to its files in another folder) finds the file the first one made and does not rewrite it."""
+    import pocketsphinx
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    made = stt.search_dictionary.__wrapped__(200)
+    made_at = Path(made).stat().st_mtime_ns
+    elsewhere = tmp_path / "other-venv" / "model"
+    (elsewhere / "en-us").mkdir(parents=True)
+    for name in ("cmudict-en-us.dict", "en-us.lm.bin"):
+        (elsewhere / "en-us" / name).symlink_to(Path(pocketsphinx.get_model_path()) / "en-us" / name)
+    monkeypatch.setattr(pocketsphinx, "get_model_path", lambda: str(elsewhere))
+    assert stt.search_dictionary.__wrapped__(200) == made
+    assert Path(made).stat().st_mtime_ns == made_at
+    assert stt.search_dictionary.__wrapped__(201) != made     # another cut is another file
+
+
 def test_a_read_only_cache_folder_gives_a_private_temporary_dictionary(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A cache folder that cannot be made (here a file is in its way) does not stop transcription."""

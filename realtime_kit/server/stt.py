@@ -58,15 +58,18 @@ def _new_decoder() -> Any:
 def search_dictionary(words: int = SEARCH_WORDS) -> str:
     """The path of the wheel's pronunciation dictionary cut to the ``words`` its language model finds most likely.
 
-    Made from the installed model on first use (about 2 s, once) and kept in the user's cache directory, named after the
-    model files it came from, so every process and later run reads the same file.
+    Made from the installed model on first use (about 2 s, once) and kept in the user's cache directory, named after
+    pocketsphinx's version and the model files' names and sizes (not where they are installed), so every process,
+    later run and virtual environment with the same wheel reads the same file.
     """
+    from importlib.metadata import version
+
     from platformdirs import user_cache_dir
     from pocketsphinx import NGramModel, get_model_path
 
     model = Path(get_model_path()) / "en-us"
     sources = (model / "cmudict-en-us.dict", model / "en-us.lm.bin")
-    made_from = repr((words, [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in sources]))
+    made_from = repr((words, version("pocketsphinx"), [(path.name, path.stat().st_size) for path in sources]))
     key = hashlib.sha256(made_from.encode()).hexdigest()[:16]
     path = Path(user_cache_dir("realtime-kit")) / f"search-words-{key}.dict"
     if path.is_file():
