@@ -7,6 +7,8 @@
     python3 bench/bench_engines.py --room     # only a room's search against the full one (--all-voices: 10 voices)
     python3 bench/bench_engines.py --vocabulary   # each live search with the searched words against the whole
                                                   # dictionary; decoder builds (--all-voices: 10 voices)
+    python3 bench/bench_engines.py --noise-estimate   # each utterance from a cleared noise estimate against the
+                                                      # one the utterance before left (--all-voices: 10 voices)
 
 Speeds use CPU time of this process (time.process_time), so other work on a shared machine skews
 them less than wall-clock time would; "x real time" = seconds of audio per CPU second.
@@ -97,8 +99,47 @@ class _Carrying:
     def set_cmn(self, _cmn: str) -> None:
         pass
 
+    def reinit_feat(self) -> None:
+        cmn = self._decoder.get_cmn(False)    # the noise estimate is cleared as the server does; the CMN carries on
+        self._decoder.reinit_feat()
+        self._decoder.set_cmn(cmn)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._decoder, name)
+
+
+def _carrying_noise_over(decoder: Any, normalisation: str | None = None) -> None:
+    """`stt.start_utterance` the way before 2026-12-01: each utterance starts with the noise estimate the last left."""
+    if normalisation is not None:
+        decoder.set_cmn(normalisation)
+    decoder.start_utt()
+
+
+def bench_noise_estimate(voices: tuple[str, ...]) -> None:
+    """Each utterance from a cleared noise estimate (`stt.start_utterance`, the server's way) against the estimate
+    carried over from the utterance before, another voice's (the way before): WER of whole-clip transcription and of
+    each live search over the same clips, and in how many the words differ."""
+    import jiwer
+
+    clips = [(text, synthesize(text, voice, 24000)) for text in PHRASES + WIDER_PHRASES for voice in voices]
+    references = [text for text, _ in clips]
+    cleared = stt.start_utterance
+    heard: dict[tuple[str, str], list[str]] = {}
+    for way, start in (("cleared", cleared), ("carried over", _carrying_noise_over)):
+        stt.start_utterance = live_stt.start_utterance = start   # type: ignore[assignment]
+        try:
+            stt._decoder = None       # a new shared decoder: both ways start from the same state
+            heard["whole clip", way] = [transcribe(clip, 24000) or "-" for _, clip in clips]
+            for search in ("full", "room", "hurried"):
+                heard[search, way] = _hear_each(search, [clip for _, clip in clips])[1]
+        finally:
+            stt.start_utterance = live_stt.start_utterance = cleared   # type: ignore[assignment]
+    for search in ("whole clip", "full", "room", "hurried"):
+        now, before = heard[search, "cleared"], heard[search, "carried over"]
+        differ = sum(a != b for a, b in zip(now, before, strict=True))
+        print(f"stt {search:10s}: WER {jiwer.wer(references, now):.3f} with the noise estimate cleared, "
+              f"{jiwer.wer(references, before):.3f} carried over; words differ in {differ} of {len(clips)} clips "
+              f"({len(voices)} voices, each utterance after another voice's)")
 
 
 def bench_live_stt(voices: tuple[str, ...]) -> None:
@@ -222,6 +263,9 @@ def _build_alone(options: dict[str, Any]) -> tuple[float, float]:
 SEARCH_VOICES = ("alloy", "echo", "shimmer", "cedar", "coral")
 
 if __name__ == "__main__":
+    if "--noise-estimate" in sys.argv:
+        bench_noise_estimate(GA_VOICES if "--all-voices" in sys.argv else SEARCH_VOICES)
+        raise SystemExit
     if "--vocabulary" in sys.argv:
         bench_vocabulary(GA_VOICES if "--all-voices" in sys.argv else SEARCH_VOICES)
         raise SystemExit

@@ -47,6 +47,9 @@ class FakeDecoder:
     def set_cmn(self, cmn: str) -> None:
         self.cmn = cmn
 
+    def reinit_feat(self) -> None:
+        self.cmn = "model default"     # as pocketsphinx's: the features re-made, the CMN back to the model's
+
     def get_cmn(self, update: bool = False) -> str:
         return self.cmn
 
@@ -62,6 +65,25 @@ class FakeDecoder:
 
     def hyp(self) -> SimpleNamespace:
         return SimpleNamespace(hypstr="words")
+
+
+@pytest.mark.engines
+def test_a_turn_is_heard_the_same_whatever_its_decoder_heard_before() -> None:
+    """A live decoder hears a session's first turn the same, words and path score, before and after other sessions'
+    turns (loud noise, another voice): pocketsphinx's noise estimate carried over from whatever it heard before."""
+    turn = speech_with_silence("what is the weather like today", 0.2, 0.2, rate=RATE)
+    turns, router = LiveTurns(max_decoders=1), TurnRouter(1)
+
+    def heard(session: str) -> tuple[str, int]:
+        words = hear_live(turns, router, turn, f"{session}_1", session)   # a first turn: from the speech prior
+        decoder, = turns._idle[False]                                     # max_decoders=1: the one that heard it
+        return words, decoder.hyp().best_score
+
+    first = heard("sess_a")
+    hear_live(turns, router, np.random.default_rng(7).normal(0, 6000, RATE).astype(np.int16), "noise_1", "sess_b")
+    hear_live(turns, router, speech_with_silence("thank you very much", 0.2, 0.2, voice="ash", rate=RATE), "x_1",
+              "sess_c")
+    assert heard("sess_d") == first
 
 
 @pytest.mark.pure

@@ -81,6 +81,17 @@ def test_concurrent_transcriptions_match_serial_ones() -> None:
     assert [results[0], results[1]] == serial
 
 
+def test_a_clip_is_heard_as_by_a_new_decoder_whatever_was_heard_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared decoder hears a clip exactly as a new one does, the same words and path score, after loud noise and
+    another clip (pocketsphinx's noise estimate carried from one utterance to the next before)."""
+    clip = speech_with_silence("what time is it", 0.1, 0.1, rate=16000)
+    monkeypatch.setattr(stt, "_decoder", None)
+    first = transcribe(clip, 16000), stt._decoder.hyp().best_score
+    transcribe(np.random.default_rng(7).normal(0, 6000, 16000).astype(np.int16), 16000)
+    transcribe(speech_with_silence("thank you very much", 0.1, 0.1, voice="ash", rate=16000), 16000)
+    assert (transcribe(clip, 16000), stt._decoder.hyp().best_score) == first
+
+
 def test_one_decoder_is_built_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Building a decoder costs half a second: transcriptions after the first reuse the same one."""
     built: list[object] = []

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from .limits import release_free_memory
-from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, new_decoder, transcribe, words_of
+from .stt import DECODER_RATE, PADDING_S, SILENCE_RMS, new_decoder, start_utterance, transcribe, words_of
 from .vad import SPEECH_PEAK, StreamingResampler
 
 __all__ = ["BUSY_TURNS", "ROOM_DECODERS", "LiveTurns"]
@@ -144,9 +144,9 @@ class LiveTurns:
         if found is None:
             return
         turn.hurried, decoder = found
-        # pocketsphinx carries CMN from one utterance to the next, whoever spoke it: set it per turn
-        decoder.set_cmn(turn.normalisation or self._prior)
-        decoder.start_utt()
+        # pocketsphinx carries CMN and its noise estimate from one utterance to the next, whoever spoke it: each turn
+        # starts as on a new decoder, from its own session's CMN
+        start_utterance(decoder, turn.normalisation or self._prior)
         turn.decoder, held, turn.held = decoder, turn.held, []
         for samples in held:
             self._decode(turn, samples)

@@ -54,6 +54,20 @@ def _new_decoder() -> Any:
     return new_decoder(**_DECODER_OPTIONS)
 
 
+def start_utterance(decoder: Any, normalisation: str | None = None) -> None:
+    """Start an utterance on ``decoder`` as on one just built, from ``normalisation`` (a CMN) if given.
+
+    pocketsphinx carries its noise estimate (`remove_noise`) from one utterance to the next, so the same audio was
+    heard differently after other audio, another session's included (45 clips on one decoder, against a new one
+    each: 34 scores and 2 transcripts differed); re-making the features clears it (~25 us) for the same WER
+    (`bench_engines.py --noise-estimate`).
+    """
+    decoder.reinit_feat()
+    if normalisation is not None:
+        decoder.set_cmn(normalisation)
+    decoder.start_utt()
+
+
 @functools.cache
 def search_dictionary(words: int = SEARCH_WORDS) -> str:
     """The path of the wheel's pronunciation dictionary cut to the ``words`` its language model finds most likely.
@@ -141,7 +155,7 @@ def transcribe(samples: np.ndarray, rate: int) -> str:
     pcm = np.concatenate([padding, resample(audio, rate, DECODER_RATE), padding]).tobytes()
     with _DECODE_LOCK:
         decoder = _shared_decoder()
-        decoder.start_utt()
+        start_utterance(decoder)   # what was heard before changes nothing
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
         hypothesis = decoder.hyp()
