@@ -103,12 +103,12 @@ def test_forgetting_shared_sentences_starts_no_workers(monkeypatch: pytest.Monke
 
 def test_a_turn_heard_live_in_a_worker_gives_its_words_and_keeps_its_speakers_normalisation() -> None:
     """Two listener processes: turns spread over both, the words come back, a session's CMN is kept between its
-    turns and dropped when it ends; the processes yield the CPU to the server's loop. Recognition: "hello how are
-    you today" in alloy, at least 3 of its 5 words (the live WER over the everyday phrases is 0.09-0.13:
-    test_live_stt.py)."""
+    turns and dropped when it ends; the processes yield the CPU to the server's loop. Recognition: "thank you very
+    much" in alloy, at least 3 of its 4 words: all 4 in each of 30 renderings (espeak-ng's differ), where "hello how
+    are you today" lost 3 of its 5 words in 1 of 30 ("the golf on you today"; it failed a suite on 2026-12-01)."""
     workers = EngineWorkers(2)
     try:
-        clip = speech_with_silence("hello how are you today", 0.2, 0.3)
+        clip = speech_with_silence("thank you very much", 0.2, 0.3)
         empty = np.zeros(0, np.int16)
 
         def turn(item_id: str) -> concurrent.futures.Future[object]:
@@ -119,7 +119,7 @@ def test_a_turn_heard_live_in_a_worker_gives_its_words_and_keeps_its_speakers_no
 
         first, second = turn("item_1"), turn("item_2")        # both in hand at once: one on each process
         words = [str(first.result(60)), str(second.result(60))]
-        assert all(len(set(heard.split()) & {"hello", "how", "are", "you", "today"}) >= 3 for heard in words), words
+        assert all(len(set(heard.split()) & {"thank", "you", "very", "much"}) >= 3 for heard in words), words
         ours = os.getpriority(os.PRIO_PROCESS, 0)
         assert [os.getpriority(os.PRIO_PROCESS, listener._process.pid) for listener in workers._listeners] \
             == [min(19, ours + LISTENER_NICENESS)] * 2
